@@ -1,0 +1,204 @@
+// A small OTLP/HTTP JSON receiver on 127.0.0.1 that keeps what arrives, for tests and the early demo.
+// It can also misbehave on purpose (status codes, Retry-After, slow answers) to exercise a client, and it
+// drops a repeated `x-mp-otel-batch` id as an idempotent receiver would.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+
+export type AttributeValue = string | number | boolean | null | AttributeValue[] | { [k: string]: AttributeValue };
+
+export interface CapturedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  flags?: number;
+  status: { code?: number; message?: string };
+  attributes: Record<string, AttributeValue>;
+  resource: Record<string, AttributeValue>;
+  scope: { name?: string; version?: string };
+  events: Array<{ name: string; attributes: Record<string, AttributeValue> }>;
+}
+
+export interface CapturedLog {
+  timeUnixNano: string;
+  severityNumber?: number;
+  severityText?: string;
+  eventName?: string;
+  body: AttributeValue;
+  traceId?: string;
+  spanId?: string;
+  attributes: Record<string, AttributeValue>;
+  resource: Record<string, AttributeValue>;
+}
+
+export interface CapturedRequest {
+  signal: string;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+  /** false when the batch id had been seen before and the payload was dropped */
+  accepted: boolean;
+  /** Date.now() when the body had arrived */
+  at: number;
+}
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  /** Answer only after this long (the client may time out first: then its retry is a duplicate). */
+  delayMs?: number;
+}
+
+export interface OtlpCapture {
+  url: string;
+  requests: CapturedRequest[];
+  /** Requests being answered right now, and the most there ever were at once. */
+  inFlight: number;
+  maxInFlight: number;
+  /** Decide the answer to each request; undefined → 200. Accepted payloads are stored even when the
+   *  answer says otherwise only if `store` is true (a server that took it but failed to say so). */
+  reply?: (req: CapturedRequest, index: number) => (Reply & { store?: boolean }) | undefined;
+  spans(): CapturedSpan[];
+  logs(): CapturedLog[];
+  waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function anyValue(v: any): AttributeValue {
+  if (!v || typeof v !== 'object') return null;
+  if ('stringValue' in v) return v.stringValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('doubleValue' in v) return Number(v.doubleValue);
+  if ('arrayValue' in v) return (v.arrayValue?.values ?? []).map(anyValue);
+  if ('kvlistValue' in v) return attributes(v.kvlistValue?.values);
+  if ('bytesValue' in v) return v.bytesValue;
+  return null;
+}
+
+export function attributes(list: any[] | undefined): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const kv of list ?? []) out[kv.key] = anyValue(kv.value);
+  return out;
+}
+
+const MAX_BODY = 16 * 1024 * 1024;
+
+export async function startOtlpCapture(options: { dedupe?: boolean } = {}): Promise<OtlpCapture> {
+  const seenBatches = new Set<string>();
+  const capture: OtlpCapture = {
+    url: '',
+    requests: [],
+    inFlight: 0,
+    maxInFlight: 0,
+    spans() {
+      const out: CapturedSpan[] = [];
+      for (const r of capture.requests) {
+        if (r.signal !== 'traces' || !r.accepted) continue;
+        for (const rs of r.body.resourceSpans ?? []) {
+          const resource = attributes(rs.resource?.attributes);
+          for (const ss of rs.scopeSpans ?? []) {
+            for (const s of ss.spans ?? []) {
+              out.push({
+                traceId: s.traceId,
+                spanId: s.spanId,
+                parentSpanId: s.parentSpanId ?? '',
+                name: s.name,
+                kind: s.kind,
+                startTimeUnixNano: String(s.startTimeUnixNano),
+                endTimeUnixNano: String(s.endTimeUnixNano),
+                flags: s.flags,
+                status: s.status ?? {},
+                attributes: attributes(s.attributes),
+                resource,
+                scope: ss.scope ?? {},
+                events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attributes(e.attributes) })),
+              });
+            }
+          }
+        }
+      }
+      return out;
+    },
+    logs() {
+      const out: CapturedLog[] = [];
+      for (const r of capture.requests) {
+        if (r.signal !== 'logs' || !r.accepted) continue;
+        for (const rl of r.body.resourceLogs ?? []) {
+          const resource = attributes(rl.resource?.attributes);
+          for (const sl of rl.scopeLogs ?? []) {
+            for (const l of sl.logRecords ?? []) {
+              out.push({
+                timeUnixNano: String(l.timeUnixNano),
+                severityNumber: l.severityNumber,
+                severityText: l.severityText,
+                eventName: l.eventName,
+                body: anyValue(l.body),
+                traceId: l.traceId,
+                spanId: l.spanId,
+                attributes: attributes(l.attributes),
+                resource,
+              });
+            }
+          }
+        }
+      }
+      return out;
+    },
+    async waitFor(predicate, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate()) {
+        if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+
+  const server = http.createServer((req, res) => {
+    capture.inFlight++;
+    capture.maxInFlight = Math.max(capture.maxInFlight, capture.inFlight);
+    res.on('close', () => capture.inFlight--);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_BODY) chunks.push(c);
+    });
+    req.on('end', () => {
+      const signal = /^\/v1\/(traces|logs|metrics)$/.exec(req.url ?? '')?.[1];
+      const send = (status: number, text = '{}', headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(text);
+      };
+      if (req.method !== 'POST' || !signal) return send(404, '{"message":"not found"}');
+      if (size > MAX_BODY) return send(413, '{"message":"body too large"}');
+      let raw = Buffer.concat(chunks);
+      let body: any;
+      try {
+        if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (e) {
+        return send(400, JSON.stringify({ message: `invalid OTLP/JSON: ${(e as Error).message}` }));
+      }
+      const batch = req.headers['x-mp-otel-batch'];
+      const duplicate = options.dedupe !== false && typeof batch === 'string' && seenBatches.has(batch);
+      const entry: CapturedRequest = { signal, headers: req.headers, body, accepted: !duplicate, at: Date.now() };
+      const index = capture.requests.length;
+      const reply = capture.reply?.(entry, index);
+      const stored = !reply || (reply.status >= 200 && reply.status < 300) || reply.store === true;
+      if (!stored) entry.accepted = false;
+      if (entry.accepted && typeof batch === 'string') seenBatches.add(batch);
+      capture.requests.push(entry);
+      const answer = () => send(reply?.status ?? 200, '{}', reply?.headers);
+      if (reply?.delayMs) setTimeout(answer, reply.delayMs);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  capture.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return capture;
+}

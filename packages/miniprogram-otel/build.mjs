@@ -1,0 +1,37 @@
+// Builds @mp-otel/miniprogram:
+//   miniprogram_dist/index.js  CommonJS, minified, what WeChat DevTools' "Build npm" copies
+//   dist/index.js, dist/index.cjs  ESM and CommonJS for bundlers (Taro, uni-app, …) and Node tests
+//   dist/*.d.ts                types
+// OpenTelemetry is bundled in, with `performance` / `TextEncoder` / `TextDecoder` bound to our shims
+// (esbuild inject), so nothing depends on globals WeChat's engine lacks and no host global is touched.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { version } = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
+
+const common = {
+  entryPoints: [join(here, 'src/index.ts')],
+  bundle: true,
+  platform: 'browser', // OpenTelemetry's browser builds: no node:* imports
+  mainFields: ['module', 'main'],
+  target: 'es2017', // iOS JavaScriptCore in old WeChat versions; no class fields, no ?. in output
+  inject: [join(here, 'src/shims.ts')],
+  define: { __MP_OTEL_VERSION__: JSON.stringify(version) },
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
+rmSync(join(here, 'dist'), { recursive: true, force: true });
+rmSync(join(here, 'miniprogram_dist'), { recursive: true, force: true });
+await Promise.all([
+  esbuild.build({ ...common, format: 'cjs', minify: true, outfile: join(here, 'miniprogram_dist/index.js') }),
+  esbuild.build({ ...common, format: 'esm', outfile: join(here, 'dist/index.js') }),
+  esbuild.build({ ...common, format: 'cjs', outfile: join(here, 'dist/index.cjs') }),
+]);
+execFileSync(process.execPath, [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.json')], {
+  stdio: 'inherit',
+});

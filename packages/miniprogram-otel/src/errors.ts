@@ -1,0 +1,141 @@
+// Exceptions as OTLP log records (event name `exception`), deduplicated: the first of a run of identical
+// errors goes out at once, the repeats within the window go out as one record whose `mp.error.count`
+// says how many it stands for. Sizes are capped ("control error-log size" in the seed).
+import { type Attributes, type HrTime, type SpanContext, trace } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+
+export interface LogRecordData {
+  hrTime: HrTime;
+  hrTimeObserved: HrTime;
+  spanContext?: SpanContext;
+  severityNumber: number;
+  severityText: string;
+  body: string;
+  eventName: string;
+  attributes: Attributes;
+  droppedAttributesCount: number;
+  resource: Resource;
+  instrumentationScope: { name: string; version?: string };
+}
+
+export const SEVERITY_WARN = 13;
+export const SEVERITY_ERROR = 17;
+const MAX_MESSAGE = 1024;
+const MAX_STACK = 4096;
+const MAX_KEYS = 200;
+
+/** A string for anything an app can throw or reject with: Errors, strings, wx `{ errMsg }`, cycles. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const v = value as any;
+    if (typeof v.message === 'string') return v.message;
+    if (typeof v.errMsg === 'string') return v.errMsg;
+    const seen: unknown[] = [];
+    try {
+      return JSON.stringify(value, (_k, x) => {
+        if (x && typeof x === 'object') {
+          if (seen.indexOf(x) >= 0) return '[Circular]';
+          seen.push(x);
+        }
+        return x;
+      });
+    } catch {}
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** exception.type / message / stacktrace from an Error, or from WeChat's onError string. */
+export function toException(error: unknown): { type: string; message: string; stacktrace: string } {
+  const e = error as any;
+  if (e && typeof e === 'object' && typeof e.stack === 'string') {
+    return { type: String(e.name || 'Error'), message: describe(e), stacktrace: e.stack };
+  }
+  const text = describe(error);
+  // WeChat reports script errors as "<kind>\n<message>\n<Type>: <message>\n    at …"
+  const m = /^\s*([A-Z][\w$]*(?:Error|Exception))\b:?\s*(.*)$/m.exec(text);
+  const firstLine = text.split('\n').find((line) => line.trim() !== '') ?? '';
+  return {
+    type: m ? m[1]! : 'Error',
+    message: m?.[2] || firstLine.trim(),
+    stacktrace: text.indexOf('\n') >= 0 ? text : '',
+  };
+}
+
+export interface ErrorReporterOptions {
+  emit(record: LogRecordData): void;
+  resource(): Resource;
+  scope: { name: string; version?: string };
+  pageRoute(): string | undefined;
+  dedupWindowMs: number;
+}
+
+interface Run {
+  record: LogRecordData;
+  repeats: number;
+}
+
+export class ErrorReporter {
+  private runs = new Map<string, Run>();
+  private timer: any;
+
+  constructor(private readonly o: ErrorReporterOptions) {}
+
+  capture(error: unknown, attributes: Attributes = {}): void {
+    const ex = toException(error);
+    const message = ex.message.slice(0, MAX_MESSAGE);
+    const key = `${ex.type}|${message}|${ex.stacktrace.split('\n', 3).join('|')}`;
+    const run = this.runs.get(key);
+    if (run) {
+      run.repeats++;
+      return;
+    }
+    const now = millisToHrTime(Date.now());
+    const record: LogRecordData = {
+      hrTime: now,
+      hrTimeObserved: now,
+      spanContext: trace.getActiveSpan()?.spanContext(),
+      severityNumber: SEVERITY_ERROR,
+      severityText: 'ERROR',
+      body: message,
+      eventName: 'exception',
+      attributes: {
+        'exception.type': ex.type,
+        'exception.message': message,
+        'exception.stacktrace': ex.stacktrace.slice(0, MAX_STACK),
+        'mp.page.route': this.o.pageRoute(),
+        'mp.error.count': 1,
+        ...attributes,
+      },
+      droppedAttributesCount: 0,
+      resource: this.o.resource(),
+      instrumentationScope: this.o.scope,
+    };
+    if (this.runs.size < MAX_KEYS) this.runs.set(key, { record, repeats: 0 });
+    this.o.emit(record);
+    if (!this.timer) this.timer = setTimeout(() => this.flush(), this.o.dedupWindowMs);
+  }
+
+  /** Emits one record per run of repeats, and starts new windows. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const runs = this.runs;
+    this.runs = new Map();
+    runs.forEach(({ record, repeats }) => {
+      if (repeats === 0) return;
+      const now = millisToHrTime(Date.now());
+      this.o.emit({
+        ...record,
+        hrTime: now,
+        hrTimeObserved: now,
+        attributes: { ...record.attributes, 'mp.error.count': repeats },
+      });
+    });
+  }
+}

@@ -1,0 +1,105 @@
+// Sampling and burst control. Head sampling is parent-based and by trace-id ratio, but unsampled spans
+// are still *recorded* so that an error among them can be kept: every error is exported, and every
+// exported span says in `mp.sampling.weight` how many spans it stands for, so counts stay estimable.
+import { type Attributes, type Context, SpanStatusCode, isSpanContextValid, trace } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import { SamplingDecision, type Sampler, type SamplingResult, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+
+export const ATTR_SAMPLING_WEIGHT = 'mp.sampling.weight';
+
+/** Ratio sampling on the trace id's low 32 bits (random per W3C), following a parent's decision. */
+export class WeightedRatioSampler implements Sampler {
+  private readonly bound: number;
+  constructor(private readonly ratio: number) {
+    this.ratio = Math.min(Math.max(ratio, 0), 1);
+    this.bound = Math.floor(this.ratio * 0xffffffff);
+  }
+
+  shouldSample(context: Context, traceId: string): SamplingResult {
+    const parent = trace.getSpanContext(context);
+    const sampled =
+      parent && isSpanContextValid(parent)
+        ? (parent.traceFlags & 1) === 1
+        : this.ratio > 0 && Number.parseInt(traceId.slice(-8), 16) <= this.bound;
+    return {
+      decision: sampled ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.RECORD,
+      attributes: { [ATTR_SAMPLING_WEIGHT]: sampled && this.ratio > 0 ? 1 / this.ratio : 1 },
+    };
+  }
+
+  toString(): string {
+    return `WeightedRatioSampler{${this.ratio}}`;
+  }
+}
+
+/** A token bucket: `rate` records per second, bursts up to `burst`. */
+export function tokenBucket(rate: number, burst: number): () => boolean {
+  let tokens = burst;
+  let last = Date.now();
+  return () => {
+    const now = Date.now();
+    tokens = Math.min(burst, tokens + ((now - last) * rate) / 1000);
+    last = now;
+    if (tokens < 1) return false;
+    tokens--;
+    return true;
+  };
+}
+
+export interface ExportingProcessorOptions {
+  /** Receives sampled routine spans and every error span. */
+  send(span: ReadableSpan, isError: boolean): void;
+  /** The resource of the session current when a span starts (session.id changes mid-run). */
+  resource(): Resource;
+  /** Returns false to drop: may change the span (it is still writable here). */
+  beforeSend?: (span: Span) => unknown;
+  admit: () => boolean;
+  onDrop: (reason: 'rate_limited') => void;
+  onHookError: (error: unknown) => void;
+}
+
+/** The one span processor the provider has: sampling outcome, weights, the hook, burst control. */
+export class ExportingProcessor implements SpanProcessor {
+  private readonly started = new WeakMap<object, Resource>();
+  private readonly vetoed = new WeakSet<object>();
+
+  constructor(private readonly options: ExportingProcessorOptions) {}
+
+  onStart(span: Span): void {
+    this.started.set(span, this.options.resource());
+  }
+
+  onEnding(span: Span): void {
+    if (span.status.code === SpanStatusCode.ERROR) span.setAttribute(ATTR_SAMPLING_WEIGHT, 1);
+    const hook = this.options.beforeSend;
+    if (!hook || !this.isExported(span)) return;
+    try {
+      if (hook(span) === false) this.vetoed.add(span);
+    } catch (error) {
+      this.options.onHookError(error);
+    }
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if (!this.isExported(span) || this.vetoed.has(span)) return;
+    if (!this.options.admit()) return this.options.onDrop('rate_limited');
+    const resource = this.started.get(span) ?? span.resource;
+    const view: ReadableSpan = Object.create(span, { resource: { value: resource } });
+    this.options.send(view, span.status.code === SpanStatusCode.ERROR);
+  }
+
+  private isExported(span: ReadableSpan): boolean {
+    return span.status.code === SpanStatusCode.ERROR || (span.spanContext().traceFlags & 1) === 1;
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export type { Attributes };
