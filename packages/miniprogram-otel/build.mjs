@@ -21,6 +21,9 @@ const common = {
   target: 'es2017', // iOS JavaScriptCore in old WeChat versions; no class fields, no ?. in output
   inject: [join(here, 'src/shims.ts')],
   define: { __MP_OTEL_VERSION__: JSON.stringify(version) },
+  // Members that are private to this package end in `_` (entries_, send_, …): mangled to short names.
+  // Nothing in OpenTelemetry ends a property name with `_` (checked when this was written).
+  mangleProps: /[^_]_$/,
   legalComments: 'none',
   logLevel: 'warning',
 };

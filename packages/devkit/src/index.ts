@@ -4,3 +4,5 @@ export { createRealm, loadMiniProgramSdk, miniprogramDistPath } from './vm-loade
 export type { MiniProgramRealm } from './vm-loader.js';
 export { anyValue, attributes, startOtlpCapture } from './otlp-capture.js';
 export type { CapturedLog, CapturedRequest, CapturedSpan, OtlpCapture, Reply } from './otlp-capture.js';
+export { runMiniProgram } from './runtime.js';
+export type { MiniProgram, PageInstance } from './runtime.js';

@@ -84,6 +84,10 @@ export interface WxShimOptions {
   modernInfoApis?: boolean;
   /** Performance entries the base library would report; emitted by `emitPerformance`. */
   performance?: boolean;
+  /** What wx.getExtConfigSync() returns (ext.json: how third-party platforms configure an app). */
+  extConfig?: Record<string, unknown>;
+  /** Files wx.chooseMedia "picks", in turn (real paths). */
+  media?: string[];
 }
 
 type Handler = (arg?: any) => void;
@@ -115,6 +119,7 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
   const waiting: Array<() => void> = [];
   const open = new Set<{ abort(): void }>();
   const log: WxControl['log'] = [];
+  const media = [...(options.media ?? [])];
   let perfCallback: ((list: { getEntries(): unknown[] }) => void) | undefined;
 
   const on = (event: string) => (fn: Handler) => {
@@ -414,6 +419,18 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     },
     getStorageInfoSync() {
       return { keys: [...storage.data.keys()], currentSize: Math.ceil(storage.bytes() / 1024), limitSize: 10240 };
+    },
+
+    getExtConfigSync() {
+      return { ...(options.extConfig ?? {}) };
+    },
+    chooseMedia(opts: any) {
+      const picked = media.shift();
+      later(() => {
+        if (!picked) return opts.fail?.({ errMsg: 'chooseMedia:fail cancel' });
+        const size = statSync(picked).size;
+        opts.success?.({ type: 'image', tempFiles: [{ tempFilePath: picked, size, fileType: 'image' }], errMsg: 'chooseMedia:ok' });
+      });
     },
 
     // device and app

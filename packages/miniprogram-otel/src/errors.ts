@@ -59,10 +59,10 @@ export function toException(error: unknown): { type: string; message: string; st
   const text = describe(error);
   // WeChat reports script errors as "<kind>\n<message>\n<Type>: <message>\n    at …"
   const m = /^\s*([A-Z][\w$]*(?:Error|Exception))\b:?\s*(.*)$/m.exec(text);
-  const firstLine = text.split('\n').find((line) => line.trim() !== '') ?? '';
+  const firstLine = text.split('\n').find((line) => line.trim() !== '') || '';
   return {
     type: m ? m[1]! : 'Error',
-    message: m?.[2] || firstLine.trim(),
+    message: (m && m[2]) || firstLine.trim(),
     stacktrace: text.indexOf('\n') >= 0 ? text : '',
   };
 }
@@ -81,16 +81,16 @@ interface Run {
 }
 
 export class ErrorReporter {
-  private runs = new Map<string, Run>();
-  private timer: any;
+  private runs_ = new Map<string, Run>();
+  private timer_: any;
 
-  constructor(private readonly o: ErrorReporterOptions) {}
+  constructor(private readonly o_: ErrorReporterOptions) {}
 
   capture(error: unknown, attributes: Attributes = {}): void {
     const ex = toException(error);
     const message = ex.message.slice(0, MAX_MESSAGE);
     const key = `${ex.type}|${message}|${ex.stacktrace.split('\n', 3).join('|')}`;
-    const run = this.runs.get(key);
+    const run = this.runs_.get(key);
     if (run) {
       run.repeats++;
       return;
@@ -108,29 +108,29 @@ export class ErrorReporter {
         'exception.type': ex.type,
         'exception.message': message,
         'exception.stacktrace': ex.stacktrace.slice(0, MAX_STACK),
-        'mp.page.route': this.o.pageRoute(),
+        'mp.page.route': this.o_.pageRoute(),
         'mp.error.count': 1,
         ...attributes,
       },
       droppedAttributesCount: 0,
-      resource: this.o.resource(),
-      instrumentationScope: this.o.scope,
+      resource: this.o_.resource(),
+      instrumentationScope: this.o_.scope,
     };
-    if (this.runs.size < MAX_KEYS) this.runs.set(key, { record, repeats: 0 });
-    this.o.emit(record);
-    if (!this.timer) this.timer = setTimeout(() => this.flush(), this.o.dedupWindowMs);
+    if (this.runs_.size < MAX_KEYS) this.runs_.set(key, { record, repeats: 0 });
+    this.o_.emit(record);
+    if (!this.timer_) this.timer_ = setTimeout(() => this.flush(), this.o_.dedupWindowMs);
   }
 
   /** Emits one record per run of repeats, and starts new windows. */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const runs = this.runs;
-    this.runs = new Map();
+    clearTimeout(this.timer_);
+    this.timer_ = undefined;
+    const runs = this.runs_;
+    this.runs_ = new Map();
     runs.forEach(({ record, repeats }) => {
       if (repeats === 0) return;
       const now = millisToHrTime(Date.now());
-      this.o.emit({
+      this.o_.emit({
         ...record,
         hrTime: now,
         hrTimeObserved: now,

@@ -9,7 +9,6 @@ import {
   JsonTraceSerializer,
 } from '@opentelemetry/otlp-transformer';
 import type { OfflineQueue, Signal } from './queue';
-import { utf8Decode } from './shims';
 
 /** The shape every exporter here has (SpanExporter, and its log-record twin). */
 export interface RecordExporter<T> {
@@ -36,7 +35,8 @@ export function queuedOtlpExporter<T>(queue: OfflineQueue, signal: Signal, prior
   };
   const transport: IExporterTransport = {
     send: (data: Uint8Array) => {
-      queue.push(signal, utf8Decode(data), records, priority);
+      // Our TextEncoder shim (the only one in this bundle) hands back the string it encoded.
+      queue.push(signal, (data as Uint8Array & { text: string }).text, records, priority, data.length);
       return Promise.resolve({ status: 'success' });
     },
     shutdown: () => {},
@@ -59,46 +59,46 @@ export function queuedOtlpExporter<T>(queue: OfflineQueue, signal: Signal, prior
  * unsampled spans too when told to (errors are always kept).
  */
 export class Batcher<T> {
-  private buffer: T[] = [];
-  private timer: any;
-  private inFlight = new Set<Promise<void>>();
+  private buffer_: T[] = [];
+  private timer_: any;
+  private inFlight_ = new Set<Promise<void>>();
 
   constructor(
-    private readonly exporter: RecordExporter<T>,
-    private readonly onOverflow: (records: number) => void,
-    private readonly maxBatch = 100,
-    private readonly delayMs = 2_000,
-    private readonly maxBuffer = 1_000,
+    private readonly exporter_: RecordExporter<T>,
+    private readonly onOverflow_: (records: number) => void,
+    private readonly maxBatch_ = 100,
+    private readonly delayMs_ = 2_000,
+    private readonly maxBuffer_ = 1_000,
   ) {}
 
   add(record: T): void {
-    if (this.buffer.length >= this.maxBuffer) return this.onOverflow(1);
-    this.buffer.push(record);
-    if (this.buffer.length >= this.maxBatch) this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.delayMs);
+    if (this.buffer_.length >= this.maxBuffer_) return this.onOverflow_(1);
+    this.buffer_.push(record);
+    if (this.buffer_.length >= this.maxBatch_) this.flush();
+    else if (!this.timer_) this.timer_ = setTimeout(() => this.flush(), this.delayMs_);
   }
 
   flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.buffer.length > 0) {
-      const batch = this.buffer.splice(0, this.maxBatch);
+    clearTimeout(this.timer_);
+    this.timer_ = undefined;
+    while (this.buffer_.length > 0) {
+      const batch = this.buffer_.splice(0, this.maxBatch_);
       const done: Promise<void> = new Promise<void>((resolve) => {
         try {
-          this.exporter.export(batch, () => resolve());
+          this.exporter_.export(batch, () => resolve());
         } catch {
           resolve();
         }
       }).then(() => {
-        this.inFlight.delete(done);
+        this.inFlight_.delete(done);
       });
-      this.inFlight.add(done);
+      this.inFlight_.add(done);
     }
-    return Promise.all(this.inFlight).then(() => {});
+    return Promise.all(this.inFlight_).then(() => {});
   }
 
   async shutdown(): Promise<void> {
     await this.flush();
-    await this.exporter.shutdown();
+    await this.exporter_.shutdown();
   }
 }

@@ -17,7 +17,6 @@ import { DISTRO_VERSION, detectResourceAttributes, randomHex } from './resource'
 import { ExportingProcessor, WeightedRatioSampler, tokenBucket } from './sampling';
 
 export type { LogRecordData, RouteRule, UrlMatcher };
-export { parseUrl, scrubUrl } from './requests';
 export { shortHash } from './resource';
 
 export interface RateLimit {
@@ -80,7 +79,8 @@ export interface MpOtel {
   stats(): { queuedPayloads: number; queuedBytes: number; queuedRecords: number };
 }
 
-const DEFAULT_SCRUB = ['token', 'access_token', 'refresh_token', 'sign', 'signature', 'phone', 'mobile', 'password', 'passwd', 'secret', 'ticket', 'session_key', 'openid', 'unionid', 'idcard', 'id_card'];
+/** token, access_token, sign, signature, phone, mobile, password, secret, ticket, session_key, openid, … */
+const DEFAULT_SCRUB = /^(\w*token|sign(ature)?|phone|mobile|passw(or)?d|pwd|secret|ticket|session_?key|openid|unionid|id_?card)$/i;
 
 let installed: MpOtel | undefined;
 
@@ -97,11 +97,12 @@ export function init(options: InitOptions): MpOtel {
 }
 
 function noop(): MpOtel {
+  const done = () => Promise.resolve();
   return {
     tracer: trace.getTracer('@mp-otel/miniprogram'),
     captureException() {},
-    flush: () => Promise.resolve(),
-    shutdown: () => Promise.resolve(),
+    flush: done,
+    shutdown: done,
     stats: () => ({ queuedPayloads: 0, queuedBytes: 0, queuedRecords: 0 }),
   };
 }
@@ -111,10 +112,9 @@ function start(options: InitOptions): MpOtel {
   if (!platform || !options.endpoint || !options.serviceName) return noop();
   const api = platform.api;
   const endpoint = options.endpoint.replace(/\/+$/, '');
-  const scrub = options.scrubQueryParams;
-  const scrubQueryParams =
-    // not `instanceof RegExp`: a RegExp may come from another realm
-    scrub && !Array.isArray(scrub) ? scrub : new RegExp(`^(${(scrub ?? DEFAULT_SCRUB).join('|')})$`, 'i');
+  const scrub = options.scrubQueryParams || DEFAULT_SCRUB;
+  // not `instanceof RegExp`: a RegExp may come from another realm
+  const scrubQueryParams = Array.isArray(scrub) ? new RegExp(`^(${scrub.join('|')})$`, 'i') : scrub;
 
   const baseAttributes = detectResourceAttributes(platform, {
     serviceName: options.serviceName,
@@ -127,7 +127,7 @@ function start(options: InitOptions): MpOtel {
 
   const queue = new OfflineQueue(platform, {
     endpoint,
-    headers: options.headers ?? {},
+    headers: options.headers || {},
     maxBytes: 1024 * 1024,
     chunkBytes: 256 * 1024,
     maxInFlight: 2,
@@ -135,16 +135,16 @@ function start(options: InitOptions): MpOtel {
     storageKey: 'mp-otel.queue',
     ...options.queue,
   });
-  const batch = options.batch ?? {};
+  const batch = options.batch || {};
   const batcher = <T>(exporter: RecordExporter<T>) =>
     new Batcher<T>(exporter, (n) => queue.count('queue_full', n), batch.maxSize, batch.delayMs);
-  const routineSpans = batcher<ReadableSpan>(options.exporter ?? queuedOtlpExporter(queue, 'traces', PRIORITY_ROUTINE));
-  const errorSpans = batcher<ReadableSpan>(options.exporter ?? queuedOtlpExporter(queue, 'traces', PRIORITY_ERROR));
-  const logs = batcher<LogRecordData>(options.logExporter ?? queuedOtlpExporter(queue, 'logs', PRIORITY_ERROR));
+  const routineSpans = batcher<ReadableSpan>(options.exporter || queuedOtlpExporter(queue, 'traces', PRIORITY_ROUTINE));
+  const errorSpans = batcher<ReadableSpan>(options.exporter || queuedOtlpExporter(queue, 'traces', PRIORITY_ERROR));
+  const logs = batcher<LogRecordData>(options.logExporter || queuedOtlpExporter(queue, 'logs', PRIORITY_ERROR));
 
-  const limits = options.rateLimit ?? {};
-  const admitSpan = tokenBucket(limits.traces?.rate ?? 20, limits.traces?.burst ?? 200);
-  const admitLog = tokenBucket(limits.logs?.rate ?? 2, limits.logs?.burst ?? 30);
+  const limits = options.rateLimit || {};
+  const admitSpan = tokenBucket(limits.traces || { rate: 20, burst: 200 });
+  const admitLog = tokenBucket(limits.logs || { rate: 2, burst: 30 });
   const hook = options.beforeSend;
   const runHook = (record: Span | LogRecordData, signal: 'traces' | 'logs') => {
     try {
@@ -160,7 +160,6 @@ function start(options: InitOptions): MpOtel {
     beforeSend: hook && ((span) => runHook(span, 'traces')),
     admit: admitSpan,
     onDrop: (reason) => queue.count(reason),
-    onHookError: () => {},
   });
   const provider = new TracerProvider({
     resource,
@@ -210,20 +209,20 @@ function start(options: InitOptions): MpOtel {
 
   let network = { type: 'unknown', subtype: undefined as string | undefined };
   const setNetwork = (networkType: unknown) => {
-    const t = String(networkType ?? 'unknown').toLowerCase();
+    const t = String(networkType || 'unknown').toLowerCase();
     network = /^[2-5]g$/.test(t)
       ? { type: 'cell', subtype: t }
       : { type: t === 'none' ? 'unavailable' : t === 'wifi' ? 'wifi' : 'unknown', subtype: undefined };
     queue.setOnline(t !== 'none');
   };
-  call(api, 'getNetworkType', { success: (r: any) => setNetwork(r?.networkType) });
+  call(api, 'getNetworkType', { success: (r: any) => setNetwork((r || {}).networkType) });
 
   const cleanups: Array<() => void> = [];
   const listen = (on: string, handler: (arg: any) => void) => {
     call(api, on, handler);
     cleanups.push(() => call(api, on.replace(/^on/, 'off'), handler));
   };
-  listen('onNetworkStatusChange', (r) => setNetwork(r?.isConnected === false ? 'none' : r?.networkType));
+  listen('onNetworkStatusChange', (r = {}) => setNetwork(r.isConnected === false ? 'none' : r.networkType));
 
   const flushAll = async () => {
     errors.flush();
@@ -251,7 +250,7 @@ function start(options: InitOptions): MpOtel {
         propagateTraceHeaderUrls: options.propagateTraceHeaderUrls,
         fingerprint: String(baseAttributes['mp.fingerprint']),
         fingerprintHeader: options.fingerprintHeader === true,
-        routes: options.routes ?? [],
+        routes: options.routes || [],
         scrubQueryParams,
         errorCode: options.errorCode,
         pageRoute: currentPageRoute,
@@ -262,16 +261,16 @@ function start(options: InitOptions): MpOtel {
   if (options.capturePages !== false) cleanups.push(observePages(api, tracer));
   if (options.captureErrors !== false) {
     listen('onError', (message) => errors.capture(message, { 'mp.error.source': 'onError' }));
-    listen('onUnhandledRejection', (r) => errors.capture(r?.reason, { 'mp.error.source': 'onUnhandledRejection' }));
-    listen('onPageNotFound', (r) =>
+    listen('onUnhandledRejection', (r = {}) => errors.capture(r.reason, { 'mp.error.source': 'onUnhandledRejection' }));
+    listen('onPageNotFound', (r = {}) =>
       errors.capture(
-        { name: 'PageNotFoundError', message: `page not found: ${r?.path}`, stack: '' },
-        { 'mp.error.source': 'onPageNotFound', 'mp.page.route': r?.path },
+        { name: 'PageNotFoundError', message: `page not found: ${r.path}`, stack: '' },
+        { 'mp.error.source': 'onPageNotFound', 'mp.page.route': r.path },
       ),
     );
-    listen('onMemoryWarning', (r) =>
+    listen('onMemoryWarning', (r = {}) =>
       errors.capture(
-        { name: 'MemoryWarning', message: `memory warning level ${r?.level ?? 'unknown'}`, stack: '' },
+        { name: 'MemoryWarning', message: `memory warning level ${r.level}`, stack: '' },
         { 'mp.error.source': 'onMemoryWarning' },
       ),
     );

@@ -12,7 +12,7 @@ export function currentPageRoute(): string | undefined {
     if (typeof getCurrentPages !== 'function') return undefined;
     const pages = getCurrentPages();
     const page = pages[pages.length - 1];
-    return page?.route ?? page?.__route__;
+    return page && (page.route || page.__route__);
   } catch {
     return undefined;
   }
@@ -57,7 +57,7 @@ export function observePages(api: any, tracer: Tracer): () => void {
     tracer.startSpan(`page.${e.name === 'firstPaint' ? 'first_paint' : 'first_render'}`, { startTime: start, attributes: { 'mp.page.route': e.path } }, parent).end(start + (Number(e.duration) || 0));
   };
   const onEntries = (list: any) => {
-    const entries: PerformanceEntry[] = typeof list?.getEntries === 'function' ? list.getEntries() : [];
+    const entries: PerformanceEntry[] = list && typeof list.getEntries === 'function' ? list.getEntries() : [];
     for (const e of entries) {
       try {
         if (e.name === 'appLaunch') view('app.launch', e);
@@ -72,9 +72,9 @@ export function observePages(api: any, tracer: Tracer): () => void {
     call(observer, 'observe', { entryTypes: ['navigation', 'render'] });
     return () => call(observer, 'disconnect');
   }
-  const onRoute = (r: any) => {
+  const onRoute = (r: any = {}) => {
     try {
-      view('page.view', { path: r?.path, navigationType: r?.openType, startTime: Date.now(), duration: 0 });
+      view('page.view', { path: r.path, navigationType: r.openType, startTime: Date.now(), duration: 0 });
     } catch {}
   };
   call(api, 'onAppRoute', onRoute);

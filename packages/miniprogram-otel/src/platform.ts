@@ -28,7 +28,7 @@ function platformOf(name: string, api: any): Platform {
 
 /** Finds the host's API object. QQ and ByteDance may also expose `wx`, so they are checked first. */
 export function detectPlatform(api?: any, name?: string): Platform | undefined {
-  if (api) return platformOf(name ?? 'wechat', api);
+  if (api) return platformOf(name || 'wechat', api);
   if (typeof qq === 'object' && qq) return platformOf('qq', qq);
   if (typeof tt === 'object' && tt) return platformOf('bytedance', tt);
   if (typeof swan === 'object' && swan) return platformOf('baidu', swan);
@@ -77,7 +77,7 @@ export function patch(api: any, name: string, wrap: (original: any) => any): boo
 
 /** Undoes `patch`. */
 export function unpatch(api: any, name: string): void {
-  const original = api[name]?.__mpOtel;
+  const original = (api[name] || {}).__mpOtel;
   if (!original) return;
   try {
     Object.defineProperty(api, name, { value: original, configurable: true, writable: true, enumerable: true });

@@ -44,38 +44,37 @@ export interface QueueOptions {
 const MAX_BACKOFF_MS = 60_000;
 
 export class OfflineQueue {
-  private entries: Entry[] = [];
-  private dropped: Partial<Record<DropReason, number>> = {};
-  private inFlight = 0;
-  private blockedUntil = 0;
-  private online = true;
-  private ready = false;
-  private timer: any;
-  private indexWrite: any;
-  private waiters: Array<() => void> = [];
-  private seq = 0;
-  private readonly idPrefix = randomHex(12);
+  private entries_: Entry[] = [];
+  private dropped_: Partial<Record<DropReason, number>> = {};
+  private inFlight_ = 0;
+  private blockedUntil_ = 0;
+  private online_ = true;
+  private ready_ = false;
+  private timer_: any;
+  private indexWrite_: any;
+  private waiters_: Array<() => void> = [];
+  private seq_ = 0;
+  private readonly idPrefix_ = randomHex(12);
   readonly loaded: Promise<void>;
 
   constructor(
-    private readonly platform: Platform,
-    private readonly options: QueueOptions,
+    private readonly platform_: Platform,
+    private readonly options_: QueueOptions,
   ) {
-    this.loaded = this.load();
+    this.loaded = this.load_();
   }
 
   /** Adds a serialized payload; never throws. */
-  push(signal: Signal, body: string, records: number, priority: number): void {
-    const bytes = utf8Length(body);
-    if (bytes > this.options.chunkBytes) {
+  push(signal: Signal, body: string, records: number, priority: number, bytes = utf8Length(body)): void {
+    if (bytes > this.options_.chunkBytes) {
       const halves = splitPayload(signal, body);
       if (halves) for (const half of halves) this.push(signal, half.body, half.records, priority);
       else this.count('too_large', records);
       return;
     }
-    if (!this.makeRoom(bytes, priority)) return this.count('queue_full', records);
+    if (!this.makeRoom_(bytes, priority)) return this.count('queue_full', records);
     const entry: Entry = {
-      id: this.idPrefix + (this.seq++).toString(36),
+      id: this.idPrefix_ + (this.seq_++).toString(36),
       signal,
       priority,
       body,
@@ -84,43 +83,43 @@ export class OfflineQueue {
       tries: 0,
       notBefore: 0,
     };
-    this.entries.push(entry);
-    this.store(`${this.options.storageKey}.${entry.id}`, body);
-    this.saveIndex();
+    this.entries_.push(entry);
+    this.store_(`${this.options_.storageKey}.${entry.id}`, body);
+    this.saveIndex_();
     this.pump();
   }
 
   count(reason: DropReason, records = 1): void {
-    this.dropped[reason] = (this.dropped[reason] ?? 0) + records;
-    this.saveIndex();
+    this.dropped_[reason] = (this.dropped_[reason] || 0) + records;
+    this.saveIndex_();
   }
 
   /** The drop counters since the last call, reset; undefined when nothing was dropped. */
   takeDropped(): Partial<Record<DropReason, number>> | undefined {
-    const dropped = this.dropped;
+    const dropped = this.dropped_;
     if (Object.keys(dropped).length === 0) return undefined;
-    this.dropped = {};
-    this.saveIndex();
+    this.dropped_ = {};
+    this.saveIndex_();
     return dropped;
   }
 
   get size(): { entries: number; bytes: number; records: number } {
     let bytes = 0;
     let records = 0;
-    for (const e of this.entries) {
+    for (const e of this.entries_) {
       bytes += e.bytes;
       records += e.records;
     }
-    return { entries: this.entries.length, bytes, records };
+    return { entries: this.entries_.length, bytes, records };
   }
 
   setOnline(online: boolean): void {
-    this.online = online;
+    this.online_ = online;
     if (online) {
-      for (const e of this.entries) e.notBefore = 0;
+      for (const e of this.entries_) e.notBefore = 0;
       this.pump();
     }
-    this.settle();
+    this.settle_();
   }
 
   /** Resolves once nothing more can be sent right now (all sent, or waiting on backoff/offline). */
@@ -128,28 +127,28 @@ export class OfflineQueue {
     return this.loaded.then(
       () =>
         new Promise<void>((resolve) => {
-          this.waiters.push(resolve);
+          this.waiters_.push(resolve);
           this.pump();
-          this.settle();
+          this.settle_();
         }),
     );
   }
 
   stop(): void {
-    clearTimeout(this.timer);
-    this.online = false;
-    this.settle();
+    clearTimeout(this.timer_);
+    this.online_ = false;
+    this.settle_();
   }
 
   /** Evicts lower- or equal-priority payloads, oldest first, until `bytes` fit. */
-  private makeRoom(bytes: number, priority: number): boolean {
-    if (bytes > this.options.maxBytes) return false;
+  private makeRoom_(bytes: number, priority: number): boolean {
+    if (bytes > this.options_.maxBytes) return false;
     let total = this.size.bytes;
-    while (total + bytes > this.options.maxBytes) {
+    while (total + bytes > this.options_.maxBytes) {
       let victim: Entry | undefined;
-      for (const e of this.entries) if (!e.sending && (!victim || e.priority < victim.priority)) victim = e;
+      for (const e of this.entries_) if (!e.sending && (!victim || e.priority < victim.priority)) victim = e;
       if (!victim || victim.priority > priority) return false;
-      this.remove(victim);
+      this.remove_(victim);
       this.count('queue_full', victim.records);
       total -= victim.bytes;
     }
@@ -157,45 +156,45 @@ export class OfflineQueue {
   }
 
   pump(): void {
-    if (!this.ready || !this.online) return;
+    if (!this.ready_ || !this.online_) return;
     const now = Date.now();
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.inFlight < this.options.maxInFlight) {
-      if (now < this.blockedUntil) return this.wake(this.blockedUntil - now);
+    clearTimeout(this.timer_);
+    this.timer_ = undefined;
+    while (this.inFlight_ < this.options_.maxInFlight) {
+      if (now < this.blockedUntil_) return this.wake_(this.blockedUntil_ - now);
       let next: Entry | undefined;
-      let wakeAt = Number.POSITIVE_INFINITY;
-      for (const e of this.entries) {
+      let wakeAt = Infinity;
+      for (const e of this.entries_) {
         if (e.sending) continue;
         if (e.notBefore > now) wakeAt = Math.min(wakeAt, e.notBefore);
         else if (!next || e.priority > next.priority) next = e;
       }
       if (!next) {
-        if (wakeAt < Number.POSITIVE_INFINITY) this.wake(wakeAt - now);
+        if (wakeAt < Infinity) this.wake_(wakeAt - now);
         break;
       }
-      this.send(next);
+      this.send_(next);
     }
-    this.settle();
+    this.settle_();
   }
 
-  private wake(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.pump(), ms);
-    this.settle();
+  private wake_(ms: number): void {
+    clearTimeout(this.timer_);
+    this.timer_ = setTimeout(() => this.pump(), ms);
+    this.settle_();
   }
 
-  private send(entry: Entry): void {
-    const { platform, options } = this;
+  private send_(entry: Entry): void {
+    const { platform_: platform, options_: options } = this;
     entry.sending = true;
-    this.inFlight++;
+    this.inFlight_++;
     let finished = false;
     const finish = (status: number, headers?: Record<string, unknown>) => {
       if (finished) return;
       finished = true;
-      this.inFlight--;
+      this.inFlight_--;
       entry.sending = false;
-      this.settleEntry(entry, status, headers);
+      this.settleEntry_(entry, status, headers);
       this.pump();
     };
     try {
@@ -204,7 +203,6 @@ export class OfflineQueue {
         method: 'POST',
         data: entry.body,
         dataType: 'text',
-        responseType: 'text',
         timeout: options.timeoutMs,
         [platform.headerField]: {
           ...options.headers,
@@ -212,7 +210,7 @@ export class OfflineQueue {
           'x-mp-otel-batch': entry.id,
         },
         success: (res: any) =>
-          finish(Number(res?.[platform.statusField] ?? 0), res?.[platform.headerField] ?? res?.header),
+          finish(Number(res[platform.statusField]) || 0, res[platform.headerField] || res.header),
         fail: () => finish(0),
       });
     } catch {
@@ -220,62 +218,62 @@ export class OfflineQueue {
     }
   }
 
-  private settleEntry(entry: Entry, status: number, headers?: Record<string, unknown>): void {
-    if (status >= 200 && status < 300) return this.remove(entry);
+  private settleEntry_(entry: Entry, status: number, headers?: Record<string, unknown>): void {
+    if (status >= 200 && status < 300) return this.remove_(entry);
     if (status === 413) {
       const halves = splitPayload(entry.signal, entry.body);
-      this.remove(entry);
+      this.remove_(entry);
       if (halves) for (const half of halves) this.push(entry.signal, half.body, half.records, entry.priority);
       else this.count('too_large', entry.records);
       return;
     }
     const retryable = status === 0 || status === 429 || status === 502 || status === 503 || status === 504;
     if (!retryable) {
-      this.remove(entry);
+      this.remove_(entry);
       return this.count('rejected', entry.records);
     }
     entry.tries++;
     const retryAfter = parseRetryAfter(headerValue(headers, 'retry-after'));
-    if (retryAfter !== undefined) this.blockedUntil = Date.now() + retryAfter;
+    if (retryAfter !== undefined) this.blockedUntil_ = Date.now() + retryAfter;
     else {
       const backoff = Math.min(1000 * 2 ** (entry.tries - 1), MAX_BACKOFF_MS);
       entry.notBefore = Date.now() + backoff * (0.5 + Math.random() / 2);
     }
-    this.saveIndex();
+    this.saveIndex_();
   }
 
-  private remove(entry: Entry): void {
-    const i = this.entries.indexOf(entry);
+  private remove_(entry: Entry): void {
+    const i = this.entries_.indexOf(entry);
     if (i < 0) return;
-    this.entries.splice(i, 1);
-    if (this.options.storageKey) callAsync(this.platform.api, 'removeStorage', { key: `${this.options.storageKey}.${entry.id}` });
-    this.saveIndex();
+    this.entries_.splice(i, 1);
+    if (this.options_.storageKey) callAsync(this.platform_.api, 'removeStorage', { key: `${this.options_.storageKey}.${entry.id}` });
+    this.saveIndex_();
   }
 
-  private settle(): void {
-    if (this.inFlight > 0) return;
+  private settle_(): void {
+    if (this.inFlight_ > 0) return;
     const now = Date.now();
     const sendableNow =
-      this.ready && this.online && now >= this.blockedUntil && this.entries.some((e) => e.notBefore <= now);
+      this.ready_ && this.online_ && now >= this.blockedUntil_ && this.entries_.some((e) => e.notBefore <= now);
     if (sendableNow) return;
-    const waiters = this.waiters;
-    this.waiters = [];
+    const waiters = this.waiters_;
+    this.waiters_ = [];
     for (const resolve of waiters) resolve();
   }
 
-  private store(key: string, data: unknown): void {
-    if (this.options.storageKey) callAsync(this.platform.api, 'setStorage', { key, data });
+  private store_(key: string, data: unknown): void {
+    if (this.options_.storageKey) callAsync(this.platform_.api, 'setStorage', { key, data });
   }
 
   /** Index writes are coalesced: one per turn of the event loop at most. */
-  private saveIndex(): void {
-    if (!this.options.storageKey || this.indexWrite || !this.ready) return;
-    this.indexWrite = setTimeout(() => {
-      this.indexWrite = undefined;
-      this.store(this.options.storageKey, {
+  private saveIndex_(): void {
+    if (!this.options_.storageKey || this.indexWrite_ || !this.ready_) return;
+    this.indexWrite_ = setTimeout(() => {
+      this.indexWrite_ = undefined;
+      this.store_(this.options_.storageKey, {
         v: 1,
-        dropped: this.dropped,
-        entries: this.entries.map(({ id, signal, priority, bytes, records, tries }) => ({
+        dropped: this.dropped_,
+        entries: this.entries_.map(({ id, signal, priority, bytes, records, tries }) => ({
           id,
           signal,
           priority,
@@ -288,25 +286,25 @@ export class OfflineQueue {
   }
 
   /** Restores what an earlier run of the app left; asynchronous so that start-up is never blocked. */
-  private async load(): Promise<void> {
-    const { api } = this.platform;
-    const key = this.options.storageKey;
+  private async load_(): Promise<void> {
+    const { api } = this.platform_;
+    const key = this.options_.storageKey;
     const restored: Entry[] = [];
     if (key) {
-      const index = (await callAsync(api, 'getStorage', { key }))?.data;
-      for (const meta of Array.isArray(index?.entries) ? index.entries : []) {
-        const body = (await callAsync(api, 'getStorage', { key: `${key}.${meta.id}` }))?.data;
+      const index = ((await callAsync(api, 'getStorage', { key })) || {}).data || {};
+      for (const meta of Array.isArray(index.entries) ? index.entries : []) {
+        const body = ((await callAsync(api, 'getStorage', { key: `${key}.${meta.id}` })) || {}).data;
         if (typeof body === 'string') restored.push({ ...meta, body, notBefore: 0 });
       }
-      for (const [reason, n] of Object.entries(index?.dropped ?? {})) {
-        this.dropped[reason as DropReason] = (this.dropped[reason as DropReason] ?? 0) + Number(n);
+      for (const [reason, n] of Object.entries(index.dropped || {})) {
+        this.dropped_[reason as DropReason] = (this.dropped_[reason as DropReason] || 0) + Number(n);
       }
     }
     // What an earlier run left is older than anything pushed while we were reading it.
-    this.entries = [...restored, ...this.entries];
-    this.makeRoom(0, PRIORITY_ERROR);
-    this.ready = true;
-    this.saveIndex();
+    this.entries_ = [...restored, ...this.entries_];
+    this.makeRoom_(0, PRIORITY_ERROR);
+    this.ready_ = true;
+    this.saveIndex_();
     this.pump();
   }
 }
@@ -343,8 +341,8 @@ export function splitPayload(signal: Signal, body: string): Array<{ body: string
   return [leaves.slice(0, half), leaves.slice(half)].map((part) => {
     const resources = new Map<any, Map<any, unknown[]>>();
     for (const [r, s, x] of part) {
-      const scopes = resources.get(r) ?? resources.set(r, new Map()).get(r)!;
-      (scopes.get(s) ?? scopes.set(s, []).get(s)!).push(x);
+      const scopes = resources.get(r) || resources.set(r, new Map()).get(r)!;
+      (scopes.get(s) || scopes.set(s, []).get(s)!).push(x);
     }
     const doc = {
       [resourceKey]: [...resources].map(([r, scopes]) => ({

@@ -32,15 +32,14 @@ export interface RequestOptions {
 
 type ApiName = 'request' | 'uploadFile' | 'downloadFile';
 
-const URL_PARTS = /^([a-z][a-z0-9+.-]*:)?\/\/([^/?#:]*)(?::(\d+))?([^?#]*)(\?[^#]*)?/i;
+const URL_HOST = /^([a-z][a-z0-9+.-]*:)?\/\/([^/?#:]*)(?::(\d+))?/i;
 
-/** Splits a URL without the `URL` class (absent in WeChat's engine). */
-export function parseUrl(url: string): { scheme: string; host: string; port?: number; path: string; query: string } {
-  const m = URL_PARTS.exec(url);
-  if (!m) return { scheme: '', host: '', path: url, query: '' };
-  const scheme = (m[1] ?? '').toLowerCase();
+/** server.address and server.port of a URL, without the `URL` class (absent in WeChat's engine). */
+export function serverOf(url: string): { host: string; port?: number } {
+  const m = URL_HOST.exec(url) || [];
+  const scheme = (m[1] || '').toLowerCase();
   const port = m[3] ? Number(m[3]) : scheme === 'https:' ? 443 : scheme === 'http:' ? 80 : undefined;
-  return { scheme, host: m[2]!.toLowerCase(), port, path: m[4] || '/', query: m[5] ?? '' };
+  return { host: (m[2] || '').toLowerCase(), port };
 }
 
 /** Replaces the values of secret-looking query parameters (token, sign, phone, …) with REDACTED. */
@@ -73,9 +72,9 @@ export function matches(url: string, matcher: UrlMatcher): boolean {
 }
 
 /** Classifies a failed call's errMsg ("request:fail timeout") or Alipay error code (13 = timeout). */
-export function failureType(err: any): string {
-  const text = String(err?.errMsg ?? err?.errorMessage ?? '');
-  if (/time(d)?\s?out/i.test(text) || err?.error === 13) return 'timeout';
+export function failureType(err: any = {}): string {
+  const text = String(err.errMsg || err.errorMessage || '');
+  if (/time(d)?\s?out/i.test(text) || err.error === 13) return 'timeout';
   if (/abort/i.test(text)) return 'abort';
   return 'network';
 }
@@ -88,7 +87,7 @@ function header(headers: any, name: string): string | undefined {
 
 function byteSize(data: unknown): number | undefined {
   if (typeof data === 'string') return utf8Length(data);
-  const n = (data as any)?.byteLength; // ArrayBuffer from any realm (no instanceof across realms)
+  const n = data && (data as any).byteLength; // ArrayBuffer from any realm (no instanceof across realms)
   if (typeof n === 'number') return n;
   try {
     return data && typeof data === 'object' ? utf8Length(JSON.stringify(data)) : undefined; // sent as JSON
@@ -127,7 +126,7 @@ function traced(o: RequestOptions, kind: ApiName, original: any, self: unknown, 
   let callOptions = options;
   let progress: { sent?: number; received?: number } = {};
   try {
-    const url = options?.url;
+    const url = options && options.url;
     if (typeof url === 'string' && url.indexOf(o.endpoint) !== 0) {
       const started = startSpan(o, kind, options, url);
       span = started.span;
@@ -141,9 +140,9 @@ function traced(o: RequestOptions, kind: ApiName, original: any, self: unknown, 
   const task = original.call(self, callOptions);
   if (span && kind !== 'request') {
     try {
-      task?.onProgressUpdate?.((p: any) => {
-        if (typeof p?.totalBytesExpectedToSend === 'number') progress.sent = p.totalBytesExpectedToSend;
-        if (typeof p?.totalBytesWritten === 'number') progress.received = p.totalBytesWritten;
+      task.onProgressUpdate((p: any = {}) => {
+        if (typeof p.totalBytesExpectedToSend === 'number') progress.sent = p.totalBytesExpectedToSend;
+        if (typeof p.totalBytesWritten === 'number') progress.received = p.totalBytesWritten;
       });
     } catch {}
   }
@@ -152,17 +151,17 @@ function traced(o: RequestOptions, kind: ApiName, original: any, self: unknown, 
 
 function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) {
   const { platform } = o;
-  const method = String(kind === 'request' ? (options.method ?? 'GET') : kind === 'uploadFile' ? 'POST' : 'GET').toUpperCase();
+  const method = String(kind === 'request' ? (options.method || 'GET') : kind === 'uploadFile' ? 'POST' : 'GET').toUpperCase();
   const route = o.routes.find((r) => (!r.method || r.method.toUpperCase() === method) && matches(url, r.url));
-  const parts = parseUrl(url);
+  const server = serverOf(url);
   const span = o.tracer.startSpan(route ? `${method} ${route.name}` : method, {
     kind: SpanKind.CLIENT,
     attributes: {
       'http.request.method': method,
       'url.full': scrubUrl(url, o.scrubQueryParams),
-      'server.address': parts.host,
-      'server.port': parts.port,
-      'mp.route_name': route?.name,
+      'server.address': server.host,
+      'server.port': server.port,
+      'mp.route_name': route && route.name,
       'mp.request.api': kind,
       'mp.page.route': o.pageRoute(),
       'http.request.body.size': kind === 'request' && method !== 'GET' ? byteSize(options.data) : undefined,
@@ -190,19 +189,19 @@ function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) 
     ...(headers ? { [headerField]: headers } : {}),
     success(this: unknown, res: any) {
       try {
-        const status = Number(res?.[kind === 'request' ? platform.statusField : 'statusCode']);
-        const resHeaders = res?.[headerField] ?? res?.header;
+        const status = Number(res[kind === 'request' ? platform.statusField : 'statusCode']);
+        const resHeaders = res[headerField] || res.header;
         const length = header(resHeaders, 'content-length');
         span.setAttributes({
           'http.response.status_code': status,
-          'http.response.body.size': length !== undefined && length !== '' ? Number(length) : (progress.received ?? res?.dataLength ?? byteSize(res?.data)),
+          'http.response.body.size': length !== undefined && length !== '' ? Number(length) : (progress.received || res.dataLength || byteSize(res.data)),
           'http.request.body.size': kind === 'uploadFile' ? progress.sent : undefined,
         });
         let code: unknown;
         try {
-          code = o.errorCode?.(res, options);
+          if (o.errorCode) code = o.errorCode(res, options);
         } catch {} // an app hook that throws must not cost the span
-        code = code ?? header(resHeaders, 'x-app-error-code');
+        if (code === undefined || code === null) code = header(resHeaders, 'x-app-error-code');
         if (code !== undefined && code !== null && code !== '') span.setAttribute('app.error_code', String(code));
         if (!(status >= 100 && status < 400)) {
           span.setAttribute('error.type', String(status));
@@ -216,7 +215,7 @@ function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) 
     fail(this: unknown, err: any) {
       try {
         span.setAttribute('error.type', failureType(err));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: String(err?.errMsg ?? err?.errorMessage ?? '') });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: String((err || {}).errMsg || (err || {}).errorMessage || '') });
         setNetwork(span, o);
         span.end();
       } catch {}

@@ -34,26 +34,26 @@ export interface ResourceOptions {
  */
 export function detectResourceAttributes(platform: Platform, options: ResourceOptions): Attributes {
   const api = platform.api;
-  const base = call(api, 'getAppBaseInfo') ?? {};
-  const device = call(api, 'getDeviceInfo') ?? {};
-  const system = base.SDKVersion && device.platform ? {} : (call(api, 'getSystemInfoSync') ?? {});
-  const miniProgram = call(api, 'getAccountInfoSync')?.miniProgram ?? {};
-  const systemText = String(device.system ?? system.system ?? '');
-  const osVersion = (systemText.match(/\d+(\.\d+)*/) ?? [''])[0];
-  const appVersion = options.serviceVersion ?? miniProgram.version ?? '';
-  const hostVersion = String(base.version ?? system.version ?? '');
-  const baseLibrary = String(base.SDKVersion ?? system.SDKVersion ?? api.SDKVersion ?? '');
-  const appId = String(miniProgram.appId ?? '');
+  const base = call(api, 'getAppBaseInfo') || {};
+  const device = call(api, 'getDeviceInfo') || {};
+  const system = base.SDKVersion && device.platform ? {} : call(api, 'getSystemInfoSync') || {};
+  const miniProgram = (call(api, 'getAccountInfoSync') || {}).miniProgram || {};
+  const systemText = String(device.system || system.system || '');
+  const osVersion = (systemText.match(/\d+(\.\d+)*/) || [''])[0];
+  const appVersion = options.serviceVersion || miniProgram.version || '';
+  const hostVersion = String(base.version || system.version || '');
+  const baseLibrary = String(base.SDKVersion || system.SDKVersion || api.SDKVersion || '');
+  const appId = String(miniProgram.appId || '');
   const attributes: Attributes = {
     'service.name': options.serviceName,
     'service.version': appVersion,
-    'deployment.environment.name': options.environment ?? miniProgram.envVersion ?? 'release',
+    'deployment.environment.name': options.environment || miniProgram.envVersion || 'release',
     'telemetry.distro.name': DISTRO_NAME,
     'telemetry.distro.version': DISTRO_VERSION,
-    'os.name': String(device.platform ?? system.platform ?? '').toLowerCase(),
+    'os.name': String(device.platform || system.platform || '').toLowerCase(),
     'os.version': osVersion,
-    'device.manufacturer': String(device.brand ?? system.brand ?? ''),
-    'device.model.name': String(device.model ?? system.model ?? ''),
+    'device.manufacturer': String(device.brand || system.brand || ''),
+    'device.model.name': String(device.model || system.model || ''),
     'mp.platform': platform.name,
     'mp.app_id': appId,
     'mp.host.version': hostVersion,

@@ -10,10 +10,11 @@ export const ATTR_SAMPLING_WEIGHT = 'mp.sampling.weight';
 
 /** Ratio sampling on the trace id's low 32 bits (random per W3C), following a parent's decision. */
 export class WeightedRatioSampler implements Sampler {
-  private readonly bound: number;
-  constructor(private readonly ratio: number) {
-    this.ratio = Math.min(Math.max(ratio, 0), 1);
-    this.bound = Math.floor(this.ratio * 0xffffffff);
+  private readonly ratio_: number;
+  private readonly bound_: number;
+  constructor(ratio: number) {
+    this.ratio_ = Math.min(Math.max(ratio, 0), 1);
+    this.bound_ = Math.floor(this.ratio_ * 0xffffffff);
   }
 
   shouldSample(context: Context, traceId: string): SamplingResult {
@@ -21,20 +22,20 @@ export class WeightedRatioSampler implements Sampler {
     const sampled =
       parent && isSpanContextValid(parent)
         ? (parent.traceFlags & 1) === 1
-        : this.ratio > 0 && Number.parseInt(traceId.slice(-8), 16) <= this.bound;
+        : this.ratio_ > 0 && Number.parseInt(traceId.slice(-8), 16) <= this.bound_;
     return {
       decision: sampled ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.RECORD,
-      attributes: { [ATTR_SAMPLING_WEIGHT]: sampled && this.ratio > 0 ? 1 / this.ratio : 1 },
+      attributes: { [ATTR_SAMPLING_WEIGHT]: sampled && this.ratio_ > 0 ? 1 / this.ratio_ : 1 },
     };
   }
 
   toString(): string {
-    return `WeightedRatioSampler{${this.ratio}}`;
+    return `WeightedRatioSampler{${this.ratio_}}`;
   }
 }
 
 /** A token bucket: `rate` records per second, bursts up to `burst`. */
-export function tokenBucket(rate: number, burst: number): () => boolean {
+export function tokenBucket({ rate, burst }: { rate: number; burst: number }): () => boolean {
   let tokens = burst;
   let last = Date.now();
   return () => {
@@ -52,54 +53,47 @@ export interface ExportingProcessorOptions {
   send(span: ReadableSpan, isError: boolean): void;
   /** The resource of the session current when a span starts (session.id changes mid-run). */
   resource(): Resource;
-  /** Returns false to drop: may change the span (it is still writable here). */
-  beforeSend?: (span: Span) => unknown;
+  /** Returns false to drop: may change the span (it is still writable here). Must not throw. */
+  beforeSend?: (span: Span) => boolean;
   admit: () => boolean;
   onDrop: (reason: 'rate_limited') => void;
-  onHookError: (error: unknown) => void;
 }
 
 /** The one span processor the provider has: sampling outcome, weights, the hook, burst control. */
 export class ExportingProcessor implements SpanProcessor {
-  private readonly started = new WeakMap<object, Resource>();
-  private readonly vetoed = new WeakSet<object>();
+  private readonly started_ = new WeakMap<object, Resource>();
+  private readonly vetoed_ = new WeakSet<object>();
 
-  constructor(private readonly options: ExportingProcessorOptions) {}
+  constructor(private readonly options_: ExportingProcessorOptions) {}
 
   onStart(span: Span): void {
-    this.started.set(span, this.options.resource());
+    this.started_.set(span, this.options_.resource());
   }
 
   onEnding(span: Span): void {
     if (span.status.code === SpanStatusCode.ERROR) span.setAttribute(ATTR_SAMPLING_WEIGHT, 1);
-    const hook = this.options.beforeSend;
-    if (!hook || !this.isExported(span)) return;
-    try {
-      if (hook(span) === false) this.vetoed.add(span);
-    } catch (error) {
-      this.options.onHookError(error);
-    }
+    const hook = this.options_.beforeSend;
+    if (hook && this.isExported_(span) && !hook(span)) this.vetoed_.add(span);
   }
 
   onEnd(span: ReadableSpan): void {
-    if (!this.isExported(span) || this.vetoed.has(span)) return;
-    if (!this.options.admit()) return this.options.onDrop('rate_limited');
-    const resource = this.started.get(span) ?? span.resource;
+    if (!this.isExported_(span) || this.vetoed_.has(span)) return;
+    if (!this.options_.admit()) return this.options_.onDrop('rate_limited');
+    const resource = this.started_.get(span) || span.resource;
     const view: ReadableSpan = Object.create(span, { resource: { value: resource } });
-    this.options.send(view, span.status.code === SpanStatusCode.ERROR);
+    this.options_.send(view, span.status.code === SpanStatusCode.ERROR);
   }
 
-  private isExported(span: ReadableSpan): boolean {
+  private isExported_(span: ReadableSpan): boolean {
     return span.status.code === SpanStatusCode.ERROR || (span.spanContext().traceFlags & 1) === 1;
   }
 
+  // Batching happens after this processor; the SDK's flush() drives it.
   forceFlush(): Promise<void> {
     return Promise.resolve();
   }
 
-  shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
+  shutdown = this.forceFlush;
 }
 
 export type { Attributes };

@@ -1,5 +1,5 @@
 // What OpenTelemetry JS expects from a browser but WeChat's JS engine does not guarantee.
-// The build injects these in place of the free identifiers `performance`, `TextEncoder` and `TextDecoder`
+// The build injects these in place of the free identifiers `performance` and `TextEncoder`
 // inside the bundle (esbuild `inject`), so the host app's globals are never touched.
 
 const timeOrigin = Date.now();
@@ -10,9 +10,10 @@ export const performance = {
   now: (): number => Date.now() - timeOrigin,
 };
 
-/** UTF-8 encode (a string of UTF-16 code units to bytes). */
+/** UTF-8 encode (a string of UTF-16 code units to bytes), sized first so it writes into one buffer. */
 export function utf8Encode(text: string): Uint8Array {
-  const bytes: number[] = [];
+  const bytes = new Uint8Array(utf8Length(text));
+  let at = 0;
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
     if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
@@ -20,33 +21,24 @@ export function utf8Encode(text: string): Uint8Array {
       if (low >= 0xdc00 && low < 0xe000) {
         c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
         i++;
-      }
-    } else if (c >= 0xd800 && c < 0xe000) {
-      c = 0xfffd; // lone surrogate
+      } else c = 0xfffd; // lone surrogate
+    } else if (c >= 0xd800 && c < 0xe000) c = 0xfffd;
+    if (c < 0x80) bytes[at++] = c;
+    else if (c < 0x800) {
+      bytes[at++] = 0xc0 | (c >> 6);
+      bytes[at++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      bytes[at++] = 0xe0 | (c >> 12);
+      bytes[at++] = 0x80 | ((c >> 6) & 63);
+      bytes[at++] = 0x80 | (c & 63);
+    } else {
+      bytes[at++] = 0xf0 | (c >> 18);
+      bytes[at++] = 0x80 | ((c >> 12) & 63);
+      bytes[at++] = 0x80 | ((c >> 6) & 63);
+      bytes[at++] = 0x80 | (c & 63);
     }
-    if (c < 0x80) bytes.push(c);
-    else if (c < 0x800) bytes.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else bytes.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
   }
-  return new Uint8Array(bytes);
-}
-
-/** UTF-8 decode of well-formed input (what utf8Encode produced). */
-export function utf8Decode(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; ) {
-    const b = bytes[i++]!;
-    let c = b;
-    if (b >= 0xf0) c = ((b & 7) << 18) | ((bytes[i++]! & 63) << 12) | ((bytes[i++]! & 63) << 6) | (bytes[i++]! & 63);
-    else if (b >= 0xe0) c = ((b & 15) << 12) | ((bytes[i++]! & 63) << 6) | (bytes[i++]! & 63);
-    else if (b >= 0xc0) c = ((b & 31) << 6) | (bytes[i++]! & 63);
-    if (c >= 0x10000) {
-      c -= 0x10000;
-      out += String.fromCharCode(0xd800 + (c >> 10), 0xdc00 + (c & 1023));
-    } else out += String.fromCharCode(c);
-  }
-  return out;
+  return bytes;
 }
 
 /** Byte length of a string once UTF-8 encoded, without allocating. */
@@ -64,14 +56,11 @@ export function utf8Length(text: string): number {
   return n;
 }
 
+/** The bytes remember the string they came from, so the queue can store the payload without decoding. */
 export class TextEncoder {
   encode(text = ''): Uint8Array {
-    return utf8Encode(text);
-  }
-}
-
-export class TextDecoder {
-  decode(bytes?: Uint8Array): string {
-    return bytes ? utf8Decode(bytes) : '';
+    const bytes = utf8Encode(text);
+    (bytes as Uint8Array & { text?: string }).text = text;
+    return bytes;
   }
 }

@@ -1,0 +1,95 @@
+// Mini-program SDK benchmarks:
+// 1. What an app ships: miniprogram_dist minified + gzipped, beside bare OpenTelemetry (sdk-trace +
+//    OTLP/JSON serializer + exporter base, bundled the same way) and Tencent's aegis-mp-sdk 1.39.4.
+// 2. What a request costs: µs added per wx.request by the SDK, in the bare realm, against the same
+//    wx.request uninstrumented, in the same run: once with a host that answers at once (the SDK's own CPU
+//    cost) and once over real loopback HTTP.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { createWx, loadMiniProgramSdk, startOtlpCapture } from '@mp-otel/devkit';
+import * as esbuild from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+const kb = (n) => Math.round((n / 1024) * 10) / 10;
+
+async function bundleSizes() {
+  const sdk = readFileSync(join(here, '../packages/miniprogram-otel/miniprogram_dist/index.js'));
+  const bare = await esbuild.build({
+    entryPoints: [join(here, 'fixtures/bare-otel-entry.js')],
+    bundle: true,
+    minify: true,
+    format: 'cjs',
+    platform: 'browser',
+    mainFields: ['module', 'main'],
+    target: 'es2017',
+    write: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  const aegis = readFileSync(require.resolve('aegis-mp-sdk/lib/aegis.min.js'));
+  const bareGz = gz(bare.outputFiles[0].contents);
+  return [
+    { suite: 'sdk size', case: 'mp-otel miniprogram_dist (min+gz)', value: kb(gz(sdk)), unit: 'KB', baseline: kb(bareGz), note: 'baseline: bare OpenTelemetry sdk-trace + OTLP/JSON exporter' },
+    { suite: 'sdk size', case: 'mp-otel miniprogram_dist (min+gz)', value: kb(gz(sdk)), unit: 'KB', baseline: kb(gz(aegis)), note: 'baseline: aegis-mp-sdk 1.39.4' },
+    { suite: 'sdk size', case: 'mp-otel miniprogram_dist (min)', value: kb(sdk.length), unit: 'KB', note: 'target ≤ 20 KB gz' },
+  ];
+}
+
+/** A host whose request answers on the next microtask: isolates what the SDK itself costs. */
+function instantWx() {
+  const { wx } = createWx();
+  const answer = (o) => queueMicrotask(() => o.success?.({ statusCode: 200, data: '{"ok":1}', header: { 'content-length': '8' } }));
+  Object.defineProperty(wx, 'request', { value: (o) => (answer(o), { abort() {} }), configurable: true, writable: true });
+  return wx;
+}
+
+async function timeRequests(wx, url, n) {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < n; i += 10) {
+    await Promise.all(
+      Array.from({ length: 10 }, () => new Promise((resolve) => wx.request({ url, success: resolve, fail: resolve }))),
+    );
+  }
+  return Number(process.hrtime.bigint() - started) / 1000 / n;
+}
+
+async function requestOverhead() {
+  const capture = await startOtlpCapture();
+  const server = http.createServer((_req, res) => res.end('{"ok":1}'));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}/ok`;
+  const rows = [];
+  for (const [label, makeWx, n] of [
+    ['instant host', instantWx, 20_000],
+    ['loopback HTTP', () => createWx().wx, 2_000],
+  ]) {
+    const plainWx = makeWx();
+    const instrumentedWx = makeWx();
+    const { sdk, realm } = loadMiniProgramSdk(instrumentedWx);
+    const otel = sdk.init({ serviceName: 'bench', endpoint: capture.url, rateLimit: { traces: { rate: 1e9, burst: 1e9 } } });
+    await timeRequests(plainWx, url, n / 10); // warm up both
+    await timeRequests(instrumentedWx, url, n / 10);
+    let plain = Number.POSITIVE_INFINITY;
+    let instrumented = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 3; round++) {
+      plain = Math.min(plain, await timeRequests(plainWx, url, n));
+      instrumented = Math.min(instrumented, await timeRequests(instrumentedWx, url, n));
+    }
+    await otel.shutdown();
+    realm.dispose();
+    rows.push({ suite: 'sdk request cost', case: `wx.request, ${label}`, value: instrumented, unit: 'µs/req', baseline: plain, note: `added ${(instrumented - plain).toFixed(1)} µs/req (best of 3 × ${n})` });
+  }
+  server.close();
+  await capture.close();
+  return rows;
+}
+
+export default async function () {
+  return [...(await bundleSizes()), ...(await requestOverhead())];
+}
