@@ -21,13 +21,25 @@ for (const file of files) {
     const mod = await import(pathToFileURL(join(here, file)).href);
     for (const row of await mod.default()) rows.push(row);
   } catch (err) {
-    rows.push({ suite: file, case: 'FAILED', value: Number.NaN, unit: '', note: String(err?.message ?? err) });
+    rows.push({
+      suite: file,
+      case: 'FAILED',
+      value: Number.NaN,
+      unit: '',
+      note: String(err?.message ?? err),
+    });
   }
   process.stderr.write(`bench: ${file} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 const fmt = (v) =>
-  v === undefined || v === null ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v);
+  v === undefined || v === null
+    ? ''
+    : typeof v === 'number'
+      ? Number.isInteger(v)
+        ? String(v)
+        : v.toPrecision(4)
+      : String(v);
 const table = rows.map((r) => ({
   suite: r.suite,
   case: r.case,

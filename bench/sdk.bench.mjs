@@ -35,17 +35,44 @@ async function bundleSizes() {
   const aegis = readFileSync(require.resolve('aegis-mp-sdk/lib/aegis.min.js'));
   const bareGz = gz(bare.outputFiles[0].contents);
   return [
-    { suite: 'sdk size', case: 'mp-otel miniprogram_dist (min+gz)', value: kb(gz(sdk)), unit: 'KB', baseline: kb(bareGz), note: 'baseline: bare OpenTelemetry sdk-trace + OTLP/JSON exporter' },
-    { suite: 'sdk size', case: 'mp-otel miniprogram_dist (min+gz)', value: kb(gz(sdk)), unit: 'KB', baseline: kb(gz(aegis)), note: 'baseline: aegis-mp-sdk 1.39.4' },
-    { suite: 'sdk size', case: 'mp-otel miniprogram_dist (min)', value: kb(sdk.length), unit: 'KB', note: 'target ≤ 20 KB gz' },
+    {
+      suite: 'sdk size',
+      case: 'mp-otel miniprogram_dist (min+gz)',
+      value: kb(gz(sdk)),
+      unit: 'KB',
+      baseline: kb(bareGz),
+      note: 'baseline: bare OpenTelemetry sdk-trace + OTLP/JSON exporter',
+    },
+    {
+      suite: 'sdk size',
+      case: 'mp-otel miniprogram_dist (min+gz)',
+      value: kb(gz(sdk)),
+      unit: 'KB',
+      baseline: kb(gz(aegis)),
+      note: 'baseline: aegis-mp-sdk 1.39.4',
+    },
+    {
+      suite: 'sdk size',
+      case: 'mp-otel miniprogram_dist (min)',
+      value: kb(sdk.length),
+      unit: 'KB',
+      note: 'target ≤ 20 KB gz',
+    },
   ];
 }
 
 /** A host whose request answers on the next microtask: isolates what the SDK itself costs. */
 function instantWx() {
   const { wx } = createWx();
-  const answer = (o) => queueMicrotask(() => o.success?.({ statusCode: 200, data: '{"ok":1}', header: { 'content-length': '8' } }));
-  Object.defineProperty(wx, 'request', { value: (o) => (answer(o), { abort() {} }), configurable: true, writable: true });
+  const answer = (o) =>
+    queueMicrotask(() =>
+      o.success?.({ statusCode: 200, data: '{"ok":1}', header: { 'content-length': '8' } }),
+    );
+  Object.defineProperty(wx, 'request', {
+    value: (o) => (answer(o), { abort() {} }),
+    configurable: true,
+    writable: true,
+  });
   return wx;
 }
 
@@ -53,7 +80,10 @@ async function timeRequests(wx, url, n) {
   const started = process.hrtime.bigint();
   for (let i = 0; i < n; i += 10) {
     await Promise.all(
-      Array.from({ length: 10 }, () => new Promise((resolve) => wx.request({ url, success: resolve, fail: resolve }))),
+      Array.from(
+        { length: 10 },
+        () => new Promise((resolve) => wx.request({ url, success: resolve, fail: resolve })),
+      ),
     );
   }
   return Number(process.hrtime.bigint() - started) / 1000 / n;
@@ -72,7 +102,11 @@ async function requestOverhead() {
     const plainWx = makeWx();
     const instrumentedWx = makeWx();
     const { sdk, realm } = loadMiniProgramSdk(instrumentedWx);
-    const otel = sdk.init({ serviceName: 'bench', endpoint: capture.url, rateLimit: { traces: { rate: 1e9, burst: 1e9 } } });
+    const otel = sdk.init({
+      serviceName: 'bench',
+      endpoint: capture.url,
+      rateLimit: { traces: { rate: 1e9, burst: 1e9 } },
+    });
     await timeRequests(plainWx, url, n / 10); // warm up both
     await timeRequests(instrumentedWx, url, n / 10);
     let plain = Number.POSITIVE_INFINITY;
@@ -83,7 +117,14 @@ async function requestOverhead() {
     }
     await otel.shutdown();
     realm.dispose();
-    rows.push({ suite: 'sdk request cost', case: `wx.request, ${label}`, value: instrumented, unit: 'µs/req', baseline: plain, note: `added ${(instrumented - plain).toFixed(1)} µs/req (best of 3 × ${n})` });
+    rows.push({
+      suite: 'sdk request cost',
+      case: `wx.request, ${label}`,
+      value: instrumented,
+      unit: 'µs/req',
+      baseline: plain,
+      note: `added ${(instrumented - plain).toFixed(1)} µs/req (best of 3 × ${n})`,
+    });
   }
   server.close();
   await capture.close();

@@ -35,6 +35,10 @@ await Promise.all([
   esbuild.build({ ...common, format: 'esm', outfile: join(here, 'dist/index.js') }),
   esbuild.build({ ...common, format: 'cjs', outfile: join(here, 'dist/index.cjs') }),
 ]);
-execFileSync(process.execPath, [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.json')], {
-  stdio: 'inherit',
-});
+execFileSync(
+  process.execPath,
+  [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.json')],
+  {
+    stdio: 'inherit',
+  },
+);

@@ -5,7 +5,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
-export type AttributeValue = string | number | boolean | null | AttributeValue[] | { [k: string]: AttributeValue };
+export type AttributeValue =
+  | string
+  | number
+  | boolean
+  | null
+  | AttributeValue[]
+  | { [k: string]: AttributeValue };
 
 export interface CapturedSpan {
   traceId: string;
@@ -115,7 +121,10 @@ export async function startOtlpCapture(options: { dedupe?: boolean } = {}): Prom
                 attributes: attributes(s.attributes),
                 resource,
                 scope: ss.scope ?? {},
-                events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attributes(e.attributes) })),
+                events: (s.events ?? []).map((e: any) => ({
+                  name: e.name,
+                  attributes: attributes(e.attributes),
+                })),
               });
             }
           }
@@ -186,7 +195,13 @@ export async function startOtlpCapture(options: { dedupe?: boolean } = {}): Prom
       }
       const batch = req.headers['x-mp-otel-batch'];
       const duplicate = options.dedupe !== false && typeof batch === 'string' && seenBatches.has(batch);
-      const entry: CapturedRequest = { signal, headers: req.headers, body, accepted: !duplicate, at: Date.now() };
+      const entry: CapturedRequest = {
+        signal,
+        headers: req.headers,
+        body,
+        accepted: !duplicate,
+        at: Date.now(),
+      };
       const index = capture.requests.length;
       const reply = capture.reply?.(entry, index);
       const stored = !reply || (reply.status >= 200 && reply.status < 300) || reply.store === true;

@@ -5,7 +5,7 @@
 // code from a test, the demo or a simulated fleet; not a renderer (WXML is not interpreted).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
-import { type MiniProgramRealm, createRealm, miniprogramDistPath } from './vm-loader.js';
+import { createRealm, type MiniProgramRealm, miniprogramDistPath } from './vm-loader.js';
 import type { WxControl } from './wx-shim.js';
 
 export interface PageInstance {
@@ -39,7 +39,12 @@ function npmPackagePath(projectDir: string, name: string): string | undefined {
   return undefined;
 }
 
-export function runMiniProgram(projectDir: string, wx: any, control: WxControl, options: { performance?: boolean } = {}): MiniProgram {
+export function runMiniProgram(
+  projectDir: string,
+  wx: any,
+  control: WxControl,
+  options: { performance?: boolean } = {},
+): MiniProgram {
   const appJson = JSON.parse(readFileSync(join(projectDir, 'app.json'), 'utf8')) as { pages: string[] };
   let appOptions: Record<string, any> | undefined;
   let pendingPage: Record<string, any> | undefined;
@@ -100,7 +105,15 @@ export function runMiniProgram(projectDir: string, wx: any, control: WxControl, 
     page.onReady?.();
     const duration = Date.now() - started;
     perf([
-      { entryType: 'navigation', name: 'route', startTime: started, duration, path: route, navigationType, referrerPath: referrer },
+      {
+        entryType: 'navigation',
+        name: 'route',
+        startTime: started,
+        duration,
+        path: route,
+        navigationType,
+        referrerPath: referrer,
+      },
       { entryType: 'render', name: 'firstRender', startTime: started, duration, path: route },
     ]);
     return page;
@@ -108,7 +121,9 @@ export function runMiniProgram(projectDir: string, wx: any, control: WxControl, 
 
   // Navigation belongs to the page stack, so the runtime (not the shim) answers it.
   const navigate = (navigationType: string) => (o: any) => {
-    const [path, search = ''] = String(o?.url ?? '').replace(/^\//, '').split('?');
+    const [path, search = ''] = String(o?.url ?? '')
+      .replace(/^\//, '')
+      .split('?');
     const query: Record<string, string> = {};
     for (const pair of search.split('&').filter(Boolean)) {
       const [k, v = ''] = pair.split('=');
@@ -132,7 +147,16 @@ export function runMiniProgram(projectDir: string, wx: any, control: WxControl, 
   app.onLaunch?.({ path: entry, query: {}, scene: 1001 });
   app.onShow?.({ path: entry, query: {}, scene: 1001 });
   open(entry, {}, 'appLaunch');
-  perf([{ entryType: 'navigation', name: 'appLaunch', startTime: launchedAt, duration: Date.now() - launchedAt, path: entry, navigationType: 'appLaunch' }]);
+  perf([
+    {
+      entryType: 'navigation',
+      name: 'appLaunch',
+      startTime: launchedAt,
+      duration: Date.now() - launchedAt,
+      path: entry,
+      navigationType: 'appLaunch',
+    },
+  ]);
 
   return {
     realm,

@@ -18,7 +18,12 @@ export function miniprogramDistPath(): string {
 export interface MiniProgramRealm {
   context: vm.Context;
   /** Runs CommonJS source in the realm; `require` resolves only through `modules`. */
-  runModule(source: string, filename: string, modules?: Record<string, unknown>, requireFile?: (p: string) => unknown): any;
+  runModule(
+    source: string,
+    filename: string,
+    modules?: Record<string, unknown>,
+    requireFile?: (p: string) => unknown,
+  ): any;
   /** Clears every timer the realm started (the app process ended). */
   dispose(): void;
 }
@@ -30,13 +35,10 @@ export function createRealm(globals: Record<string, unknown>): MiniProgramRealm 
   const sandbox: Record<string, unknown> = {
     console,
     setTimeout: (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-      const t = setTimeout(
-        () => {
-          timers.delete(t);
-          fn(...args);
-        },
-        ms,
-      );
+      const t = setTimeout(() => {
+        timers.delete(t);
+        fn(...args);
+      }, ms);
       timers.add(t);
       return t;
     },
@@ -57,11 +59,16 @@ export function createRealm(globals: Record<string, unknown>): MiniProgramRealm 
   };
   const context = vm.createContext(sandbox, { codeGeneration: { strings: false, wasm: false } });
   // What WeChat's engines cannot be relied on to offer.
-  vm.runInContext('delete globalThis.Proxy; delete globalThis.WeakRef; delete globalThis.FinalizationRegistry;', context);
+  vm.runInContext(
+    'delete globalThis.Proxy; delete globalThis.WeakRef; delete globalThis.FinalizationRegistry;',
+    context,
+  );
   return {
     context,
     runModule(source, filename, modules = {}, requireFile) {
-      const wrapper = vm.runInContext(`(function (module, exports, require) {${source}\n})`, context, { filename });
+      const wrapper = vm.runInContext(`(function (module, exports, require) {${source}\n})`, context, {
+        filename,
+      });
       const module = { exports: {} as any };
       const require = (name: string) => {
         if (name in modules) return modules[name];

@@ -63,7 +63,13 @@ export class WxStorage {
     if (this.failWrites) return 'setStorage:fail exceed storage max size 10Mb';
     if (size > WxStorage.KEY_LIMIT) return 'setStorage:fail entry size limit reached';
     const old = this.data.get(key);
-    if (this.bytes() - (old ? Buffer.byteLength(key) + Buffer.byteLength(old) : 0) + size + Buffer.byteLength(key) > WxStorage.TOTAL_LIMIT)
+    if (
+      this.bytes() -
+        (old ? Buffer.byteLength(key) + Buffer.byteLength(old) : 0) +
+        size +
+        Buffer.byteLength(key) >
+      WxStorage.TOTAL_LIMIT
+    )
       return 'setStorage:fail exceed storage max size 10Mb';
     this.data.set(key, text);
     return undefined;
@@ -107,6 +113,13 @@ export interface WxControl {
 }
 
 const MAX_CONCURRENT = 10;
+
+/** Answers a callback-style call: fail+complete with `error`, else success+complete with `result`. */
+function finish(opts: any, error: { errMsg: string } | undefined, result: Record<string, unknown>): void {
+  if (error) opts.fail?.(error);
+  else opts.success?.(result);
+  opts.complete?.(error ?? result);
+}
 
 export function createWx(options: WxShimOptions = {}): { wx: any; control: WxControl; storage: WxStorage } {
   const fp: Fingerprint = { ...DEFAULT_FINGERPRINT, ...options.fingerprint };
@@ -175,7 +188,12 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         finish(`${call.api}:fail abort`);
       },
     };
-    const finish = (err: string | undefined, status?: number, headers?: Record<string, string>, body?: Buffer) => {
+    const finish = (
+      err: string | undefined,
+      status?: number,
+      headers?: Record<string, string>,
+      body?: Buffer,
+    ) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
@@ -196,14 +214,16 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         return finish(`${call.api}:fail invalid url "${call.url}"`);
       }
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(call.headers)) if (v !== undefined && v !== null) headers[k] = String(v);
+      for (const [k, v] of Object.entries(call.headers))
+        if (v !== undefined && v !== null) headers[k] = String(v);
       if (call.bodyLength !== undefined) headers['content-length'] = String(call.bodyLength);
       const lib = target.protocol === 'https:' ? https : http;
       timer = setTimeout(() => finish(`${call.api}:fail timeout`), call.timeout);
       try {
         req = lib.request(target, { method: call.method, headers }, (res) => {
           const resHeaders: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) resHeaders[k] = Array.isArray(v) ? v.join(',') : String(v);
+          for (const [k, v] of Object.entries(res.headers))
+            resHeaders[k] = Array.isArray(v) ? v.join(',') : String(v);
           call.onHeaders?.(resHeaders);
           const total = Number(res.headers['content-length'] ?? 0);
           const chunks: Buffer[] = [];
@@ -219,7 +239,9 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
       } catch (e) {
         return finish(`${call.api}:fail ${(e as Error).message}`);
       }
-      req.on('error', (e: NodeJS.ErrnoException) => finish(`${call.api}:fail ${e.code === 'ECONNREFUSED' ? 'net::ERR_CONNECTION_REFUSED' : e.message}`));
+      req.on('error', (e: NodeJS.ErrnoException) =>
+        finish(`${call.api}:fail ${e.code === 'ECONNREFUSED' ? 'net::ERR_CONNECTION_REFUSED' : e.message}`),
+      );
       const body = call.body;
       if (typeof body === 'function') {
         let sent = 0;
@@ -265,13 +287,17 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
       const data = opts.data;
       if (data !== undefined && data !== null) {
         if (method === 'GET' && typeof data === 'object' && !(data instanceof ArrayBuffer)) {
-          const q = new URLSearchParams(Object.entries(data).map(([k, v]): [string, string] => [k, String(v)])).toString();
+          const q = new URLSearchParams(
+            Object.entries(data).map(([k, v]): [string, string] => [k, String(v)]),
+          ).toString();
           if (q) url += (url.includes('?') ? '&' : '?') + q;
         } else if (typeof data === 'string') body = Buffer.from(data);
-        else if (Object.prototype.toString.call(data) === '[object ArrayBuffer]') body = Buffer.from(data as ArrayBuffer);
+        else if (Object.prototype.toString.call(data) === '[object ArrayBuffer]')
+          body = Buffer.from(data as ArrayBuffer);
         else {
           body = Buffer.from(JSON.stringify(data));
-          if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+          if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type'))
+            headers['content-type'] = 'application/json';
         }
       }
       const headerListeners = new Set<Handler>();
@@ -319,7 +345,13 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         size = statSync(file).size;
       } catch {
         later(() => cb.fail(`uploadFile:fail file not found: ${opts.filePath}`));
-        return { abort() {}, onProgressUpdate() {}, offProgressUpdate() {}, onHeadersReceived() {}, offHeadersReceived() {} };
+        return {
+          abort() {},
+          onProgressUpdate() {},
+          offProgressUpdate() {},
+          onHeadersReceived() {},
+          offHeadersReceived() {},
+        };
       }
       const boundary = `----wxshim${randomBytes(8).toString('hex')}`;
       let head = '';
@@ -345,7 +377,12 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         },
         timeout: Number(opts.timeout ?? 60_000),
         onUploadProgress: (sent, all) => {
-          for (const fn of progress) fn({ progress: Math.round((sent / all) * 100), totalBytesSent: sent, totalBytesExpectedToSend: all });
+          for (const fn of progress)
+            fn({
+              progress: Math.round((sent / all) * 100),
+              totalBytesSent: sent,
+              totalBytesExpectedToSend: all,
+            });
         },
         done(err, status, resHeaders, resBody) {
           if (err) return cb.fail(err);
@@ -371,7 +408,12 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         headers: { ...(opts.header ?? {}) },
         timeout: Number(opts.timeout ?? 60_000),
         onDownloadProgress: (written, all) => {
-          for (const fn of progress) fn({ progress: Math.round((written / all) * 100), totalBytesWritten: written, totalBytesExpectedToWrite: all });
+          for (const fn of progress)
+            fn({
+              progress: Math.round((written / all) * 100),
+              totalBytesWritten: written,
+              totalBytesExpectedToWrite: all,
+            });
         },
         done(err, status, resHeaders, resBody) {
           if (err) return cb.fail(err);
@@ -392,7 +434,7 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     // storage (async ones answer on a later turn, as WeChat's do)
     setStorage(opts: any) {
       const err = storage.set(String(opts.key), opts.data);
-      later(() => (err ? (opts.fail?.({ errMsg: err }), opts.complete?.({ errMsg: err })) : (opts.success?.({ errMsg: 'setStorage:ok' }), opts.complete?.({}))));
+      later(() => finish(opts, err ? { errMsg: err } : undefined, { errMsg: 'setStorage:ok' }));
     },
     setStorageSync(key: string, data: unknown) {
       const err = storage.set(String(key), data);
@@ -401,9 +443,10 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     getStorage(opts: any) {
       const r = storage.get(String(opts.key));
       later(() =>
-        r.found
-          ? (opts.success?.({ data: r.value, errMsg: 'getStorage:ok' }), opts.complete?.({}))
-          : (opts.fail?.({ errMsg: 'getStorage:fail data not found' }), opts.complete?.({})),
+        finish(opts, r.found ? undefined : { errMsg: 'getStorage:fail data not found' }, {
+          data: r.value,
+          errMsg: 'getStorage:ok',
+        }),
       );
     },
     getStorageSync(key: string) {
@@ -412,13 +455,17 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     },
     removeStorage(opts: any) {
       storage.data.delete(String(opts.key));
-      later(() => (opts.success?.({ errMsg: 'removeStorage:ok' }), opts.complete?.({})));
+      later(() => finish(opts, undefined, { errMsg: 'removeStorage:ok' }));
     },
     removeStorageSync(key: string) {
       storage.data.delete(String(key));
     },
     getStorageInfoSync() {
-      return { keys: [...storage.data.keys()], currentSize: Math.ceil(storage.bytes() / 1024), limitSize: 10240 };
+      return {
+        keys: [...storage.data.keys()],
+        currentSize: Math.ceil(storage.bytes() / 1024),
+        limitSize: 10240,
+      };
     },
 
     getExtConfigSync() {
@@ -429,16 +476,34 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
       later(() => {
         if (!picked) return opts.fail?.({ errMsg: 'chooseMedia:fail cancel' });
         const size = statSync(picked).size;
-        opts.success?.({ type: 'image', tempFiles: [{ tempFilePath: picked, size, fileType: 'image' }], errMsg: 'chooseMedia:ok' });
+        opts.success?.({
+          type: 'image',
+          tempFiles: [{ tempFilePath: picked, size, fileType: 'image' }],
+          errMsg: 'chooseMedia:ok',
+        });
       });
     },
 
     // device and app
     getSystemInfoSync() {
-      return { platform: fp.platform, system: fp.system, brand: fp.brand, model: fp.model, version: fp.version, SDKVersion: fp.SDKVersion, language: 'zh_CN' };
+      return {
+        platform: fp.platform,
+        system: fp.system,
+        brand: fp.brand,
+        model: fp.model,
+        version: fp.version,
+        SDKVersion: fp.SDKVersion,
+        language: 'zh_CN',
+      };
     },
     getAccountInfoSync() {
-      return { miniProgram: { appId: fp.appId, envVersion: fp.envVersion, version: fp.envVersion === 'release' ? (fp.appVersion ?? '') : '' } };
+      return {
+        miniProgram: {
+          appId: fp.appId,
+          envVersion: fp.envVersion,
+          version: fp.envVersion === 'release' ? (fp.appVersion ?? '') : '',
+        },
+      };
     },
     getNetworkType(opts: any) {
       later(() => opts.success?.({ networkType: fp.networkType, errMsg: 'getNetworkType:ok' }));
@@ -459,7 +524,12 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     offMemoryWarning: off('memoryWarning'),
   };
   if (options.modernInfoApis !== false) {
-    wx.getAppBaseInfo = () => ({ SDKVersion: fp.SDKVersion, version: fp.version, language: 'zh_CN', host: { appId: 'wx-host' } });
+    wx.getAppBaseInfo = () => ({
+      SDKVersion: fp.SDKVersion,
+      version: fp.version,
+      language: 'zh_CN',
+      host: { appId: 'wx-host' },
+    });
     wx.getDeviceInfo = () => ({ platform: fp.platform, system: fp.system, brand: fp.brand, model: fp.model });
   }
   if (options.performance) {
@@ -479,7 +549,12 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
   // As on devices, `request` is an accessor: plain assignment is ignored, defineProperty works.
   const request = wx.request;
   delete wx.request;
-  Object.defineProperty(wx, 'request', { get: () => request, set: () => {}, configurable: true, enumerable: true });
+  Object.defineProperty(wx, 'request', {
+    get: () => request,
+    set: () => {},
+    configurable: true,
+    enumerable: true,
+  });
 
   const control: WxControl = {
     emit,

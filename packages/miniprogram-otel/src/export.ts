@@ -1,13 +1,9 @@
 // Export through OpenTelemetry's own machinery: OTLPExporterBase + the OTLP/JSON serializers of
 // otlp-transformer, over a transport that hands each serialized request to the durable queue.
 import type { ExportResult } from '@opentelemetry/core';
-import { OTLPExporterBase, createOtlpNetworkExportDelegate } from '@opentelemetry/otlp-exporter-base';
 import type { IExporterTransport } from '@opentelemetry/otlp-exporter-base';
-import {
-  type ISerializer,
-  JsonLogsSerializer,
-  JsonTraceSerializer,
-} from '@opentelemetry/otlp-transformer';
+import { createOtlpNetworkExportDelegate, OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import { type ISerializer, JsonLogsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { OfflineQueue, Signal } from './queue';
 
 /** The shape every exporter here has (SpanExporter, and its log-record twin). */
@@ -21,7 +17,11 @@ export interface RecordExporter<T> {
  * An OTLP/JSON exporter whose transport is the offline queue. A send "succeeds" once the payload is in
  * the queue: from there the queue owns retries, backoff and Retry-After, across app restarts too.
  */
-export function queuedOtlpExporter<T>(queue: OfflineQueue, signal: Signal, priority: number): RecordExporter<T> {
+export function queuedOtlpExporter<T>(
+  queue: OfflineQueue,
+  signal: Signal,
+  priority: number,
+): RecordExporter<T> {
   let records = 0;
   const base: ISerializer<any, any> = signal === 'traces' ? JsonTraceSerializer : JsonLogsSerializer;
   // The transport sees bytes only; the serializer runs synchronously just before it, so it can tell
@@ -72,7 +72,10 @@ export class Batcher<T> {
   ) {}
 
   add(record: T): void {
-    if (this.buffer_.length >= this.maxBuffer_) return this.onOverflow_(1);
+    if (this.buffer_.length >= this.maxBuffer_) {
+      this.onOverflow_(1);
+      return;
+    }
     this.buffer_.push(record);
     if (this.buffer_.length >= this.maxBatch_) this.flush();
     else if (!this.timer_) this.timer_ = setTimeout(() => this.flush(), this.delayMs_);

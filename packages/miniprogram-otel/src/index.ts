@@ -1,23 +1,23 @@
 // @mp-otel/miniprogram: OpenTelemetry for mini-programs with one call in app.js, before App():
 //   const otel = init({ serviceName: 'my-app', endpoint: 'https://otel.example.com' })
-import { type Attributes, type Tracer, context, trace } from '@opentelemetry/api';
+import { type Attributes, context, type Tracer, trace } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
-import type { ReadableSpan, Span, SpanExporter } from '@opentelemetry/sdk-trace-base';
 // sdk-trace-base 2.12 re-exports @opentelemetry/sdk-trace; its BasicTracerProvider only adds an
 // environment-variable config loader (~1.5 KB gz) that has no meaning in a mini-program.
 import { StackContextManager, TracerProvider } from '@opentelemetry/sdk-trace';
-import { millisToHrTime } from '@opentelemetry/core';
+import type { ReadableSpan, Span, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ErrorReporter, type LogRecordData, SEVERITY_WARN } from './errors';
-import { Batcher, type RecordExporter, queuedOtlpExporter } from './export';
-import { observePages, currentPageRoute } from './pages';
+import { Batcher, queuedOtlpExporter, type RecordExporter } from './export';
+import { currentPageRoute, observePages } from './pages';
 import { call, detectPlatform } from './platform';
 import { OfflineQueue, PRIORITY_ERROR, PRIORITY_ROUTINE, type QueueOptions } from './queue';
-import { type RouteRule, type UrlMatcher, instrumentRequests } from './requests';
+import { instrumentRequests, type RouteRule, type UrlMatcher } from './requests';
 import { DISTRO_VERSION, detectResourceAttributes, randomHex } from './resource';
-import { ExportingProcessor, WeightedRatioSampler, tokenBucket } from './sampling';
+import { ExportingProcessor, tokenBucket, WeightedRatioSampler } from './sampling';
 
-export type { LogRecordData, RouteRule, UrlMatcher };
 export { shortHash } from './resource';
+export type { LogRecordData, RouteRule, UrlMatcher };
 
 export interface RateLimit {
   /** records per second */
@@ -80,7 +80,8 @@ export interface MpOtel {
 }
 
 /** token, access_token, sign, signature, phone, mobile, password, secret, ticket, session_key, openid, … */
-const DEFAULT_SCRUB = /^(\w*token|sign(ature)?|phone|mobile|passw(or)?d|pwd|secret|ticket|session_?key|openid|unionid|id_?card)$/i;
+const DEFAULT_SCRUB =
+  /^(\w*token|sign(ature)?|phone|mobile|passw(or)?d|pwd|secret|ticket|session_?key|openid|unionid|id_?card)$/i;
 
 let installed: MpOtel | undefined;
 
@@ -138,9 +139,15 @@ function start(options: InitOptions): MpOtel {
   const batch = options.batch || {};
   const batcher = <T>(exporter: RecordExporter<T>) =>
     new Batcher<T>(exporter, (n) => queue.count('queue_full', n), batch.maxSize, batch.delayMs);
-  const routineSpans = batcher<ReadableSpan>(options.exporter || queuedOtlpExporter(queue, 'traces', PRIORITY_ROUTINE));
-  const errorSpans = batcher<ReadableSpan>(options.exporter || queuedOtlpExporter(queue, 'traces', PRIORITY_ERROR));
-  const logs = batcher<LogRecordData>(options.logExporter || queuedOtlpExporter(queue, 'logs', PRIORITY_ERROR));
+  const routineSpans = batcher<ReadableSpan>(
+    options.exporter || queuedOtlpExporter(queue, 'traces', PRIORITY_ROUTINE),
+  );
+  const errorSpans = batcher<ReadableSpan>(
+    options.exporter || queuedOtlpExporter(queue, 'traces', PRIORITY_ERROR),
+  );
+  const logs = batcher<LogRecordData>(
+    options.logExporter || queuedOtlpExporter(queue, 'logs', PRIORITY_ERROR),
+  );
 
   const limits = options.rateLimit || {};
   const admitSpan = tokenBucket(limits.traces || { rate: 20, burst: 200 });
@@ -165,7 +172,12 @@ function start(options: InitOptions): MpOtel {
     resource,
     sampler: new WeightedRatioSampler(options.sampleRate ?? 1),
     spanProcessors: [processor],
-    spanLimits: { attributeValueLengthLimit: 4096, attributeCountLimit: 64, eventCountLimit: 32, linkCountLimit: 8 },
+    spanLimits: {
+      attributeValueLengthLimit: 4096,
+      attributeCountLimit: 64,
+      eventCountLimit: 32,
+      linkCountLimit: 8,
+    },
   });
   // Explicit context (no zone.js): lets app spans parent the request spans made inside them.
   context.setGlobalContextManager(new StackContextManager().enable());
@@ -188,7 +200,8 @@ function start(options: InitOptions): MpOtel {
     const dropped = queue.takeDropped();
     if (!dropped) return;
     const attributes: Attributes = {};
-    for (const reason in dropped) attributes[`mp.dropped.${reason}`] = dropped[reason as keyof typeof dropped];
+    for (const reason in dropped)
+      attributes[`mp.dropped.${reason}`] = dropped[reason as keyof typeof dropped];
     const now = millisToHrTime(Date.now());
     emitLog(
       {
@@ -236,7 +249,8 @@ function start(options: InitOptions): MpOtel {
     flushAll().catch(() => {});
   });
   listen('onAppShow', () => {
-    if (hiddenAt && Date.now() - hiddenAt > (options.sessionTimeoutMs ?? 30 * 60_000)) resource = sessionResource();
+    if (hiddenAt && Date.now() - hiddenAt > (options.sessionTimeoutMs ?? 30 * 60_000))
+      resource = sessionResource();
     hiddenAt = 0;
     queue.pump();
   });
@@ -261,7 +275,9 @@ function start(options: InitOptions): MpOtel {
   if (options.capturePages !== false) cleanups.push(observePages(api, tracer));
   if (options.captureErrors !== false) {
     listen('onError', (message) => errors.capture(message, { 'mp.error.source': 'onError' }));
-    listen('onUnhandledRejection', (r = {}) => errors.capture(r.reason, { 'mp.error.source': 'onUnhandledRejection' }));
+    listen('onUnhandledRejection', (r = {}) =>
+      errors.capture(r.reason, { 'mp.error.source': 'onUnhandledRejection' }),
+    );
     listen('onPageNotFound', (r = {}) =>
       errors.capture(
         { name: 'PageNotFoundError', message: `page not found: ${r.path}`, stack: '' },

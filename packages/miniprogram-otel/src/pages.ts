@@ -1,6 +1,5 @@
 // App launch and page-view spans from the base library's own performance entries
 // (wx.getPerformance().createObserver: `appLaunch` and `route` navigations, `firstRender`, `firstPaint`).
-// Where the base library offers no observer, `wx.onAppRoute` (when present) still gives a view per page.
 import { ROOT_CONTEXT, type Span, SpanKind, type Tracer, trace } from '@opentelemetry/api';
 import { call } from './platform';
 
@@ -54,10 +53,17 @@ export function observePages(api: any, tracer: Tracer): () => void {
     if (!lastView || (e.path && lastView.path && e.path !== lastView.path)) return;
     const start = Number(e.startTime) || Date.now();
     const parent = trace.setSpan(ROOT_CONTEXT, lastView.span);
-    tracer.startSpan(`page.${e.name === 'firstPaint' ? 'first_paint' : 'first_render'}`, { startTime: start, attributes: { 'mp.page.route': e.path } }, parent).end(start + (Number(e.duration) || 0));
+    tracer
+      .startSpan(
+        `page.${e.name === 'firstPaint' ? 'first_paint' : 'first_render'}`,
+        { startTime: start, attributes: { 'mp.page.route': e.path } },
+        parent,
+      )
+      .end(start + (Number(e.duration) || 0));
   };
   const onEntries = (list: any) => {
-    const entries: PerformanceEntry[] = list && typeof list.getEntries === 'function' ? list.getEntries() : [];
+    const entries: PerformanceEntry[] =
+      list && typeof list.getEntries === 'function' ? list.getEntries() : [];
     for (const e of entries) {
       try {
         if (e.name === 'appLaunch') view('app.launch', e);
@@ -66,17 +72,8 @@ export function observePages(api: any, tracer: Tracer): () => void {
       } catch {}
     }
   };
-  const performance = call(api, 'getPerformance');
-  const observer = performance && call(performance, 'createObserver', onEntries);
-  if (observer) {
-    call(observer, 'observe', { entryTypes: ['navigation', 'render'] });
-    return () => call(observer, 'disconnect');
-  }
-  const onRoute = (r: any = {}) => {
-    try {
-      view('page.view', { path: r.path, navigationType: r.openType, startTime: Date.now(), duration: 0 });
-    } catch {}
-  };
-  call(api, 'onAppRoute', onRoute);
-  return () => call(api, 'offAppRoute', onRoute);
+  // wx.getPerformance: base library ≥ 2.11.0; on older ones there are no page-view spans.
+  const observer = call(call(api, 'getPerformance') || {}, 'createObserver', onEntries);
+  call(observer || {}, 'observe', { entryTypes: ['navigation', 'render'] });
+  return () => call(observer || {}, 'disconnect');
 }

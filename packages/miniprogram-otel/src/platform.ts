@@ -66,7 +66,12 @@ export function patch(api: any, name: string, wrap: (original: any) => any): boo
   const wrapped = wrap(original);
   wrapped.__mpOtel = original;
   try {
-    Object.defineProperty(api, name, { value: wrapped, configurable: true, writable: true, enumerable: true });
+    Object.defineProperty(api, name, {
+      value: wrapped,
+      configurable: true,
+      writable: true,
+      enumerable: true,
+    });
   } catch {
     try {
       api[name] = wrapped;
@@ -80,7 +85,12 @@ export function unpatch(api: any, name: string): void {
   const original = (api[name] || {}).__mpOtel;
   if (!original) return;
   try {
-    Object.defineProperty(api, name, { value: original, configurable: true, writable: true, enumerable: true });
+    Object.defineProperty(api, name, {
+      value: original,
+      configurable: true,
+      writable: true,
+      enumerable: true,
+    });
   } catch {
     try {
       api[name] = original;

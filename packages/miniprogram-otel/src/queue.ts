@@ -72,7 +72,10 @@ export class OfflineQueue {
       else this.count('too_large', records);
       return;
     }
-    if (!this.makeRoom_(bytes, priority)) return this.count('queue_full', records);
+    if (!this.makeRoom_(bytes, priority)) {
+      this.count('queue_full', records);
+      return;
+    }
     const entry: Entry = {
       id: this.idPrefix_ + (this.seq_++).toString(36),
       signal,
@@ -161,7 +164,10 @@ export class OfflineQueue {
     clearTimeout(this.timer_);
     this.timer_ = undefined;
     while (this.inFlight_ < this.options_.maxInFlight) {
-      if (now < this.blockedUntil_) return this.wake_(this.blockedUntil_ - now);
+      if (now < this.blockedUntil_) {
+        this.wake_(this.blockedUntil_ - now);
+        return;
+      }
       let next: Entry | undefined;
       let wakeAt = Infinity;
       for (const e of this.entries_) {
@@ -219,7 +225,10 @@ export class OfflineQueue {
   }
 
   private settleEntry_(entry: Entry, status: number, headers?: Record<string, unknown>): void {
-    if (status >= 200 && status < 300) return this.remove_(entry);
+    if (status >= 200 && status < 300) {
+      this.remove_(entry);
+      return;
+    }
     if (status === 413) {
       const halves = splitPayload(entry.signal, entry.body);
       this.remove_(entry);
@@ -230,7 +239,8 @@ export class OfflineQueue {
     const retryable = status === 0 || status === 429 || status === 502 || status === 503 || status === 504;
     if (!retryable) {
       this.remove_(entry);
-      return this.count('rejected', entry.records);
+      this.count('rejected', entry.records);
+      return;
     }
     entry.tries++;
     const retryAfter = parseRetryAfter(headerValue(headers, 'retry-after'));
@@ -246,7 +256,8 @@ export class OfflineQueue {
     const i = this.entries_.indexOf(entry);
     if (i < 0) return;
     this.entries_.splice(i, 1);
-    if (this.options_.storageKey) callAsync(this.platform_.api, 'removeStorage', { key: `${this.options_.storageKey}.${entry.id}` });
+    if (this.options_.storageKey)
+      callAsync(this.platform_.api, 'removeStorage', { key: `${this.options_.storageKey}.${entry.id}` });
     this.saveIndex_();
   }
 
@@ -254,7 +265,10 @@ export class OfflineQueue {
     if (this.inFlight_ > 0) return;
     const now = Date.now();
     const sendableNow =
-      this.ready_ && this.online_ && now >= this.blockedUntil_ && this.entries_.some((e) => e.notBefore <= now);
+      this.ready_ &&
+      this.online_ &&
+      now >= this.blockedUntil_ &&
+      this.entries_.some((e) => e.notBefore <= now);
     if (sendableNow) return;
     const waiters = this.waiters_;
     this.waiters_ = [];
@@ -328,11 +342,15 @@ const CONTAINERS = {
 } as const;
 
 /** Splits an OTLP/JSON payload into two payloads with half the records each (undefined: can't split). */
-export function splitPayload(signal: Signal, body: string): Array<{ body: string; records: number }> | undefined {
+export function splitPayload(
+  signal: Signal,
+  body: string,
+): Array<{ body: string; records: number }> | undefined {
   const [resourceKey, scopeKey, recordKey] = CONTAINERS[signal];
-  let leaves: Array<[any, any, unknown]> = [];
+  const leaves: Array<[any, any, unknown]> = [];
   try {
-    for (const r of JSON.parse(body)[resourceKey]) for (const s of r[scopeKey]) for (const x of s[recordKey]) leaves.push([r, s, x]);
+    for (const r of JSON.parse(body)[resourceKey])
+      for (const s of r[scopeKey]) for (const x of s[recordKey]) leaves.push([r, s, x]);
   } catch {
     return undefined;
   }

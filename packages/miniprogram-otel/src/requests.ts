@@ -110,10 +110,13 @@ export function instrumentRequests(o: RequestOptions): () => void {
     ['downloadFile', 'downloadFile'],
   ];
   for (const [property, kind] of apis) {
-    patch(platform.api, property, (original) =>
-      function (this: unknown, options: any) {
-        return traced(o, kind, original, this, options);
-      },
+    patch(
+      platform.api,
+      property,
+      (original) =>
+        function (this: unknown, options: any) {
+          return traced(o, kind, original, this, options);
+        },
     );
   }
   return () => {
@@ -151,7 +154,9 @@ function traced(o: RequestOptions, kind: ApiName, original: any, self: unknown, 
 
 function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) {
   const { platform } = o;
-  const method = String(kind === 'request' ? (options.method || 'GET') : kind === 'uploadFile' ? 'POST' : 'GET').toUpperCase();
+  const method = String(
+    kind === 'request' ? options.method || 'GET' : kind === 'uploadFile' ? 'POST' : 'GET',
+  ).toUpperCase();
   const route = o.routes.find((r) => (!r.method || r.method.toUpperCase() === method) && matches(url, r.url));
   const server = serverOf(url);
   const span = o.tracer.startSpan(route ? `${method} ${route.name}` : method, {
@@ -194,7 +199,10 @@ function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) 
         const length = header(resHeaders, 'content-length');
         span.setAttributes({
           'http.response.status_code': status,
-          'http.response.body.size': length !== undefined && length !== '' ? Number(length) : (progress.received || res.dataLength || byteSize(res.data)),
+          'http.response.body.size':
+            length !== undefined && length !== ''
+              ? Number(length)
+              : progress.received || res.dataLength || byteSize(res.data),
           'http.request.body.size': kind === 'uploadFile' ? progress.sent : undefined,
         });
         let code: unknown;
@@ -202,7 +210,8 @@ function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) 
           if (o.errorCode) code = o.errorCode(res, options);
         } catch {} // an app hook that throws must not cost the span
         if (code === undefined || code === null) code = header(resHeaders, 'x-app-error-code');
-        if (code !== undefined && code !== null && code !== '') span.setAttribute('app.error_code', String(code));
+        if (code !== undefined && code !== null && code !== '')
+          span.setAttribute('app.error_code', String(code));
         if (!(status >= 100 && status < 400)) {
           span.setAttribute('error.type', String(status));
           span.setStatus({ code: SpanStatusCode.ERROR });
@@ -215,7 +224,10 @@ function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) 
     fail(this: unknown, err: any) {
       try {
         span.setAttribute('error.type', failureType(err));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: String((err || {}).errMsg || (err || {}).errorMessage || '') });
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: String((err || {}).errMsg || (err || {}).errorMessage || ''),
+        });
         setNetwork(span, o);
         span.end();
       } catch {}

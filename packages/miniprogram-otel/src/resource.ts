@@ -66,6 +66,9 @@ export function detectResourceAttributes(platform: Platform, options: ResourceOp
 /** 32 lowercase hex characters from Math.random (no crypto in WeChat's engine). */
 export function randomHex(length = 32): string {
   let out = '';
-  while (out.length < length) out += Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  while (out.length < length)
+    out += Math.floor(Math.random() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
   return out.slice(0, length);
 }

@@ -1,10 +1,16 @@
 // Sampling and burst control. Head sampling is parent-based and by trace-id ratio, but unsampled spans
 // are still *recorded* so that an error among them can be kept: every error is exported, and every
 // exported span says in `mp.sampling.weight` how many spans it stands for, so counts stay estimable.
-import { type Attributes, type Context, SpanStatusCode, isSpanContextValid, trace } from '@opentelemetry/api';
+import { type Attributes, type Context, isSpanContextValid, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import { SamplingDecision, type Sampler, type SamplingResult, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  type Sampler,
+  SamplingDecision,
+  type SamplingResult,
+  type Span,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 
 export const ATTR_SAMPLING_WEIGHT = 'mp.sampling.weight';
 
@@ -78,7 +84,10 @@ export class ExportingProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (!this.isExported_(span) || this.vetoed_.has(span)) return;
-    if (!this.options_.admit()) return this.options_.onDrop('rate_limited');
+    if (!this.options_.admit()) {
+      this.options_.onDrop('rate_limited');
+      return;
+    }
     const resource = this.started_.get(span) || span.resource;
     const view: ReadableSpan = Object.create(span, { resource: { value: resource } });
     this.options_.send(view, span.status.code === SpanStatusCode.ERROR);

@@ -1,6 +1,6 @@
 // The offline queue: durability across app restarts, bounds, priorities, retries, backpressure.
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { WxStorage, launchApp, request, startBusinessServer, startOtlpCapture } from './harness';
+import { launchApp, request, startBusinessServer, startOtlpCapture, WxStorage } from './harness';
 
 let capture: Awaited<ReturnType<typeof startOtlpCapture>>;
 let biz: Awaited<ReturnType<typeof startBusinessServer>>;
@@ -83,11 +83,18 @@ test('a retry after a lost answer carries the same batch id, so the receiver kee
 
 test('bounded in bytes: errors outlive routine spans, oldest go first, every loss is counted and reported', async () => {
   const storage = new WxStorage();
-  const app = launch({ storage, init: { rateLimit: { traces: { rate: 1e6, burst: 1e6 }, logs: { rate: 1e6, burst: 1e6 } }, batch: { maxSize: 20, delayMs: 10 } } });
+  const app = launch({
+    storage,
+    init: {
+      rateLimit: { traces: { rate: 1e6, burst: 1e6 }, logs: { rate: 1e6, burst: 1e6 } },
+      batch: { maxSize: 20, delayMs: 10 },
+    },
+  });
   app.control.setNetwork('none');
   const total = 600;
   const filler = 'x'.repeat(3_000);
-  for (let i = 0; i < total; i++) app.otel.tracer.startSpan(`routine-${i}`, { attributes: { filler, i } }).end();
+  for (let i = 0; i < total; i++)
+    app.otel.tracer.startSpan(`routine-${i}`, { attributes: { filler, i } }).end();
   for (let i = 0; i < 20; i++) app.otel.captureException(new Error(`distinct failure ${i}`));
   await app.otel.flush();
   await until(100);
@@ -110,7 +117,8 @@ test('bounded in bytes: errors outlive routine spans, oldest go first, every los
 
 test('429 with Retry-After holds every send for that long; 2 telemetry requests in flight at most', async () => {
   let n = 0;
-  capture.reply = () => (n++ === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200, delayMs: 150 });
+  capture.reply = () =>
+    n++ === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200, delayMs: 150 };
   const app = launch({ init: { batch: { maxSize: 1, delayMs: 10 } } });
   for (let i = 0; i < 8; i++) app.otel.tracer.startSpan(`s${i}`).end();
   await app.otel.flush();
@@ -139,7 +147,9 @@ test('413 splits the payload in halves; 400 drops it and counts the loss', async
   await app.otel.flush();
   await app.otel.flush(); // reports the loss
   await capture.waitFor(() => capture.logs().some((l) => l.eventName === 'mp.telemetry.dropped'));
-  expect(capture.logs().find((l) => l.eventName === 'mp.telemetry.dropped')!.attributes['mp.dropped.rejected']).toBe(1);
+  expect(
+    capture.logs().find((l) => l.eventName === 'mp.telemetry.dropped')!.attributes['mp.dropped.rejected'],
+  ).toBe(1);
   expect(capture.spans().length).toBe(8);
 });
 
@@ -157,12 +167,18 @@ test('a full storage (quota errors) loses nothing while the app runs', async () 
 test('error storm: a token bucket caps records and requests; the drop count adds up', async () => {
   const app = launch({ init: { batch: { maxSize: 100, delayMs: 200 } } });
   const storm = 5_000;
-  for (let i = 0; i < storm; i++) app.control.emit('error', `MiniProgramError\nboom ${i}\nTypeError: boom ${i}\n    at onTap (pages/index/index.js:${i}:1)`);
+  for (let i = 0; i < storm; i++)
+    app.control.emit(
+      'error',
+      `MiniProgramError\nboom ${i}\nTypeError: boom ${i}\n    at onTap (pages/index/index.js:${i}:1)`,
+    );
   await app.otel.flush();
   await app.otel.flush();
   await capture.waitFor(() => capture.logs().some((l) => l.eventName === 'mp.telemetry.dropped'));
   const exceptions = capture.logs().filter((l) => l.eventName === 'exception');
-  const dropped = Number(capture.logs().find((l) => l.eventName === 'mp.telemetry.dropped')!.attributes['mp.dropped.rate_limited']);
+  const dropped = Number(
+    capture.logs().find((l) => l.eventName === 'mp.telemetry.dropped')!.attributes['mp.dropped.rate_limited'],
+  );
   expect(exceptions.length).toBeLessThanOrEqual(31); // burst 30 (+1 token refilled meanwhile)
   expect(exceptions.length + dropped).toBe(storm);
   expect(capture.requests.length).toBeLessThanOrEqual(3);

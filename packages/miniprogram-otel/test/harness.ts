@@ -2,7 +2,14 @@
 // receiver, all on 127.0.0.1.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Fingerprint, type OtlpCapture, WxStorage, createWx, loadMiniProgramSdk, startOtlpCapture } from '@mp-otel/devkit';
+import {
+  createWx,
+  type Fingerprint,
+  loadMiniProgramSdk,
+  type OtlpCapture,
+  startOtlpCapture,
+  WxStorage,
+} from '@mp-otel/devkit';
 
 export interface SeenRequest {
   method: string;
@@ -24,7 +31,11 @@ export async function startBusinessServer() {
       const path = (req.url ?? '').split('?')[0];
       const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
         const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          ...headers,
+        });
         res.end(text);
       };
       if (path === '/ok') return json(200, { code: 0, data: 'hello' });
@@ -33,7 +44,7 @@ export async function startBusinessServer() {
       if (path === '/boom') return json(503, { message: 'down' });
       if (path === '/slow') return setTimeout(() => json(200, { ok: true }), 1500);
       if (path === '/upload') return json(200, { id: 'img-1', size: bytes });
-      if (path === '/download') {
+      if (path === '/download' || path?.startsWith('/images/')) {
         const body = Buffer.alloc(50_000, 7);
         res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': body.length });
         return res.end(body);
@@ -65,7 +76,12 @@ export function launchApp(o: AppOptions) {
     modernInfoApis: o.modernInfoApis,
   });
   const { sdk, realm } = loadMiniProgramSdk(wx, o.globals);
-  const otel = sdk.init({ serviceName: 'demo-mp', endpoint: o.capture.url, batch: { delayMs: 50 }, ...o.init });
+  const otel = sdk.init({
+    serviceName: 'demo-mp',
+    endpoint: o.capture.url,
+    batch: { delayMs: 50 },
+    ...o.init,
+  });
   return {
     wx,
     control,
@@ -84,8 +100,12 @@ export function launchApp(o: AppOptions) {
 /** wx.request as an app would call it, promisified through callbacks (as Taro/uni-app wrappers do). */
 export function request(wx: any, options: Record<string, unknown>): Promise<any> {
   return new Promise((resolve) => {
-    wx.request({ ...options, success: (res: any) => resolve({ ok: true, res }), fail: (err: any) => resolve({ ok: false, err }) });
+    wx.request({
+      ...options,
+      success: (res: any) => resolve({ ok: true, res }),
+      fail: (err: any) => resolve({ ok: false, err }),
+    });
   });
 }
 
-export { WxStorage, startOtlpCapture };
+export { startOtlpCapture, WxStorage };

@@ -34,7 +34,10 @@ const globals = { getCurrentPages: () => [{ route: 'pages/index/index' }, page] 
 
 describe('resource', () => {
   test('fingerprint attributes from getAppBaseInfo / getDeviceInfo / getAccountInfoSync', async () => {
-    app = launchApp({ capture, fingerprint: { platform: 'ios', system: 'iOS 16.7.2', SDKVersion: '3.3.4', version: '8.0.47' } });
+    app = launchApp({
+      capture,
+      fingerprint: { platform: 'ios', system: 'iOS 16.7.2', SDKVersion: '3.3.4', version: '8.0.47' },
+    });
     await request(app.wx, { url: `${biz.url}/ok` });
     const [span] = await spansAfterFlush();
     const r = span!.resource;
@@ -58,19 +61,35 @@ describe('resource', () => {
   });
 
   test('falls back to getSystemInfoSync on old base libraries; fingerprint follows the base library', async () => {
-    app = launchApp({ capture, modernInfoApis: false, fingerprint: { platform: 'android', system: 'Android 13', SDKVersion: '2.19.0', brand: 'HUAWEI' } });
+    app = launchApp({
+      capture,
+      modernInfoApis: false,
+      fingerprint: { platform: 'android', system: 'Android 13', SDKVersion: '2.19.0', brand: 'HUAWEI' },
+    });
     await request(app.wx, { url: `${biz.url}/ok` });
     const [span] = await spansAfterFlush();
-    expect(span!.resource).toMatchObject({ 'os.name': 'android', 'os.version': '13', 'mp.base_library.version': '2.19.0', 'device.manufacturer': 'HUAWEI' });
-    expect(span!.resource['mp.fingerprint']).not.toBe(app.sdk.shortHash('wechat|1.4.2|8.0.50|3.4.10|wx0123456789abcdef'));
-    expect(span!.resource['mp.fingerprint']).toBe(app.sdk.shortHash('wechat|1.4.2|8.0.50|2.19.0|wx0123456789abcdef'));
+    expect(span!.resource).toMatchObject({
+      'os.name': 'android',
+      'os.version': '13',
+      'mp.base_library.version': '2.19.0',
+      'device.manufacturer': 'HUAWEI',
+    });
+    expect(span!.resource['mp.fingerprint']).not.toBe(
+      app.sdk.shortHash('wechat|1.4.2|8.0.50|3.4.10|wx0123456789abcdef'),
+    );
+    expect(span!.resource['mp.fingerprint']).toBe(
+      app.sdk.shortHash('wechat|1.4.2|8.0.50|2.19.0|wx0123456789abcdef'),
+    );
   });
 });
 
 describe('request spans', () => {
   test('GET: attributes, traceparent and baggage; the server sees the exported span as its parent', async () => {
     app = launchApp({ capture, globals });
-    const r = await request(app.wx, { url: `${biz.url}/ok?token=s3cret&id=7`, header: { baggage: 'tenant=a' } });
+    const r = await request(app.wx, {
+      url: `${biz.url}/ok?token=s3cret&id=7`,
+      header: { baggage: 'tenant=a' },
+    });
     expect(r.res.statusCode).toBe(200);
     expect(r.res.data).toEqual({ code: 0, data: 'hello' }); // the app's callback sees the untouched response
     const [span] = await spansAfterFlush();
@@ -107,7 +126,11 @@ describe('request spans', () => {
     const b = spans.find((s) => s.attributes['http.response.status_code'] === 400)!;
     expect(b.name).toBe('POST');
     expect(b.status.code).toBe(2);
-    expect(b.attributes).toMatchObject({ 'error.type': '400', 'app.error_code': 'IMG_DECODE', 'http.request.body.size': 7 });
+    expect(b.attributes).toMatchObject({
+      'error.type': '400',
+      'app.error_code': 'IMG_DECODE',
+      'http.request.body.size': 7,
+    });
     const d = spans.find((s) => s.attributes['http.response.status_code'] === 503)!;
     expect(d.attributes['error.type']).toBe('503');
   });
@@ -170,7 +193,9 @@ describe('request spans', () => {
       expect(r.headers.baggage).toBeUndefined();
     }
     // and telemetry requests are not themselves traced
-    expect(capture.spans().every((s) => !String(s.attributes['url.full']).startsWith(capture.url))).toBe(true);
+    expect(capture.spans().every((s) => !String(s.attributes['url.full']).startsWith(capture.url))).toBe(
+      true,
+    );
   });
 
   test('uploadFile and downloadFile: spans with sizes, progress, the original tasks', async () => {
@@ -181,11 +206,19 @@ describe('request spans', () => {
     writeFileSync(file, Buffer.alloc(120_000, 1));
     app = launchApp({ capture });
     const up = await new Promise<any>((resolve) => {
-      const t = app!.wx.uploadFile({ url: `${biz.url}/upload`, filePath: file, name: 'file', success: resolve, fail: resolve });
+      const t = app!.wx.uploadFile({
+        url: `${biz.url}/upload`,
+        filePath: file,
+        name: 'file',
+        success: resolve,
+        fail: resolve,
+      });
       expect(typeof t.onProgressUpdate).toBe('function');
     });
     expect(up.statusCode).toBe(200);
-    const down = await new Promise<any>((resolve) => app!.wx.downloadFile({ url: `${biz.url}/download`, success: resolve, fail: resolve }));
+    const down = await new Promise<any>((resolve) =>
+      app!.wx.downloadFile({ url: `${biz.url}/download`, success: resolve, fail: resolve }),
+    );
     expect(down.statusCode).toBe(200);
     const spans = await spansAfterFlush(2);
     const u = spans.find((s) => s.attributes['mp.request.api'] === 'uploadFile')!;
@@ -209,7 +242,12 @@ describe('request spans', () => {
       },
     });
     const huge = 'x'.repeat(3 * 1024 * 1024);
-    const r = await request(app.wx, { url: `${biz.url}/upload`, method: 'POST', data: huge, header: { n: 1, b: true, nil: null } });
+    const r = await request(app.wx, {
+      url: `${biz.url}/upload`,
+      method: 'POST',
+      data: huge,
+      header: { n: 1, b: true, nil: null },
+    });
     expect(r.res.statusCode).toBe(200);
     expect(biz.seen[0]!.headers.n).toBe('1');
     expect(biz.seen[0]!.bytes).toBe(huge.length);

@@ -90,13 +90,25 @@ describe('exceptions', () => {
     const logs = capture.logs();
     const bySource = (s: string) => logs.filter((l) => l.attributes['mp.error.source'] === s);
     const onError = bySource('onError')[0]!;
-    expect(onError).toMatchObject({ severityNumber: 17, severityText: 'ERROR', eventName: 'exception', body: 'foo is not defined' });
-    expect(onError.attributes).toMatchObject({ 'exception.type': 'ReferenceError', 'exception.message': 'foo is not defined', 'mp.error.count': 1 });
+    expect(onError).toMatchObject({
+      severityNumber: 17,
+      severityText: 'ERROR',
+      eventName: 'exception',
+      body: 'foo is not defined',
+    });
+    expect(onError.attributes).toMatchObject({
+      'exception.type': 'ReferenceError',
+      'exception.message': 'foo is not defined',
+      'mp.error.count': 1,
+    });
     expect(String(onError.attributes['exception.stacktrace'])).toContain('pages/index/index.js:12:5');
     const [cyc, syntax] = bySource('onUnhandledRejection');
     expect(cyc!.attributes['exception.message']).toBe('{"code":"E1","self":"[Circular]"}');
     expect(syntax!.attributes['exception.type']).toBe('SyntaxError');
-    expect(bySource('onPageNotFound')[0]!.attributes).toMatchObject({ 'exception.type': 'PageNotFoundError', 'mp.page.route': 'pages/gone/gone' });
+    expect(bySource('onPageNotFound')[0]!.attributes).toMatchObject({
+      'exception.type': 'PageNotFoundError',
+      'mp.page.route': 'pages/gone/gone',
+    });
     expect(bySource('onMemoryWarning')[0]!.attributes['exception.message']).toBe('memory warning level 10');
     expect(logs[0]!.resource['mp.fingerprint']).toBeTruthy();
   });
@@ -147,9 +159,30 @@ describe('traces of the app itself', () => {
     const app = launch({ performance: true });
     const t0 = Date.now() - 2_000;
     app.control.emitPerformance([
-      { entryType: 'navigation', name: 'appLaunch', startTime: t0, duration: 850, path: 'pages/index/index', navigationType: 'appLaunch' },
-      { entryType: 'render', name: 'firstRender', startTime: t0 + 600, duration: 120, path: 'pages/index/index' },
-      { entryType: 'navigation', name: 'route', startTime: t0 + 1_500, duration: 300, path: 'pages/upload/upload', navigationType: 'navigateTo', referrerPath: 'pages/index/index' },
+      {
+        entryType: 'navigation',
+        name: 'appLaunch',
+        startTime: t0,
+        duration: 850,
+        path: 'pages/index/index',
+        navigationType: 'appLaunch',
+      },
+      {
+        entryType: 'render',
+        name: 'firstRender',
+        startTime: t0 + 600,
+        duration: 120,
+        path: 'pages/index/index',
+      },
+      {
+        entryType: 'navigation',
+        name: 'route',
+        startTime: t0 + 1_500,
+        duration: 300,
+        path: 'pages/upload/upload',
+        navigationType: 'navigateTo',
+        referrerPath: 'pages/index/index',
+      },
     ]);
     await app.otel.flush();
     await capture.waitFor(() => capture.spans().length === 3);
@@ -160,7 +193,11 @@ describe('traces of the app itself', () => {
     const render = spans.find((s) => s.name === 'page.first_render')!;
     expect(render.parentSpanId).toBe(launchSpan.spanId);
     const view = spans.find((s) => s.name === 'page.view')!;
-    expect(view.attributes).toMatchObject({ 'mp.page.route': 'pages/upload/upload', 'mp.navigation.type': 'navigateTo', 'mp.page.referrer': 'pages/index/index' });
+    expect(view.attributes).toMatchObject({
+      'mp.page.route': 'pages/upload/upload',
+      'mp.navigation.type': 'navigateTo',
+      'mp.page.referrer': 'pages/index/index',
+    });
     expect(view.traceId).not.toBe(launchSpan.traceId);
   });
 
@@ -219,7 +256,9 @@ describe('traces of the app itself', () => {
     app.otel.tracer.startSpan('after').end();
     await app.otel.flush();
     await capture.waitFor(() => capture.spans().length === 2);
-    const [a, b] = ['before', 'after'].map((n) => capture.spans().find((s) => s.name === n)!.resource['session.id']);
+    const [a, b] = ['before', 'after'].map(
+      (n) => capture.spans().find((s) => s.name === n)!.resource['session.id'],
+    );
     expect(a).not.toBe(b);
   });
 
@@ -259,12 +298,20 @@ describe('platform adapters', () => {
       wx.request({
         ...opts,
         header: opts.headers,
-        success: (res: any) => opts.success?.({ data: res.data, status: res.statusCode, headers: res.header }),
-        fail: (err: any) => opts.fail?.({ error: /timeout/.test(err.errMsg) ? 13 : 12, errorMessage: err.errMsg }),
+        success: (res: any) =>
+          opts.success?.({ data: res.data, status: res.statusCode, headers: res.header }),
+        fail: (err: any) =>
+          opts.fail?.({ error: /timeout/.test(err.errMsg) ? 13 : 12, errorMessage: err.errMsg }),
       });
     return {
       [method]: adapt,
-      getSystemInfoSync: () => ({ platform: 'iOS', system: '16.0', version: '10.5.0', SDKVersion: '2.9.0', model: 'iPhone' }),
+      getSystemInfoSync: () => ({
+        platform: 'iOS',
+        system: '16.0',
+        version: '10.5.0',
+        SDKVersion: '2.9.0',
+        model: 'iPhone',
+      }),
       setStorage: wx.setStorage,
       getStorage: wx.getStorage,
       removeStorage: wx.removeStorage,
@@ -283,7 +330,9 @@ describe('platform adapters', () => {
         await otel.shutdown();
         realm.dispose();
       });
-      await new Promise((resolve) => api[method]({ url: `${biz.url}/bad`, headers: { a: 'b' }, success: resolve, fail: resolve }));
+      await new Promise((resolve) =>
+        api[method]({ url: `${biz.url}/bad`, headers: { a: 'b' }, success: resolve, fail: resolve }),
+      );
       await otel.flush();
       await capture.waitFor(() => capture.spans().length === 1);
       const span = capture.spans()[0]!;

@@ -20,7 +20,7 @@ Page({
       filePath,
       name: 'file',
       success: (res) => {
-        if (res.statusCode === 200) {
+        if (res.statusCode >= 200 && res.statusCode < 300) {
           const { id } = JSON.parse(res.data);
           this.setData({ status: 'done', lastImageId: id });
         } else {
