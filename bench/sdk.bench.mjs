@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { createWx, loadMiniProgramSdk, startOtlpCapture } from '@mp-otel/devkit';
+import { createRealm, createWx, loadMiniProgramSdk, startOtlpCapture } from '@mp-otel/devkit';
 import * as esbuild from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,9 +18,8 @@ const require = createRequire(import.meta.url);
 const gz = (buf) => gzipSync(buf, { level: 9 }).length;
 const kb = (n) => Math.round((n / 1024) * 10) / 10;
 
-async function bundleSizes() {
-  const sdk = readFileSync(join(here, '../packages/miniprogram-otel/miniprogram_dist/index.js'));
-  const bare = await esbuild.build({
+function buildBareOtel() {
+  return esbuild.build({
     entryPoints: [join(here, 'fixtures/bare-otel-entry.js')],
     bundle: true,
     minify: true,
@@ -32,6 +31,11 @@ async function bundleSizes() {
     legalComments: 'none',
     logLevel: 'silent',
   });
+}
+
+async function bundleSizes() {
+  const sdk = readFileSync(join(here, '../packages/miniprogram-otel/miniprogram_dist/index.js'));
+  const bare = await buildBareOtel();
   const aegis = readFileSync(require.resolve('aegis-mp-sdk/lib/aegis.min.js'));
   const bareGz = gz(bare.outputFiles[0].contents);
   return [
@@ -89,6 +93,44 @@ async function timeRequests(wx, url, n) {
   return Number(process.hrtime.bigint() - started) / 1000 / n;
 }
 
+/**
+ * The same bare OpenTelemetry with the wx.request wrapper a team would write by hand: a CLIENT span,
+ * traceparent, status; exported in batches through OTLPExporterBase + JsonTraceSerializer to a transport
+ * that accepts at once. Its realm is given `performance` and `TextEncoder`, which it needs.
+ */
+async function bareOtelWx(makeWx) {
+  const wx = makeWx();
+  const code = (await buildBareOtel()).outputFiles[0].text;
+  const realm = createRealm({ performance, TextEncoder });
+  const otel = realm.runModule(code, 'bare-otel.js');
+  const transport = { send: () => Promise.resolve({ status: 'success' }), shutdown() {} };
+  const exporter = new otel.OTLPExporterBase(
+    otel.createOtlpNetworkExportDelegate({ timeoutMillis: 10_000, concurrencyLimit: 100, compression: 'none' }, otel.JsonTraceSerializer, { startExport: () => () => {} }, transport),
+  );
+  const provider = new otel.BasicTracerProvider({ spanProcessors: [new otel.BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 100 })] });
+  const tracer = provider.getTracer('bare');
+  const original = wx.request;
+  const wrapped = (o) => {
+    const span = tracer.startSpan('GET', { kind: 2, attributes: { 'http.request.method': 'GET', 'url.full': o.url } });
+    const sc = span.spanContext();
+    return original({
+      ...o,
+      header: { ...o.header, traceparent: `00-${sc.traceId}-${sc.spanId}-01` },
+      success: (res) => {
+        span.setAttribute('http.response.status_code', res.statusCode);
+        span.end();
+        o.success?.(res);
+      },
+      fail: (err) => {
+        span.setStatus({ code: 2 });
+        span.end();
+        o.fail?.(err);
+      },
+    });
+  };
+  return { wx: { request: wrapped }, close: () => provider.shutdown().then(() => realm.dispose()) };
+}
+
 async function requestOverhead() {
   const capture = await startOtlpCapture();
   const server = http.createServer((_req, res) => res.end('{"ok":1}'));
@@ -117,14 +159,14 @@ async function requestOverhead() {
     }
     await otel.shutdown();
     realm.dispose();
-    rows.push({
-      suite: 'sdk request cost',
-      case: `wx.request, ${label}`,
-      value: instrumented,
-      unit: 'µs/req',
-      baseline: plain,
-      note: `added ${(instrumented - plain).toFixed(1)} µs/req (best of 3 × ${n})`,
-    });
+    const bare = await bareOtelWx(makeWx);
+    await timeRequests(bare.wx, url, n / 10);
+    let bareCost = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 3; round++) bareCost = Math.min(bareCost, await timeRequests(bare.wx, url, n));
+    await bare.close();
+    const note = `best of 3 × ${n}`;
+    rows.push({ suite: 'sdk request cost', case: `${label}: mp-otel vs uninstrumented`, value: instrumented, unit: 'µs/req', baseline: plain, note: `+${(instrumented - plain).toFixed(1)} µs/req; ${note}` });
+    rows.push({ suite: 'sdk request cost', case: `${label}: mp-otel vs bare OTel wrapper`, value: instrumented, unit: 'µs/req', baseline: bareCost, note: `bare: hand-written wx.request span + BatchSpanProcessor; ${note}` });
   }
   server.close();
   await capture.close();

@@ -50,29 +50,31 @@ export class WxStorage {
   static readonly TOTAL_LIMIT = 10 * 1024 * 1024;
   /** Set to make every write fail as a full storage would. */
   failWrites = false;
+  private used = 0;
 
+  /** Bytes in use: keys and JSON-serialized values, as WeChat counts them. */
   bytes(): number {
-    let n = 0;
-    for (const [k, v] of this.data) n += Buffer.byteLength(k) + Buffer.byteLength(v);
-    return n;
+    return this.used;
   }
 
   set(key: string, value: unknown): string | undefined {
     const text = JSON.stringify(value === undefined ? null : value);
-    const size = Buffer.byteLength(text);
+    const size = Buffer.byteLength(key) + Buffer.byteLength(text);
     if (this.failWrites) return 'setStorage:fail exceed storage max size 10Mb';
     if (size > WxStorage.KEY_LIMIT) return 'setStorage:fail entry size limit reached';
     const old = this.data.get(key);
-    if (
-      this.bytes() -
-        (old ? Buffer.byteLength(key) + Buffer.byteLength(old) : 0) +
-        size +
-        Buffer.byteLength(key) >
-      WxStorage.TOTAL_LIMIT
-    )
-      return 'setStorage:fail exceed storage max size 10Mb';
+    const oldSize = old === undefined ? 0 : Buffer.byteLength(key) + Buffer.byteLength(old);
+    if (this.used - oldSize + size > WxStorage.TOTAL_LIMIT) return 'setStorage:fail exceed storage max size 10Mb';
     this.data.set(key, text);
+    this.used += size - oldSize;
     return undefined;
+  }
+
+  remove(key: string): void {
+    const old = this.data.get(key);
+    if (old === undefined) return;
+    this.data.delete(key);
+    this.used -= Buffer.byteLength(key) + Buffer.byteLength(old);
   }
 
   get(key: string): { found: boolean; value?: unknown } {
@@ -454,11 +456,11 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
       return r.found ? r.value : '';
     },
     removeStorage(opts: any) {
-      storage.data.delete(String(opts.key));
+      storage.remove(String(opts.key));
       later(() => finish(opts, undefined, { errMsg: 'removeStorage:ok' }));
     },
     removeStorageSync(key: string) {
-      storage.data.delete(String(key));
+      storage.remove(String(key));
     },
     getStorageInfoSync() {
       return {

@@ -67,13 +67,14 @@ export interface ExportingProcessorOptions {
 
 /** The one span processor the provider has: sampling outcome, weights, the hook, burst control. */
 export class ExportingProcessor implements SpanProcessor {
-  private readonly started_ = new WeakMap<object, Resource>();
   private readonly vetoed_ = new WeakSet<object>();
 
   constructor(private readonly options_: ExportingProcessorOptions) {}
 
+  /** Stamps the resource of the session current at the start (the provider's own is fixed at init). */
   onStart(span: Span): void {
-    this.started_.set(span, this.options_.resource());
+    const resource = this.options_.resource();
+    if (span.resource !== resource) (span as { resource: Resource }).resource = resource;
   }
 
   onEnding(span: Span): void {
@@ -88,9 +89,7 @@ export class ExportingProcessor implements SpanProcessor {
       this.options_.onDrop('rate_limited');
       return;
     }
-    const resource = this.started_.get(span) || span.resource;
-    const view: ReadableSpan = Object.create(span, { resource: { value: resource } });
-    this.options_.send(view, span.status.code === SpanStatusCode.ERROR);
+    this.options_.send(span, span.status.code === SpanStatusCode.ERROR);
   }
 
   private isExported_(span: ReadableSpan): boolean {
