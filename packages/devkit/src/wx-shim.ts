@@ -64,7 +64,8 @@ export class WxStorage {
     if (size > WxStorage.KEY_LIMIT) return 'setStorage:fail entry size limit reached';
     const old = this.data.get(key);
     const oldSize = old === undefined ? 0 : Buffer.byteLength(key) + Buffer.byteLength(old);
-    if (this.used - oldSize + size > WxStorage.TOTAL_LIMIT) return 'setStorage:fail exceed storage max size 10Mb';
+    if (this.used - oldSize + size > WxStorage.TOTAL_LIMIT)
+      return 'setStorage:fail exceed storage max size 10Mb';
     this.data.set(key, text);
     this.used += size - oldSize;
     return undefined;
@@ -96,6 +97,30 @@ export interface WxShimOptions {
   extConfig?: Record<string, unknown>;
   /** Files wx.chooseMedia "picks", in turn (real paths). */
   media?: string[];
+  /** The client's public address, as the edge in front of the servers would stamp it (X-Forwarded-For). */
+  clientIp?: string;
+  /**
+   * The network between this phone and the servers, for fault injection: called before each request;
+   * `{ fail: 'timeout' }` lets the request hang until its timeout, `{ fail: 'network' }` fails it at once
+   * (connection reset), `{ delayMs }` holds it before it leaves. The request never reaches a server when
+   * it fails, as on a broken mobile network.
+   */
+  network?: (call: {
+    api: string;
+    url: string;
+    method: string;
+  }) =>
+    | {
+        fail?: 'timeout' | 'network';
+        delayMs?: number /** when the timeout fires (default: the call's timeout) */;
+        afterMs?: number;
+      }
+    | undefined;
+  /**
+   * A faulty base library, for fault injection: when it returns true for an uploadFile call, the multipart
+   * body goes out without its closing boundary (as a stale cached request would), and the server rejects it.
+   */
+  truncateUpload?: (call: { url: string }) => boolean;
 }
 
 type Handler = (arg?: any) => void;
@@ -206,8 +231,9 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     };
     if (dead) return handle;
     open.add(handle);
+    if (options.clientIp) call.headers['x-forwarded-for'] = options.clientIp;
     log.push({ api: call.api, url: call.url, method: call.method, headers: call.headers });
-    slot(() => {
+    const send = (call: HttpCall) => {
       if (finished) return;
       let target: URL;
       try {
@@ -260,6 +286,20 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         }
         req.end();
       }
+    };
+    const fault = options.network?.({ api: call.api, url: call.url, method: call.method });
+    slot(() => {
+      if (finished) return;
+      if (fault?.fail === 'timeout') {
+        timer = setTimeout(() => finish(`${call.api}:fail timeout`), fault.afterMs ?? call.timeout);
+        return;
+      }
+      if (fault?.fail === 'network') return finish(`${call.api}:fail net::ERR_CONNECTION_RESET`);
+      if (fault?.delayMs) {
+        timer = setTimeout(() => send(call), fault.delayMs);
+        return;
+      }
+      send(call);
     });
     return handle;
   }
@@ -361,7 +401,7 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         head += `--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${String(v)}\r\n`;
       }
       head += `--${boundary}\r\ncontent-disposition: form-data; name="${opts.name ?? 'file'}"; filename="${basename(file)}"\r\ncontent-type: application/octet-stream\r\n\r\n`;
-      const tail = `\r\n--${boundary}--\r\n`;
+      const tail = options.truncateUpload?.({ url: String(opts.url) }) ? '' : `\r\n--${boundary}--\r\n`;
       const total = Buffer.byteLength(head) + size + Buffer.byteLength(tail);
       const handle = perform({
         api: 'uploadFile',
