@@ -53,6 +53,8 @@ export interface DiagnoseOptions {
   maxDimensions?: number;
   /** how many culprits to return (default 5) */
   top?: number;
+  /** smallest rise of a rate KPI that counts as an anomaly (default 0.005: half a percentage point) */
+  minExcessRate?: number;
 }
 
 export interface Anomaly {
@@ -123,7 +125,7 @@ interface SeriesRow {
 }
 
 /** Change-point scan of one minute series; undefined when nothing stands out. */
-function changePoint(points: SeriesRow[], kpi: Kpi, minBaseline = 3): { k: number; z: number; p0: number; pw: number } | undefined {
+function changePoint(points: SeriesRow[], kpi: Kpi, minBaseline = 5): { k: number; z: number; p0: number; pw: number } | undefined {
   let best: { k: number; z: number; p0: number; pw: number } | undefined;
   const bad = (r: SeriesRow) => (kpi === 'slow_ratio' ? r.s : r.e);
   for (let k = minBaseline; k < points.length; k++) {
@@ -154,7 +156,7 @@ function changePoint(points: SeriesRow[], kpi: Kpi, minBaseline = 3): { k: numbe
   return best;
 }
 
-/** Every (layer, route, KPI) whose series has a change point with z ≥ 4, strongest first. */
+/** Every (layer, route, KPI) whose series has a significant, material change point, strongest first. */
 export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
   const db = o.database;
   const at =
@@ -183,7 +185,10 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
   for (const points of groups.values()) {
     for (const kpi of kpis) {
       const cp = changePoint(points, kpi);
-      if (!cp || cp.z < 4) continue;
+      // z ≥ 5 because every onset was tried (a scan, not one test); and an effect worth waking someone
+      // for: half a percentage point (the seed's 400-ratio threshold) or, for volume, half as much again.
+      if (!cp || cp.z < 5) continue;
+      if (kpi === 'volume' ? cp.pw < cp.p0 * 1.5 : cp.pw - cp.p0 < (o.minExcessRate ?? 0.005)) continue;
       found.push({
         layer: points[0]!.layer,
         route: points[0]!.route,

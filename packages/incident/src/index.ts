@@ -1,7 +1,7 @@
 export { loadScenario, matchesWhere, parseScenario, pick, rng, scenarioSchema } from './scenario.js';
 export type { Dimension, Fault, Noise, Route, Scenario, Where } from './scenario.js';
 export { type FaultWindow, type SimulateOptions, type SimulationResult, simulate } from './simulate.js';
-export { type Clock, realAt, simNow, startTimeWarp, warpOtlp } from './timewarp.js';
+export { type Clock, realAt, simNow, startTimeWarp, TraceShifts, warpOtlp } from './timewarp.js';
 export {
   type Anomaly,
   BACKEND_DIMENSIONS,
@@ -19,3 +19,4 @@ export {
   poissonLlr,
 } from './diagnose.js';
 export { lineChart, renderReport, type ReportOptions, type TimelineEvent } from './report.js';
+export { culpritF1, runScenario, type RunOptions, type ScenarioOutcome } from './evaluate.js';

@@ -73,7 +73,12 @@ export function parseScenario(text: string, source = 'scenario'): Scenario {
   validator ??= new Ajv2020({ allErrors: true, useDefaults: true, strict: false, validateFormats: false }).compile(scenarioSchema());
   const doc = parse(text) ?? {};
   if (!validator(doc)) {
-    const errors = (validator.errors ?? []).map((e) => `  ${e.instancePath || '/'} ${e.message}`).join('\n');
+    const errors = (validator.errors ?? [])
+      .map((e) => {
+        const extra = (e.params as { additionalProperty?: string }).additionalProperty;
+        return `  ${e.instancePath || '/'} ${e.message}${extra ? `: '${extra}'` : ''}`;
+      })
+      .join('\n');
     throw new Error(`${source}: not a valid scenario:\n${errors}`);
   }
   const s = doc as Scenario;

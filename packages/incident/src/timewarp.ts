@@ -1,8 +1,9 @@
 // The simulated clock. A scenario's hour runs in about a real minute, but latencies must stay real, so
 // the clients and the backend run on the real clock and their telemetry passes through this OTLP/JSON
-// proxy, which moves every timestamp onto the simulated timeline: a span starting at real time t starts
-// at simStart + (t − realStart) × speed and keeps its real duration. Clients and servers go through the
-// same mapping, so a trace stays whole.
+// proxy, which moves every timestamp onto the simulated timeline: a trace whose first span (as seen
+// here) starts at real time t is moved by simStart + (t − realStart) × speed − t, and every span and log
+// of that trace by the same amount, so durations and the offsets between a client span and the server
+// span it caused stay real. Clients and servers send separately; whichever arrives first anchors the trace.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -27,26 +28,44 @@ function warpNanos(c: Clock): (t: unknown) => string {
   };
 }
 
+/** Per-trace shifts (ns), so that all spans of a trace move together; oldest forgotten first. */
+export class TraceShifts {
+  private readonly shifts = new Map<string, bigint>();
+  constructor(private readonly max = 200_000) {}
+  shift(traceId: string | undefined, realNs: bigint, warp: (t: unknown) => string): bigint {
+    const known = traceId ? this.shifts.get(traceId) : undefined;
+    if (known !== undefined) return known;
+    const shift = BigInt(warp(realNs)) - realNs;
+    if (traceId) {
+      if (this.shifts.size >= this.max) this.shifts.delete(this.shifts.keys().next().value!);
+      this.shifts.set(traceId, shift);
+    }
+    return shift;
+  }
+}
+
 /** Rewrites an OTLP/JSON request body in place. */
-export function warpOtlp(signal: string, body: any, c: Clock): any {
+export function warpOtlp(signal: string, body: any, c: Clock, traces = new TraceShifts()): any {
   const warp = warpNanos(c);
-  const shift = (from: unknown, to: string) => (t: unknown) => String(BigInt(to) + (BigInt(String(t ?? '0')) - BigInt(String(from ?? '0'))));
+  const ns = (t: unknown) => BigInt(String(t ?? '0'));
   if (signal === 'traces') {
     for (const rs of body.resourceSpans ?? [])
       for (const ss of rs.scopeSpans ?? [])
         for (const s of ss.spans ?? []) {
-          const start = warp(s.startTimeUnixNano);
-          const move = shift(s.startTimeUnixNano, start);
+          const shift = traces.shift(s.traceId, ns(s.startTimeUnixNano), warp);
+          const move = (t: unknown) => String(ns(t) + shift);
+          s.startTimeUnixNano = move(s.startTimeUnixNano);
           s.endTimeUnixNano = move(s.endTimeUnixNano);
           for (const e of s.events ?? []) e.timeUnixNano = move(e.timeUnixNano);
-          s.startTimeUnixNano = start;
         }
   } else if (signal === 'logs') {
     for (const rl of body.resourceLogs ?? [])
       for (const sl of rl.scopeLogs ?? [])
         for (const l of sl.logRecords ?? []) {
-          if (l.timeUnixNano) l.timeUnixNano = warp(l.timeUnixNano);
-          if (l.observedTimeUnixNano) l.observedTimeUnixNano = warp(l.observedTimeUnixNano);
+          const time = ns(l.timeUnixNano || l.observedTimeUnixNano);
+          const shift = traces.shift(l.traceId || undefined, time, warp);
+          if (l.timeUnixNano) l.timeUnixNano = String(ns(l.timeUnixNano) + shift);
+          if (l.observedTimeUnixNano) l.observedTimeUnixNano = String(ns(l.observedTimeUnixNano) + shift);
         }
   } else if (signal === 'metrics') {
     for (const rm of body.resourceMetrics ?? [])
@@ -66,6 +85,7 @@ export function warpOtlp(signal: string, body: any, c: Clock): any {
 const FORWARDED = ['content-type', 'x-mp-otel-batch', 'x-forwarded-for', 'user-agent'];
 
 export async function startTimeWarp(targetUrl: string, clock: Clock): Promise<{ url: string; close(): Promise<void> }> {
+  const traces = new TraceShifts();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -81,7 +101,7 @@ export async function startTimeWarp(targetUrl: string, clock: Clock): Promise<{ 
       }
       let body: string;
       try {
-        body = JSON.stringify(warpOtlp(signal, JSON.parse(Buffer.concat(chunks).toString('utf8')), clock));
+        body = JSON.stringify(warpOtlp(signal, JSON.parse(Buffer.concat(chunks).toString('utf8')), clock, traces));
       } catch (e) {
         return answer(400, JSON.stringify({ message: `invalid OTLP/JSON: ${(e as Error).message}` }));
       }
