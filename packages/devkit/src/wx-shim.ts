@@ -97,7 +97,7 @@ export interface WxShimOptions {
   extConfig?: Record<string, unknown>;
   /** Files wx.chooseMedia "picks", in turn (real paths). */
   media?: string[];
-  /** The client's public address, as the edge in front of the servers would stamp it (X-Forwarded-For). */
+  /** The client's public address, as the edge in front of the servers would stamp it (X-Forwarded-For, X-Real-IP). */
   clientIp?: string;
   /**
    * The network between this phone and the servers, for fault injection: called before each request;
@@ -231,7 +231,10 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     };
     if (dead) return handle;
     open.add(handle);
-    if (options.clientIp) call.headers['x-forwarded-for'] = options.clientIp;
+    if (options.clientIp) {
+      call.headers['x-forwarded-for'] = options.clientIp;
+      call.headers['x-real-ip'] = options.clientIp;
+    }
     log.push({ api: call.api, url: call.url, method: call.method, headers: call.headers });
     const send = (call: HttpCall) => {
       if (finished) return;

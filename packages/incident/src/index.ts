@@ -20,3 +20,4 @@ export {
 } from './diagnose.js';
 export { lineChart, renderReport, type ReportOptions, type TimelineEvent } from './report.js';
 export { culpritF1, runScenario, type RunOptions, type ScenarioOutcome } from './evaluate.js';
+export { type AlertResult, type DemoOptions, type DemoResult, type DemoStore, freshDir, runDemo } from './demo.js';

@@ -355,7 +355,7 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
             if (m % (scan.every_minutes ?? 10) !== 0) continue;
             const ip = scan.ips?.[0] ?? '185.220.101.7';
             for (let i = 0; i < (scan.requests ?? 100); i++) {
-              noise(SCANNER_PATHS[i % SCANNER_PATHS.length]!, i % 3 === 0 ? 'POST' : 'GET', { 'user-agent': scan.user_agent ?? 'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)', 'x-forwarded-for': ip });
+              noise(SCANNER_PATHS[i % SCANNER_PATHS.length]!, i % 3 === 0 ? 'POST' : 'GET', { 'user-agent': scan.user_agent ?? 'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)', 'x-forwarded-for': ip, 'x-real-ip': ip });
             }
           }
           void Promise.resolve(options.onMinute?.(simStartMs() + m * 60_000, m)).catch(() => {});
@@ -374,7 +374,8 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
           while (crawlOwed >= 1) {
             crawlOwed--;
             const ips = crawler.ips ?? ['203.0.113.9'];
-            noise(`/images/${seeded[Math.floor(random() * seeded.length)]}`, 'GET', { 'user-agent': crawler.user_agent ?? 'python-requests/2.31.0', 'x-forwarded-for': ips[Math.floor(random() * ips.length)]! });
+            const ip = ips[Math.floor(random() * ips.length)]!;
+            noise(`/images/${seeded[Math.floor(random() * seeded.length)]}`, 'GET', { 'user-agent': crawler.user_agent ?? 'python-requests/2.31.0', 'x-forwarded-for': ip, 'x-real-ip': ip });
           }
         }
       }, 20);

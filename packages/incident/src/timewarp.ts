@@ -82,7 +82,7 @@ export function warpOtlp(signal: string, body: any, c: Clock, traces = new Trace
   return body;
 }
 
-const FORWARDED = ['content-type', 'x-mp-otel-batch', 'x-forwarded-for', 'user-agent'];
+const FORWARDED = ['content-type', 'x-mp-otel-batch', 'x-forwarded-for', 'x-real-ip', 'user-agent'];
 
 export async function startTimeWarp(targetUrl: string, clock: Clock): Promise<{ url: string; close(): Promise<void> }> {
   const traces = new TraceShifts();
