@@ -53,9 +53,12 @@ export interface DiagnoseOptions {
   maxDimensions?: number;
   /** how many culprits to return (default 5) */
   top?: number;
-  /** smallest rise of a rate KPI that counts as an anomaly (default 0.005: half a percentage point) */
-  minExcessRate?: number;
+  /** smallest rise of a rate KPI that counts as an anomaly (defaults: MIN_EXCESS) */
+  minExcess?: Partial<Record<'error_rate' | 'slow_ratio', number>>;
 }
+
+/** The smallest rise that counts: error rate +0.5 percentage points, slow ratio +5 points. */
+export const MIN_EXCESS = { error_rate: 0.005, slow_ratio: 0.05 } as const;
 
 export interface Anomaly {
   layer: string;
@@ -186,9 +189,11 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
     for (const kpi of kpis) {
       const cp = changePoint(points, kpi);
       // z ≥ 5 because every onset was tried (a scan, not one test); and an effect worth waking someone
-      // for: half a percentage point (the seed's 400-ratio threshold) or, for volume, half as much again.
+      // for: errors up half a percentage point (the seed's 400-ratio threshold), slow requests up five
+      // (a p95 latency objective breached), volume up half as much again.
       if (!cp || cp.z < 5) continue;
-      if (kpi === 'volume' ? cp.pw < cp.p0 * 1.5 : cp.pw - cp.p0 < (o.minExcessRate ?? 0.005)) continue;
+      const material = kpi === 'volume' ? cp.pw >= cp.p0 * 1.5 : cp.pw - cp.p0 >= (o.minExcess?.[kpi] ?? MIN_EXCESS[kpi]);
+      if (!material) continue;
       found.push({
         layer: points[0]!.layer,
         route: points[0]!.route,

@@ -1,0 +1,306 @@
+// Storage benchmarks (issue 3): OTLP ingest rate into the embedded store, the overview query (error
+// rate per route per minute over 24 h) from the SLI cube vs the same answer from raw otel_traces, and
+// bytes on disk per million spans. chDB allows one data directory per process, so the work runs in a
+// child process (this file with --child) and the rows come back as JSON.
+//   MP_OTEL_BENCH_SPANS   spans generated for the query/disk cases (default 2 000 000; the issue's 10M:
+//                         MP_OTEL_BENCH_SPANS=10000000, ~4-5 min on 2 cores)
+//   MP_OTEL_BENCH_INGEST_S  seconds of OTLP ingest (default 20)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SUITE = 'storage';
+
+export default async function bench() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('ROWS '));
+      if (code !== 0 || !line) reject(new Error(`storage bench child exited with ${code}`));
+      else resolve(JSON.parse(line.slice(5)));
+    });
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function child() {
+  const { startEmbedded, requestType } = await import(
+    pathToFileURL(join(here, '../packages/mp-otel/dist/index.js')).href
+  );
+  const log = (s) => process.stderr.write(`  storage: ${s}\n`);
+  const rows = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-bench-'));
+  const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log });
+  try {
+    // ---- 1. ingest: protobuf requests of 512 client spans, 4 concurrent senders ----
+    const T = requestType('traces');
+    const rnd = (n) => Math.floor(Math.random() * n);
+    const hex = (bytes) => Buffer.from(Array.from({ length: bytes }, () => rnd(256)));
+    const makeBody = () => {
+      const t0 = BigInt(Date.now()) * 1_000_000n;
+      const spans = Array.from({ length: 512 }, (_, i) => {
+        const err = rnd(100) < 2;
+        const start = t0 + BigInt(i) * 1_000_000n + BigInt(rnd(1_000_000));
+        const attr = (key, v) => ({
+          key,
+          value:
+            typeof v === 'string'
+              ? { stringValue: v }
+              : Number.isInteger(v)
+                ? { intValue: v }
+                : { doubleValue: v },
+        });
+        return {
+          traceId: hex(16),
+          spanId: hex(8),
+          name: 'POST upload.image',
+          kind: 3,
+          startTimeUnixNano: start.toString(),
+          endTimeUnixNano: (start + BigInt(50 + rnd(3000)) * 1_000_000n).toString(),
+          status: { code: err ? 2 : 0 },
+          attributes: [
+            attr('http.request.method', 'POST'),
+            attr('url.full', 'https://api.example.com/upload'),
+            attr('server.address', 'api.example.com'),
+            attr('mp.route_name', 'upload.image'),
+            attr('http.response.status_code', err ? 400 : 200),
+            ...(err ? [attr('error.type', '400')] : []),
+            attr('network.connection.type', 'wifi'),
+            attr('http.request.body.size', 100000 + rnd(900000)),
+            attr('mp.page.route', 'pages/upload/upload'),
+            attr('mp.request.api', 'uploadFile'),
+            attr('mp.sampling.weight', err ? 1 : 10.0001),
+          ],
+        };
+      });
+      const resource = {
+        attributes: Object.entries({
+          'service.name': 'mini-shop',
+          'service.version': '1.2.0',
+          'mp.platform': 'wechat',
+          'os.name': rnd(2) ? 'ios' : 'android',
+          'mp.base_library.version': `3.${rnd(7)}.0`,
+          'mp.host.version': '8.0.50',
+          'mp.fingerprint': `fp${rnd(50)}`,
+          'client.address': `${1 + rnd(220)}.${rnd(256)}.${rnd(256)}.${rnd(256)}`,
+        }).map(([key, v]) => ({ key, value: { stringValue: v } })),
+      };
+      return T.encode(
+        T.fromObject({
+          resourceSpans: [
+            { resource, scopeSpans: [{ scope: { name: 'mp-otel', version: '0.1.0' }, spans }] },
+          ],
+        }),
+      ).finish();
+    };
+    const bodies = Array.from({ length: 16 }, makeBody);
+    const seconds = Number(process.env.MP_OTEL_BENCH_INGEST_S ?? 20);
+    let sent = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    const deadline = t0 + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        let i = w;
+        while (performance.now() < deadline) {
+          const res = await fetch(`${emb.otlpUrl}/v1/traces`, {
+            method: 'POST',
+            body: bodies[i++ % bodies.length],
+            headers: { 'content-type': 'application/x-protobuf' },
+          });
+          await res.arrayBuffer();
+          if (res.status === 200) sent += 512;
+          else failed++;
+        }
+      }),
+    );
+    const ingestRate = sent / ((performance.now() - t0) / 1000);
+    log(`ingest: ${sent} spans in ${seconds} s (${failed} non-200)`);
+    // baseline: the same rows inserted straight into chDB (JSONEachRow, no HTTP, no OTLP decoding)
+    const { traceRows } = await import(
+      pathToFileURL(join(here, '../packages/mp-otel/dist/otlp/rows.js')).href
+    );
+    const payloads = bodies.map(
+      (b) =>
+        `${traceRows(T.decode(b))
+          .map((r) => JSON.stringify(r))
+          .join('\n')}\n`,
+    );
+    let direct = 0;
+    const t1 = performance.now();
+    const deadline1 = t1 + (seconds / 2) * 1000;
+    for (let i = 0; performance.now() < deadline1; i++) {
+      await emb.store.insertJSONEachRow('otel.otel_traces', payloads[i % payloads.length]);
+      direct += 512;
+    }
+    const directRate = direct / ((performance.now() - t1) / 1000);
+    rows.push({
+      suite: SUITE,
+      case: 'OTLP/HTTP protobuf ingest, 512-span batches, 4 senders',
+      value: Math.round(ingestRate),
+      unit: 'spans/s',
+      baseline: Math.round(directRate),
+      note: 'baseline: the same rows inserted into chDB directly (one writer, no HTTP/decode); MVs on in both',
+    });
+
+    // ---- 2. N spans over the last 24 h, generated in SQL straight into otel_traces (MVs fill the cube) ----
+    await emb.client.command({ query: 'TRUNCATE TABLE otel.otel_traces' });
+    for (const t of ['mp_sli_1m', 'mp_sli_1h', 'mp_sli_route_1m', 'otel_traces_trace_id_ts'])
+      await emb.client.command({ query: `TRUNCATE TABLE otel.${t}` });
+    const N = Number(process.env.MP_OTEL_BENCH_SPANS ?? 2_000_000);
+    const CHUNK = 500_000;
+    const { createClient } = await import('@clickhouse/client');
+    const slow = createClient({ url: emb.clickhouseUrl, request_timeout: 900_000, log: { level: 127 } });
+    const base = Math.floor(Date.now() / 1000) - 86400; // the last 24 h, fixed for every chunk
+    const tg = performance.now();
+    for (let off = 0; off < N; off += CHUNK) {
+      const n = Math.min(CHUNK, N - off);
+      await slow.command({ query: generateSql(N, off, n, base) });
+      log(`generated ${off + n} / ${N} spans`);
+    }
+    const genS = (performance.now() - tg) / 1000;
+    await slow.close();
+    rows.push({
+      suite: SUITE,
+      case: `generate ${N} spans in SQL (INSERT … SELECT, MVs on)`,
+      value: Math.round(N / genS),
+      unit: 'spans/s',
+      note: `${genS.toFixed(1)} s`,
+    });
+
+    // ---- 3. overview query: error rate per route per minute over 24 h ----
+    const q = async (sql) => {
+      const t = performance.now();
+      const rs = await emb.client.query({ query: sql, format: 'JSONEachRow' });
+      const data = await rs.json();
+      return { ms: performance.now() - t, data };
+    };
+    const window = "Minute >= toStartOfMinute(now() - INTERVAL 1 DAY) AND Layer = 'client'";
+    const cubeSql = (table) =>
+      `SELECT Minute, Route, sum(Errors) / sum(Requests) AS error_rate FROM otel.${table} WHERE ${window} GROUP BY Minute, Route ORDER BY Minute, Route`;
+    const rawSql = `SELECT toStartOfMinute(Timestamp) AS Minute, SpanAttributes['mp.route_name'] AS Route,
+        sumIf(w, StatusCode = 'Error' OR toUInt16OrZero(SpanAttributes['http.response.status_code']) >= 400 OR SpanAttributes['error.type'] != '') / sum(w) AS error_rate
+      FROM (SELECT *, if(toFloat64OrZero(SpanAttributes['mp.sampling.weight']) > 0, toFloat64OrZero(SpanAttributes['mp.sampling.weight']), 1.0) AS w FROM otel.otel_traces
+            WHERE Timestamp >= toStartOfMinute(now() - INTERVAL 1 DAY) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != '')
+      GROUP BY Minute, Route ORDER BY Minute, Route`;
+    const runs = async (sql) => {
+      const r = [];
+      for (let i = 0; i < 3; i++) r.push(await q(sql));
+      return { ms: median(r.map((x) => x.ms)), data: r[0].data };
+    };
+    const raw = await runs(rawSql);
+    const slim = await runs(cubeSql('mp_sli_route_1m'));
+    const full = await runs(cubeSql('mp_sli_1m'));
+    const same = (a, b) =>
+      a.length === b.length &&
+      a.every(
+        (x, i) =>
+          x.Minute === b[i].Minute &&
+          x.Route === b[i].Route &&
+          Math.abs(x.error_rate - b[i].error_rate) < 1e-9,
+      );
+    const note = (d) =>
+      `${d.data.length} rows; ${same(d.data, raw.data) ? 'same answer as raw' : 'ANSWER DIFFERS FROM RAW'}; ${(raw.ms / d.ms).toFixed(0)}x faster; median of 3`;
+    rows.push({
+      suite: SUITE,
+      case: `error rate/route/minute, 24 h, ${N} spans: mp_sli_route_1m`,
+      value: slim.ms,
+      unit: 'ms',
+      baseline: raw.ms,
+      note: note(slim),
+    });
+    rows.push({
+      suite: SUITE,
+      case: `error rate/route/minute, 24 h, ${N} spans: mp_sli_1m (all dims)`,
+      value: full.ms,
+      unit: 'ms',
+      baseline: raw.ms,
+      note: note(full),
+    });
+
+    // ---- 4. bytes on disk per million spans ----
+    const parts = await (
+      await emb.client.query({
+        query: `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS disk, sum(data_uncompressed_bytes) AS raw
+                FROM system.parts WHERE database = 'otel' AND active GROUP BY table`,
+        format: 'JSONEachRow',
+      })
+    ).json();
+    const by = Object.fromEntries(parts.map((p) => [p.table, p]));
+    const per = (b) => Number(b) / (N / 1e6);
+    if (by.otel_traces) {
+      rows.push({
+        suite: SUITE,
+        case: 'otel_traces bytes on disk per 1M spans',
+        value: Math.round(per(by.otel_traces.disk) / 1024 / 1024),
+        unit: 'MiB',
+        baseline: Math.round(per(by.otel_traces.raw) / 1024 / 1024),
+        note: 'baseline: uncompressed column bytes (ratio = compression); parts not force-merged',
+      });
+    }
+    const cubeBytes = ['mp_sli_1m', 'mp_sli_1h', 'mp_sli_route_1m'].reduce(
+      (s, t) => s + Number(by[t]?.disk ?? 0),
+      0,
+    );
+    rows.push({
+      suite: SUITE,
+      case: 'SLI cube (1m + 1h + route 1m) bytes on disk per 1M spans',
+      value: Number((per(cubeBytes) / 1024 / 1024).toFixed(2)),
+      unit: 'MiB',
+      note: `mp_sli_1m rows: ${by.mp_sli_1m?.rows ?? 0}, mp_sli_route_1m rows: ${by.mp_sli_route_1m?.rows ?? 0}`,
+    });
+  } finally {
+    await emb.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.stdout.write(`ROWS ${JSON.stringify(rows)}\n`);
+}
+
+/** Client spans spread evenly over the last 24 h, dims correlated as in real traffic (a fingerprint fixes
+ *  app / host / base-library version and os), ~1.5% errors, sampled OK spans carry weight 10. */
+function generateSql(total, offset, n, base) {
+  return `INSERT INTO otel.otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
+      ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, StatusMessage)
+    SELECT
+      toDateTime64(${base}, 9) + toIntervalMillisecond(intDiv(number * 86400000, ${total})) AS Timestamp,
+      lower(hex(cityHash64(number, 1))) || lower(hex(cityHash64(number, 2))),
+      lower(hex(cityHash64(number, 3))),
+      '', '',
+      if(number % 3 = 0, 'GET download.image', 'POST upload.image'),
+      'Client', 'mini-shop',
+      map('service.name', 'mini-shop', 'service.version', concat('1.', toString(number % 70 % 5)), 'mp.platform', 'wechat',
+          'os.name', if(number % 70 % 2 = 0, 'ios', 'android'), 'os.version', '17.4',
+          'mp.base_library.version', concat('3.', toString(number % 70 % 7), '.0'),
+          'mp.host.version', concat('8.0.', toString(40 + number % 70 % 10)), 'mp.fingerprint', lower(hex(cityHash64(number % 70))),
+          'device.model.name', concat('model-', toString(number % 40)), 'mp.app_id', 'wx1234567890'),
+      'mp-otel', '0.1.0',
+      map('http.request.method', if(number % 3 = 0, 'GET', 'POST'),
+          'url.full', if(number % 3 = 0, concat('https://api.example.com/images/', toString(number % 1000)), 'https://api.example.com/upload'),
+          'mp.route_name', if(number % 3 = 0, 'download.image', 'upload.image'),
+          'http.response.status_code', multiIf(number % 97 = 0, '400', number % 211 = 0, '500', '200'),
+          'error.type', multiIf(number % 97 = 0, '400', number % 211 = 0, '500', ''),
+          'network.connection.type', if(number % 4 = 0, 'wifi', 'cell'), 'network.connection.subtype', if(number % 4 = 0, '', '4g'),
+          'mp.page.route', 'pages/upload/upload', 'mp.sampling.weight', if(number % 97 = 0 OR number % 211 = 0, '1', '10'),
+          'client.address', IPv4NumToString(toUInt32(cityHash64(number % 300) % 4294967295))),
+      50000000 + (cityHash64(number, 4) % 3000000000),
+      if(number % 97 = 0 OR number % 211 = 0, 'Error', 'Unset'), ''
+    FROM numbers(${offset}, ${n})`;
+}
+
+if (process.argv.includes('--child')) {
+  child().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,131 @@
+// One chDB session per process (chDB allows one data directory per process), with every call serialised
+// through a queue so that the HTTP front, the OTLP receiver and the loaders never race on the session.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Session } from 'chdb';
+
+export interface QueryResult {
+  bytes: Uint8Array;
+  rowsRead: number;
+  bytesRead: number;
+  elapsed: number;
+}
+
+export class ChdbError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+    this.name = 'ChdbError';
+  }
+}
+
+let openStore: ChdbStore | undefined;
+
+/** Normalises a chDB error into ClickHouse's "Code: N. DB::Exception: ..." form and numeric code. */
+export function toChdbError(err: unknown): ChdbError {
+  const raw = String((err as { message?: unknown })?.message ?? err);
+  const codeField = (err as { clickhouseCode?: unknown })?.clickhouseCode;
+  const m = /Code: (\d+)\. (DB::Exception: [\s\S]*)$/.exec(raw);
+  const code = typeof codeField === 'number' && codeField > 0 ? codeField : m ? Number(m[1]) : 1001;
+  const text = m ? `Code: ${m[1]}. ${m[2]}` : `Code: ${code}. DB::Exception: ${raw}`;
+  return new ChdbError(text.trim(), code);
+}
+
+export class ChdbStore {
+  readonly session: Session;
+  private chain: Promise<unknown> = Promise.resolve();
+  private currentDb = 'default';
+  private closed = false;
+  private readonly scratchDir: string;
+  private scratchSeq = 0;
+
+  constructor(readonly dataDir: string) {
+    if (openStore && !openStore.closed) {
+      throw new Error(`chDB allows one data directory per process; ${openStore.dataDir} is open`);
+    }
+    mkdirSync(dataDir, { recursive: true });
+    // ClickHouse server defaults that chDB (clickhouse-local) does not share: 64-bit integers quoted in
+    // JSON output (what @clickhouse/client and Grafana expect).
+    this.session = new Session(dataDir, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] });
+    this.scratchDir = join(tmpdir(), `mp-otel-chdb-${process.pid}-${Date.now()}`);
+    openStore = this;
+  }
+
+  /** Runs fn exclusively on the session (FIFO). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs one SQL statement; `database` switches the session's current database first. */
+  query(
+    sql: string,
+    format = 'TabSeparated',
+    database?: string,
+    params?: Record<string, string>,
+  ): Promise<QueryResult> {
+    return this.exclusive(async () => {
+      if (this.closed) throw new ChdbError('Code: 1002. DB::Exception: store is closed', 1002);
+      try {
+        const db = database && database !== '' ? database : 'default';
+        if (db !== this.currentDb) {
+          await this.session.queryAsync(`USE ${quoteIdent(db)}`);
+          this.currentDb = db;
+        }
+        const r =
+          params && Object.keys(params).length > 0
+            ? await this.session.queryBindAsync(sql, params, { format })
+            : await this.session.queryAsync(sql, { format });
+        return { bytes: r.bytes(), rowsRead: r.rowsRead, bytesRead: r.bytesRead, elapsed: r.elapsed };
+      } catch (err) {
+        throw toChdbError(err);
+      }
+    });
+  }
+
+  /** INSERT with a binary body (Native, RowBinary…): staged through a file, read with file(). */
+  insertBinary(
+    insertHead: string,
+    format: string,
+    body: Uint8Array,
+    database?: string,
+  ): Promise<QueryResult> {
+    mkdirSync(this.scratchDir, { recursive: true });
+    const file = join(this.scratchDir, `in-${++this.scratchSeq}.bin`);
+    writeFileSync(file, body);
+    const sql = `${insertHead} SELECT * FROM file('${file.replace(/'/g, "\\'")}', ${format})`;
+    return this.query(sql, 'TabSeparated', database).finally(() => rmSync(file, { force: true }));
+  }
+
+  /** Inserts newline-delimited JSON rows into a table (used by the OTLP receiver). */
+  insertJSONEachRow(table: string, payload: string): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.closed) throw new ChdbError('Code: 1002. DB::Exception: store is closed', 1002);
+      try {
+        await this.session.insert({ table, values: Buffer.from(payload), format: 'JSONEachRow' });
+      } catch (err) {
+        throw toChdbError(err);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      this.session.close();
+      rmSync(this.scratchDir, { recursive: true, force: true });
+    });
+    if (openStore === this) openStore = undefined;
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+    ? name
+    : `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { type Embedded, type EmbeddedOptions, startEmbedded } from '../src/index.js';
+
+export async function embedded(opts: EmbeddedOptions = {}): Promise<Embedded & { dispose(): Promise<void> }> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'mp-otel-test-'));
+  const emb = await startEmbedded({ otlpPort: 0, httpPort: 0, log: () => {}, geo: false, ...opts, dataDir });
+  return Object.assign(emb, {
+    dispose: async () => {
+      await emb.close();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+export async function post(
+  url: string,
+  body: Uint8Array | string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const res = await fetch(url, { method: 'POST', body, headers });
+  const buf = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, text: buf.toString('utf8'), headers: res.headers };
+}
+
+export const gzip = (s: string | Uint8Array) => gzipSync(typeof s === 'string' ? Buffer.from(s) : s);
+
+export const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+export const kv = (key: string, value: unknown) => ({ key, value });
+export const str = (s: string) => ({ stringValue: s });
+export const int = (n: number | string) => ({ intValue: String(n) });
+export const dbl = (n: number) => ({ doubleValue: n });
+
+/** One OTLP/JSON trace request with the given spans under one resource. */
+export function tracesJson(
+  resource: Record<string, string>,
+  spans: Record<string, unknown>[],
+  scope = { name: 'test', version: '1' },
+) {
+  return JSON.stringify({
+    resourceSpans: [
+      {
+        resource: { attributes: Object.entries(resource).map(([k, v]) => kv(k, str(v))) },
+        scopeSpans: [{ scope, spans }],
+      },
+    ],
+  });
+}
+
+let seq = 0;
+export function hexId(bytes: number): string {
+  seq++;
+  return (seq.toString(16) + Math.random().toString(16).slice(2) + '0'.repeat(40)).slice(0, bytes * 2);
+}
