@@ -1,4 +1,4 @@
-// `npm run demo`: the example WeChat mini-program (examples/wechat-miniprogram, its own app.js and pages)
+// `npm run demo:sdk`: the example WeChat mini-program (examples/wechat-miniprogram, its own app.js and pages)
 // runs on the wx shim in a bare realm, talks to the real example image service (instrumented with
 // @mp-otel/node), and both send telemetry to a local OTLP receiver. Prints what arrived: each client
 // span beside the backend span that continued its trace, the fingerprint, errors, metrics.

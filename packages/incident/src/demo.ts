@@ -68,7 +68,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     busy = true;
     try {
       await store.flush();
-      const shown = minuteStartMs - 2 * 60_000;
+      const shown = Math.floor(minuteStartMs / 60_000) * 60_000 - 2 * 60_000; // a whole cube minute
       const rs = (await (
         await store.client.query({
           query: `SELECT Route AS route, sum(Requests) AS n, sum(Errors) AS e,

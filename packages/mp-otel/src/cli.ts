@@ -1,10 +1,11 @@
-// mp-otel CLI: up (embedded store), query, migrate, catalog, geo.
+// mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, report, demo.
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { CatalogError, loadCatalog, loadCatalogIntoClickHouse } from './catalog.js';
 import { startEmbedded } from './embedded.js';
 import { loadGeoIntoClickHouse } from './geo.js';
 import { migrate, resolveSchemaOptions } from './migrate.js';
+import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
 import { formatTable } from './table.js';
 
 const USAGE = `usage:
@@ -15,7 +16,7 @@ const USAGE = `usage:
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
+${INCIDENT_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
 `;
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -37,6 +38,14 @@ export async function main(argv: string[]): Promise<number> {
       user: { type: 'string' },
       password: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      scenario: { type: 'string' },
+      'otlp-url': { type: 'string' },
+      route: { type: 'string' },
+      kpi: { type: 'string' },
+      at: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      serve: { type: 'boolean' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -155,8 +164,11 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    default:
+    default: {
+      const code = await incidentCommand(cmd, { ...values, url: values.url }, database);
+      if (code >= 0) return code;
       process.stderr.write(`unknown command ${cmd}\n${USAGE}`);
       return 1;
+    }
   }
 }
