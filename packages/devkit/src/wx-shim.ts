@@ -4,7 +4,7 @@
 // quotas (1 MB per key, 10 MB in all) that can outlive an "app restart"; device and app info; lifecycle
 // events the test or simulator fires. Nothing here decides what the SDK does: it only answers.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -153,7 +153,9 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
   const storage = options.storage ?? new WxStorage();
   const resolveFile = options.resolveFile ?? ((p: string) => p);
   const listeners = new Map<string, Set<Handler>>();
-  const tempDir = mkdtempSync(join(tmpdir(), 'wx-shim-'));
+  // downloads land in a temp folder made on first use and removed when the app is killed
+  let tempDir: string | undefined;
+  const downloads = () => (tempDir ??= mkdtempSync(join(tmpdir(), 'wx-shim-')));
   let active = 0;
   let maxActive = 0;
   const waiting: Array<() => void> = [];
@@ -462,7 +464,7 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         },
         done(err, status, resHeaders, resBody) {
           if (err) return cb.fail(err);
-          const tempFilePath = join(tempDir, `download-${randomBytes(6).toString('hex')}`);
+          const tempFilePath = join(downloads(), `download-${randomBytes(6).toString('hex')}`);
           writeFileSync(tempFilePath, resBody ?? Buffer.alloc(0));
           cb.ok({ tempFilePath, statusCode: status, header: resHeaders, dataLength: resBody?.length ?? 0 });
         },
@@ -620,6 +622,7 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     kill() {
       dead = true;
       for (const h of [...open]) h.abort();
+      if (tempDir) rmSync(tempDir, { recursive: true, force: true });
       listeners.clear();
       perfCallback = undefined;
     },

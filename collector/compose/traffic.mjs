@@ -1,0 +1,86 @@
+// Traffic generator for docker-compose.yml: the real mini-program SDK (@mp-otel/miniprogram, loaded into a
+// bare realm on the devkit's wx shim, which does real HTTP) calling the catalog routes through Kong, and
+// sending its own telemetry to the collector. A share of the simulated devices reproduce the seed's
+// incident (iOS + one base-library version) so the dashboards have something to find.
+//   GATEWAY_URL=http://kong:8000 OTLP_ENDPOINT=http://collector:4318 TRAFFIC_RPS=2 node collector/compose/traffic.mjs
+// Stops after TRAFFIC_MAX_REQUESTS requests when set (default: runs until stopped).
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createWx, loadMiniProgramSdk } from '@mp-otel/devkit';
+import { parse } from 'yaml';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const gateway = (process.env.GATEWAY_URL ?? 'http://127.0.0.1:8000').replace(/\/+$/, '');
+const endpoint = process.env.OTLP_ENDPOINT ?? 'http://127.0.0.1:4318';
+const rps = Math.max(0.1, Number(process.env.TRAFFIC_RPS ?? 2));
+const maxRequests = Number(process.env.TRAFFIC_MAX_REQUESTS ?? Number.POSITIVE_INFINITY);
+const catalog = parse(readFileSync(join(root, 'catalog', 'catalog.yaml'), 'utf8'));
+
+const FLEET = [
+  { platform: 'ios', system: 'iOS 17.2.1', brand: 'iPhone', model: 'iPhone 15', SDKVersion: '3.4.1' },
+  { platform: 'ios', system: 'iOS 16.7', brand: 'iPhone', model: 'iPhone 12', SDKVersion: '3.3.5' },
+  { platform: 'android', system: 'Android 14', brand: 'Xiaomi', model: '23049RAD8C', SDKVersion: '3.4.1' },
+  { platform: 'android', system: 'Android 13', brand: 'HUAWEI', model: 'NOH-AN00', SDKVersion: '3.3.5' },
+];
+
+function device(fp) {
+  const { wx } = createWx({ fingerprint: fp });
+  const { sdk } = loadMiniProgramSdk(wx);
+  const otel = sdk.init({
+    serviceName: 'demo-miniprogram',
+    endpoint,
+    sampleRate: 0.5,
+    routes: catalog.routes.map((r) => ({
+      name: r.name,
+      method: r.match.method,
+      url: new RegExp(
+        `^${gateway.replace(/[.*+?^$()|[\]\\]/g, '\\$&')}${r.match.path.replace(/\{[^}]+\}/g, '[^/?]+')}(\\?|$)`,
+      ),
+    })),
+  });
+  return { wx, otel };
+}
+
+const devices = FLEET.map(device);
+let sent = 0;
+
+function call(dev) {
+  const route = catalog.routes[sent % catalog.routes.length];
+  const path = route.match.path.replace(/\{[^}]+\}/g, () => `img-${1 + (sent % 7)}`);
+  return new Promise((resolve) => {
+    dev.wx.request({
+      url: `${gateway}${path}`,
+      method: route.match.method,
+      data: route.match.method === 'GET' ? undefined : JSON.stringify({ probe: sent }),
+      header: { 'content-type': 'application/json' },
+      // the app's own error handling reports failed uploads as exceptions (OTLP log records)
+      success: (res) => {
+        if (res.statusCode >= 400)
+          dev.otel.captureException(new Error(`upload failed: HTTP ${res.statusCode}`), {
+            'mp.page.route': route.page,
+          });
+      },
+      complete: resolve,
+    });
+  });
+}
+
+const timer = setInterval(
+  () => {
+    if (sent >= maxRequests) {
+      clearInterval(timer);
+      Promise.all(devices.map((d) => d.otel.flush())).then(() => process.exit(0));
+      return;
+    }
+    const dev = devices[sent % devices.length];
+    sent++;
+    void call(dev);
+    if (sent % 20 === 0) for (const d of devices) void d.otel.flush();
+  },
+  Math.round(1000 / rps),
+);
+process.on('SIGTERM', () => {
+  clearInterval(timer);
+  Promise.all(devices.map((d) => d.otel.flush())).finally(() => process.exit(0));
+});
