@@ -16,7 +16,13 @@ const here = new URL('.', import.meta.url).pathname;
 export default async function () {
   const rows = [];
   const work = mkdtempSync(join(tmpdir(), 'mp-otel-bench-incident-'));
-  const emb = await startEmbedded({ dataDir: join(work, 'data'), otlpPort: 0, httpPort: 0, log: () => {}, geo: false });
+  const emb = await startEmbedded({
+    dataDir: join(work, 'data'),
+    otlpPort: 0,
+    httpPort: 0,
+    log: () => {},
+    geo: false,
+  });
   try {
     const minute0 = Math.floor(Date.now() / 60_000) * 60 - 60 * 60;
     await emb.client.command({
@@ -33,7 +39,16 @@ export default async function () {
                initializeAggregation('quantilesTDigestWeightedState(0.5, 0.9, 0.95, 0.99)', toFloat64(40 + number % 50), toUInt64(10))
           FROM numbers(1000000)`,
     });
-    const count = Number((await (await emb.client.query({ query: `SELECT count() AS c FROM ${emb.database}.mp_sli_1m`, format: 'JSONEachRow' })).json())[0].c);
+    const count = Number(
+      (
+        await (
+          await emb.client.query({
+            query: `SELECT count() AS c FROM ${emb.database}.mp_sli_1m`,
+            format: 'JSONEachRow',
+          })
+        ).json()
+      )[0].c,
+    );
     let best = Number.POSITIVE_INFINITY;
     let d;
     for (let i = 0; i < 3; i++) {
@@ -41,8 +56,16 @@ export default async function () {
       d = await diagnose({ client: emb.client, database: emb.database });
       best = Math.min(best, Date.now() - t);
     }
-    const ok = JSON.stringify(d.culprits[0]?.where) === JSON.stringify({ 'os.name': 'ios', 'mp.base_library.version': '3.5.0' });
-    rows.push({ suite: 'diagnose', case: `1M-row cube (${count} rows): detect + localize`, value: best, unit: 'ms', note: `best of 3; culprit ${ok ? 'found' : 'NOT found'}: ${JSON.stringify(d.culprits[0]?.where)}` });
+    const ok =
+      JSON.stringify(d.culprits[0]?.where) ===
+      JSON.stringify({ 'os.name': 'ios', 'mp.base_library.version': '3.5.0' });
+    rows.push({
+      suite: 'diagnose',
+      case: `1M-row cube (${count} rows): detect + localize`,
+      value: best,
+      unit: 'ms',
+      note: `best of 3; culprit ${ok ? 'found' : 'NOT found'}: ${JSON.stringify(d.culprits[0]?.where)}`,
+    });
   } finally {
     await emb.close();
     rmSync(work, { recursive: true, force: true });
@@ -50,27 +73,54 @@ export default async function () {
 
   if (process.env.BENCH_SCENARIOS !== '0') {
     const dir = join(here, '../examples/scenarios');
-    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort();
     const suiteWork = mkdtempSync(join(tmpdir(), 'mp-otel-bench-suite-'));
-    const store = await startEmbedded({ dataDir: join(suiteWork, 'data'), otlpPort: 0, httpPort: 0, log: () => {} });
+    const store = await startEmbedded({
+      dataDir: join(suiteWork, 'data'),
+      otlpPort: 0,
+      httpPort: 0,
+      log: () => {},
+    });
     const ipRanges = [...readIp2Region()].filter((r) => r.carrier && r.province);
     let top1 = 0;
     let f1 = 0;
     const notes = [];
     try {
       for (const f of files) {
-        for (const t of ['otel_traces', 'mp_sli_1m', 'mp_sli_1h']) await store.client.command({ query: `TRUNCATE TABLE ${store.database}.${t}` });
-        const o = await runScenario(loadScenario(join(dir, f)), { otlpUrl: store.otlpUrl, ipRanges, client: store.client, database: store.database, flush: () => store.flush() });
+        for (const t of ['otel_traces', 'mp_sli_1m', 'mp_sli_1h'])
+          await store.client.command({ query: `TRUNCATE TABLE ${store.database}.${t}` });
+        const o = await runScenario(loadScenario(join(dir, f)), {
+          otlpUrl: store.otlpUrl,
+          ipRanges,
+          client: store.client,
+          database: store.database,
+          flush: () => store.flush(),
+        });
         top1 += o.top1 ? 1 : 0;
         f1 += o.f1;
-        notes.push(`${o.scenario}: ${o.top1 ? 'ok' : 'MISS'}${o.minutesToCulprit ? ` in ${o.minutesToCulprit} min` : ''}`);
+        notes.push(
+          `${o.scenario}: ${o.top1 ? 'ok' : 'MISS'}${o.minutesToCulprit ? ` in ${o.minutesToCulprit} min` : ''}`,
+        );
       }
     } finally {
       await store.close();
       rmSync(suiteWork, { recursive: true, force: true });
     }
-    rows.push({ suite: 'diagnose', case: `top-1 accuracy over ${files.length} scenarios`, value: top1 / files.length, unit: '', note: notes.join('; ') });
-    rows.push({ suite: 'diagnose', case: `mean culprit F1 over ${files.length} scenarios`, value: f1 / files.length, unit: '' });
+    rows.push({
+      suite: 'diagnose',
+      case: `top-1 accuracy over ${files.length} scenarios`,
+      value: top1 / files.length,
+      unit: '',
+      note: notes.join('; '),
+    });
+    rows.push({
+      suite: 'diagnose',
+      case: `mean culprit F1 over ${files.length} scenarios`,
+      value: f1 / files.length,
+      unit: '',
+    });
   }
   return rows;
 }

@@ -72,8 +72,12 @@ function instantWx() {
     queueMicrotask(() =>
       o.success?.({ statusCode: 200, data: '{"ok":1}', header: { 'content-length': '8' } }),
     );
+  const request = (o) => {
+    answer(o);
+    return { abort() {} };
+  };
   Object.defineProperty(wx, 'request', {
-    value: (o) => (answer(o), { abort() {} }),
+    value: request,
     configurable: true,
     writable: true,
   });
@@ -105,13 +109,25 @@ async function bareOtelWx(makeWx) {
   const otel = realm.runModule(code, 'bare-otel.js');
   const transport = { send: () => Promise.resolve({ status: 'success' }), shutdown() {} };
   const exporter = new otel.OTLPExporterBase(
-    otel.createOtlpNetworkExportDelegate({ timeoutMillis: 10_000, concurrencyLimit: 100, compression: 'none' }, otel.JsonTraceSerializer, { startExport: () => () => {} }, transport),
+    otel.createOtlpNetworkExportDelegate(
+      { timeoutMillis: 10_000, concurrencyLimit: 100, compression: 'none' },
+      otel.JsonTraceSerializer,
+      { startExport: () => () => {} },
+      transport,
+    ),
   );
-  const provider = new otel.BasicTracerProvider({ spanProcessors: [new otel.BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 100 })] });
+  const provider = new otel.BasicTracerProvider({
+    spanProcessors: [
+      new otel.BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 100 }),
+    ],
+  });
   const tracer = provider.getTracer('bare');
   const original = wx.request;
   const wrapped = (o) => {
-    const span = tracer.startSpan('GET', { kind: 2, attributes: { 'http.request.method': 'GET', 'url.full': o.url } });
+    const span = tracer.startSpan('GET', {
+      kind: 2,
+      attributes: { 'http.request.method': 'GET', 'url.full': o.url },
+    });
     const sc = span.spanContext();
     return original({
       ...o,
@@ -162,11 +178,26 @@ async function requestOverhead() {
     const bare = await bareOtelWx(makeWx);
     await timeRequests(bare.wx, url, n / 10);
     let bareCost = Number.POSITIVE_INFINITY;
-    for (let round = 0; round < 3; round++) bareCost = Math.min(bareCost, await timeRequests(bare.wx, url, n));
+    for (let round = 0; round < 3; round++)
+      bareCost = Math.min(bareCost, await timeRequests(bare.wx, url, n));
     await bare.close();
     const note = `best of 3 × ${n}`;
-    rows.push({ suite: 'sdk request cost', case: `${label}: mp-otel vs uninstrumented`, value: instrumented, unit: 'µs/req', baseline: plain, note: `+${(instrumented - plain).toFixed(1)} µs/req; ${note}` });
-    rows.push({ suite: 'sdk request cost', case: `${label}: mp-otel vs bare OTel wrapper`, value: instrumented, unit: 'µs/req', baseline: bareCost, note: `bare: hand-written wx.request span + BatchSpanProcessor; ${note}` });
+    rows.push({
+      suite: 'sdk request cost',
+      case: `${label}: mp-otel vs uninstrumented`,
+      value: instrumented,
+      unit: 'µs/req',
+      baseline: plain,
+      note: `+${(instrumented - plain).toFixed(1)} µs/req; ${note}`,
+    });
+    rows.push({
+      suite: 'sdk request cost',
+      case: `${label}: mp-otel vs bare OTel wrapper`,
+      value: instrumented,
+      unit: 'µs/req',
+      baseline: bareCost,
+      note: `bare: hand-written wx.request span + BatchSpanProcessor; ${note}`,
+    });
   }
   server.close();
   await capture.close();

@@ -174,7 +174,9 @@ export function start(options: StartOptions = {}): MpOtelHandle {
     resource,
     // sdk-node's default order (env, process, host) lets the host detector's host.name override
     // OTEL_RESOURCE_ATTRIBUTES; what the operator set explicitly must win, so env goes last.
-    ...(process.env.OTEL_NODE_RESOURCE_DETECTORS ? {} : { resourceDetectors: [processDetector, hostDetector, envDetector] }),
+    ...(process.env.OTEL_NODE_RESOURCE_DETECTORS
+      ? {}
+      : { resourceDetectors: [processDetector, hostDetector, envDetector] }),
     // Types differ between sdk-trace(-base) copies; the shapes are the same SpanProcessor interface.
     spanProcessors: spanProcessors as never,
     instrumentations: [

@@ -105,11 +105,7 @@ export interface WxShimOptions {
    * (connection reset), `{ delayMs }` holds it before it leaves. The request never reaches a server when
    * it fails, as on a broken mobile network.
    */
-  network?: (call: {
-    api: string;
-    url: string;
-    method: string;
-  }) =>
+  network?: (call: { api: string; url: string; method: string }) =>
     | {
         fail?: 'timeout' | 'network';
         delayMs?: number /** when the timeout fires (default: the call's timeout) */;

@@ -57,7 +57,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let busy = false;
 
   print(`mp-otel demo: replaying "${scenario.name}" — ${scenario.description ?? ''}`);
-  print(`  ${scenario.clients} simulated mini-program clients (the real SDK), ${scenario.duration_minutes} simulated minutes at ×${scenario.speed}`);
+  print(
+    `  ${scenario.clients} simulated mini-program clients (the real SDK), ${scenario.duration_minutes} simulated minutes at ×${scenario.speed}`,
+  );
   print(`  store: embedded ClickHouse (chDB) at ${store.clickhouseUrl}, OTLP at ${store.otlpUrl}\n`);
   print('  minute   upload.image: req  errors  p99     download.image: req  errors  p99     alerts');
 
@@ -85,11 +87,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         return `${String(Math.round(Number(r.n))).padStart(5)}  ${pct(Number(r.e) / Number(r.n))}  ${`${Math.round(Number(r.p99))}ms`.padStart(6)}`;
       };
       const firing = o.alerts ? (await o.alerts(minuteStartMs)).filter((a) => a.firing) : [];
-      print(`  ${hhmm(shown)}    ${cell('upload.image')}          ${cell('download.image')}   ${firing.map((a) => a.rule).join(', ') || '—'}`);
+      print(
+        `  ${hhmm(shown)}    ${cell('upload.image')}          ${cell('download.image')}   ${firing.map((a) => a.rule).join(', ') || '—'}`,
+      );
       if (firing.length > 0 && !alert) {
         alert = { rule: firing[0]!.rule, atMs: minuteStartMs };
         const a = firing[0]!;
-        print(`\n  ALERT FIRING at ${hhmm(minuteStartMs)}: ${a.rule}${a.value !== undefined ? ` = ${(100 * a.value).toFixed(2)}% (threshold ${(100 * (a.threshold ?? 0)).toFixed(2)}%)` : ''}`);
+        print(
+          `\n  ALERT FIRING at ${hhmm(minuteStartMs)}: ${a.rule}${a.value !== undefined ? ` = ${(100 * a.value).toFixed(2)}% (threshold ${(100 * (a.threshold ?? 0)).toFixed(2)}%)` : ''}`,
+        );
       }
       if (alert && !named) {
         const d = await diagnose({ ...q, at: minuteStartMs });
@@ -109,11 +115,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   await store.flush();
   const fault = sim.faults[0];
   const final = await diagnose(q);
-  print(`\n  after ${sim.realSeconds.toFixed(0)} s real (${scenario.duration_minutes} simulated minutes): ${JSON.stringify(sim.outcomes)}`);
+  print(
+    `\n  after ${sim.realSeconds.toFixed(0)} s real (${scenario.duration_minutes} simulated minutes): ${JSON.stringify(sim.outcomes)}`,
+  );
   print('  final diagnosis:');
   for (const line of formatDiagnosis(final).split('\n')) print(`    ${line}`);
   if (fault && named) {
-    print(`\n  fault injected at ${hhmm(fault.fromMs)}; alert at ${alert ? hhmm(alert.atMs) : '—'}; culprit named at ${hhmm(named.atMs)}: ${((named.atMs - fault.fromMs) / 60_000).toFixed(1)} simulated minutes after the fault began.`);
+    print(
+      `\n  fault injected at ${hhmm(fault.fromMs)}; alert at ${alert ? hhmm(alert.atMs) : '—'}; culprit named at ${hhmm(named.atMs)}: ${((named.atMs - fault.fromMs) / 60_000).toFixed(1)} simulated minutes after the fault began.`,
+    );
   }
   const events = [
     ...(fault ? [{ atMs: fault.fromMs, label: `fault injected: ${fault.name}` }] : []),
@@ -121,7 +131,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     ...(named ? [{ atMs: named.atMs, label: 'culprit named by mp-otel diagnose' }] : []),
   ];
   const reportPath = resolve(o.reportPath);
-  writeFileSync(reportPath, await renderReport({ ...q, diagnosis: final, events, title: `mp-otel incident report: ${scenario.name}` }));
+  writeFileSync(
+    reportPath,
+    await renderReport({
+      ...q,
+      diagnosis: final,
+      events,
+      title: `mp-otel incident report: ${scenario.name}`,
+    }),
+  );
   print(`  report: ${reportPath}`);
   return { diagnosis: final, alert, namedAtMs: named?.atMs, faultAtMs: fault?.fromMs, reportPath };
 }

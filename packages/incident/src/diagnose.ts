@@ -99,7 +99,11 @@ export interface Diagnosis {
 
 const MINUTE = 60_000;
 
-async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
+async function rows<T>(
+  client: ClickHouseClient,
+  query: string,
+  params: Record<string, unknown>,
+): Promise<T[]> {
   const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
   return (await rs.json()) as T[];
 }
@@ -128,7 +132,11 @@ interface SeriesRow {
 }
 
 /** Change-point scan of one minute series; undefined when nothing stands out. */
-function changePoint(points: SeriesRow[], kpi: Kpi, minBaseline = 5): { k: number; z: number; p0: number; pw: number } | undefined {
+function changePoint(
+  points: SeriesRow[],
+  kpi: Kpi,
+  minBaseline = 5,
+): { k: number; z: number; p0: number; pw: number } | undefined {
   let best: { k: number; z: number; p0: number; pw: number } | undefined;
   const bad = (r: SeriesRow) => (kpi === 'slow_ratio' ? r.s : r.e);
   for (let k = minBaseline; k < points.length; k++) {
@@ -164,7 +172,15 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
   const db = o.database;
   const at =
     o.at ??
-    Number((await rows<{ t: number }>(o.client, `SELECT toUnixTimestamp(max(Minute)) AS t FROM ${db}.mp_sli_1m`, {}))[0]?.t ?? 0) * 1000;
+    Number(
+      (
+        await rows<{ t: number }>(
+          o.client,
+          `SELECT toUnixTimestamp(max(Minute)) AS t FROM ${db}.mp_sli_1m`,
+          {},
+        )
+      )[0]?.t ?? 0,
+    ) * 1000;
   const from = at - (o.lookbackMinutes ?? 60) * MINUTE;
   const series = await rows<SeriesRow>(
     o.client,
@@ -181,7 +197,13 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
   const groups = new Map<string, SeriesRow[]>();
   for (const r of series) {
     const key = `${r.layer}\u0000${r.route}`;
-    (groups.get(key) ?? groups.set(key, []).get(key)!).push({ ...r, t: Number(r.t), n: Number(r.n), e: Number(r.e), s: Number(r.s) });
+    (groups.get(key) ?? groups.set(key, []).get(key)!).push({
+      ...r,
+      t: Number(r.t),
+      n: Number(r.n),
+      e: Number(r.e),
+      s: Number(r.s),
+    });
   }
   const kpis: Kpi[] = o.kpi ? [o.kpi] : ['error_rate', 'slow_ratio'];
   const found: Anomaly[] = [];
@@ -192,7 +214,8 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
       // for: errors up half a percentage point (the seed's 400-ratio threshold), slow requests up five
       // (a p95 latency objective breached), volume up half as much again.
       if (!cp || cp.z < 5) continue;
-      const material = kpi === 'volume' ? cp.pw >= cp.p0 * 1.5 : cp.pw - cp.p0 >= (o.minExcess?.[kpi] ?? MIN_EXCESS[kpi]);
+      const material =
+        kpi === 'volume' ? cp.pw >= cp.p0 * 1.5 : cp.pw - cp.p0 >= (o.minExcess?.[kpi] ?? MIN_EXCESS[kpi]);
       if (!material) continue;
       found.push({
         layer: points[0]!.layer,
@@ -260,14 +283,18 @@ export async function localize(o: DiagnoseOptions, a: Anomaly): Promise<Culprit[
       from: Math.floor(baselineFrom / 1000),
       at: Math.floor(a.atMs / 1000),
     })
-  ).map((r): SegmentRow => ({ ...r, nw: Number(r.nw), bw: Number(r.bw), nb: Number(r.nb), bb: Number(r.bb) }));
+  ).map(
+    (r): SegmentRow => ({ ...r, nw: Number(r.nw), bw: Number(r.bw), nb: Number(r.nb), bb: Number(r.bb) }),
+  );
   const isTotal = (r: SegmentRow) => dims.every((_, i) => r[`d${i}`] === '');
   const total = segments.find(isTotal);
   if (!total || total.nw <= 0) return [];
   const p0 = Math.max((total.bb + 0.5) / (total.nb + 1), 0.001);
   const smooth = (bad: number, n: number) => (bad + 50 * p0) / (n + 50); // shrink thin baselines to the route's
   const expectedTotalExcess =
-    a.kpi === 'volume' ? total.bw - (total.nb / baselineMinutes) * windowMinutes : total.bw - total.nw * smooth(total.bb, total.nb);
+    a.kpi === 'volume'
+      ? total.bw - (total.nb / baselineMinutes) * windowMinutes
+      : total.bw - total.nw * smooth(total.bb, total.nb);
   const score = (r: SegmentRow) => {
     if (a.kpi === 'volume') {
       const rateIn = r.nb / baselineMinutes;
@@ -291,7 +318,8 @@ export async function localize(o: DiagnoseOptions, a: Anomaly): Promise<Culprit[
     if (s <= 0) continue;
     const inRate = a.kpi === 'volume' ? r.bw / windowMinutes : r.bw / r.nw;
     const outN = total.nw - r.nw;
-    const excess = a.kpi === 'volume' ? r.bw - (r.nb / baselineMinutes) * windowMinutes : r.bw - r.nw * smooth(r.bb, r.nb);
+    const excess =
+      a.kpi === 'volume' ? r.bw - (r.nb / baselineMinutes) * windowMinutes : r.bw - r.nw * smooth(r.bb, r.nb);
     culprits.push({
       where,
       score: s,
@@ -310,7 +338,9 @@ export async function localize(o: DiagnoseOptions, a: Anomaly): Promise<Culprit[
   const kept: Culprit[] = [];
   for (const c of culprits) {
     const parent = kept.find(
-      (k) => Object.keys(k.where).length < Object.keys(c.where).length && Object.entries(k.where).every(([dim, v]) => c.where[dim] === v),
+      (k) =>
+        Object.keys(k.where).length < Object.keys(c.where).length &&
+        Object.entries(k.where).every(([dim, v]) => c.where[dim] === v),
     );
     if (parent && c.score < parent.score * 1.05) continue;
     kept.push(c);
@@ -319,12 +349,23 @@ export async function localize(o: DiagnoseOptions, a: Anomaly): Promise<Culprit[
 }
 
 /** Which layer failed: did the servers answer the failing requests at all? */
-async function layerVerdict(o: DiagnoseOptions, a: Anomaly, culprit: Culprit | undefined): Promise<{ verdict: LayerVerdict; codes: Diagnosis['codes'] }> {
+async function layerVerdict(
+  o: DiagnoseOptions,
+  a: Anomaly,
+  culprit: Culprit | undefined,
+): Promise<{ verdict: LayerVerdict; codes: Diagnosis['codes'] }> {
   const dims = a.layer === 'client' ? CLIENT_DIMENSIONS : BACKEND_DIMENSIONS;
   const filters = culprit
-    ? Object.entries(culprit.where).map(([attr], i) => `${dims.find((d) => d.attribute === attr)!.column} = {v${i}:String}`)
+    ? Object.entries(culprit.where).map(
+        ([attr], i) => `${dims.find((d) => d.attribute === attr)!.column} = {v${i}:String}`,
+      )
     : [];
-  const params: Record<string, unknown> = { layer: a.layer, route: a.route, onset: Math.floor(a.onsetMs / 1000), at: Math.floor(a.atMs / 1000) };
+  const params: Record<string, unknown> = {
+    layer: a.layer,
+    route: a.route,
+    onset: Math.floor(a.onsetMs / 1000),
+    at: Math.floor(a.atMs / 1000),
+  };
   Object.values(culprit?.where ?? {}).forEach((v, i) => {
     params[`v${i}`] = v;
   });
@@ -342,7 +383,13 @@ async function layerVerdict(o: DiagnoseOptions, a: Anomaly, culprit: Culprit | u
     )
   ).map((c) => ({ ...c, status: Number(c.status), requests: Number(c.requests) }));
   if (a.layer !== 'client') {
-    return { verdict: { layer: a.layer as LayerVerdict['layer'], reason: `the ${a.layer} itself: its own spans show the ${a.kpi.replace('_', ' ')} rise` }, codes };
+    return {
+      verdict: {
+        layer: a.layer as LayerVerdict['layer'],
+        reason: `the ${a.layer} itself: its own spans show the ${a.kpi.replace('_', ' ')} rise`,
+      },
+      codes,
+    };
   }
   const noAnswer = codes.filter((c) => c.status === 0).reduce((s, c) => s + c.requests, 0);
   const answered = codes.filter((c) => c.status > 0).reduce((s, c) => s + c.requests, 0);
@@ -399,10 +446,15 @@ export function formatDiagnosis(d: Diagnosis): string {
       (c, i) =>
         `  ${i + 1}. ${Object.entries(c.where)
           .map(([k, v]) => `${k}=${v}`)
-          .join(' AND ')}  score=${c.score.toFixed(1)}  ${a.kpi === 'volume' ? 'per minute' : 'rate'} ${pct(c.inside.rate)} inside (baseline ${pct(c.inside.baselineRate)}) vs ${pct(c.outside.rate)} outside; explains ${(100 * c.explains).toFixed(0)}% of the excess; ${Math.round(c.inside.bad)}/${Math.round(c.inside.requests)} requests`,
+          .join(
+            ' AND ',
+          )}  score=${c.score.toFixed(1)}  ${a.kpi === 'volume' ? 'per minute' : 'rate'} ${pct(c.inside.rate)} inside (baseline ${pct(c.inside.baselineRate)}) vs ${pct(c.outside.rate)} outside; explains ${(100 * c.explains).toFixed(0)}% of the excess; ${Math.round(c.inside.bad)}/${Math.round(c.inside.requests)} requests`,
     ),
   ];
-  if (d.codes.length) lines.push(`codes inside: ${d.codes.map((c) => `${c.status || c.errorType}${c.appErrorCode ? ` ${c.appErrorCode}` : ''} ×${Math.round(c.requests)}`).join(', ')}`);
+  if (d.codes.length)
+    lines.push(
+      `codes inside: ${d.codes.map((c) => `${c.status || c.errorType}${c.appErrorCode ? ` ${c.appErrorCode}` : ''} ×${Math.round(c.requests)}`).join(', ')}`,
+    );
   if (d.verdict) lines.push(`layer: ${d.verdict.layer} — ${d.verdict.reason}`);
   lines.push(`(${d.elapsedMs} ms)`);
   return lines.join('\n');

@@ -1,9 +1,10 @@
 // The acceptance suite as code: run a scenario, then ask diagnose what a person on call would ask it —
 // one and two simulated minutes after the fault began — and score the answer against what was injected.
+
+import type { ClickHouseClient } from '@clickhouse/client';
 import { type Diagnosis, diagnose } from './diagnose.js';
 import type { Scenario } from './scenario.js';
 import { type SimulateOptions, type SimulationResult, simulate } from './simulate.js';
-import type { ClickHouseClient } from '@clickhouse/client';
 
 export interface ScenarioOutcome {
   scenario: string;
@@ -22,7 +23,10 @@ export interface ScenarioOutcome {
 }
 
 /** F1 of two sets of dimension=value pairs. */
-export function culpritF1(predicted: Record<string, string> | undefined, expected: Record<string, string> | undefined): number {
+export function culpritF1(
+  predicted: Record<string, string> | undefined,
+  expected: Record<string, string> | undefined,
+): number {
   const p = Object.entries(predicted ?? {}).map(([k, v]) => `${k}=${v}`);
   const e = new Set(Object.entries(expected ?? {}).map(([k, v]) => `${k}=${v}`));
   if (p.length === 0 && e.size === 0) return 1;

@@ -1,15 +1,19 @@
-export { loadScenario, matchesWhere, parseScenario, pick, rng, scenarioSchema } from './scenario.js';
-export type { Dimension, Fault, Noise, Route, Scenario, Where } from './scenario.js';
-export { type FaultWindow, type SimulateOptions, type SimulationResult, simulate } from './simulate.js';
-export { type Clock, realAt, simNow, startTimeWarp, TraceShifts, warpOtlp } from './timewarp.js';
+export {
+  type AlertResult,
+  type DemoOptions,
+  type DemoResult,
+  type DemoStore,
+  freshDir,
+  runDemo,
+} from './demo.js';
 export {
   type Anomaly,
   BACKEND_DIMENSIONS,
   binomialLlr,
   CLIENT_DIMENSIONS,
   type Culprit,
-  type Diagnosis,
   type DiagnoseOptions,
+  type Diagnosis,
   detect,
   diagnose,
   formatDiagnosis,
@@ -18,6 +22,9 @@ export {
   localize,
   poissonLlr,
 } from './diagnose.js';
-export { lineChart, renderReport, type ReportOptions, type TimelineEvent } from './report.js';
-export { culpritF1, runScenario, type RunOptions, type ScenarioOutcome } from './evaluate.js';
-export { type AlertResult, type DemoOptions, type DemoResult, type DemoStore, freshDir, runDemo } from './demo.js';
+export { culpritF1, type RunOptions, runScenario, type ScenarioOutcome } from './evaluate.js';
+export { lineChart, type ReportOptions, renderReport, type TimelineEvent } from './report.js';
+export type { Dimension, Fault, Noise, Route, Scenario, Where } from './scenario.js';
+export { loadScenario, matchesWhere, parseScenario, pick, rng, scenarioSchema } from './scenario.js';
+export { type FaultWindow, type SimulateOptions, type SimulationResult, simulate } from './simulate.js';
+export { type Clock, realAt, simNow, startTimeWarp, TraceShifts, warpOtlp } from './timewarp.js';

@@ -2,7 +2,7 @@
 // incident: the timeline, the route's SLIs per minute by layer, the culprit breakdown with its evidence,
 // and exemplar traces from otel_traces drawn as waterfalls.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type Culprit, type Diagnosis, CLIENT_DIMENSIONS, BACKEND_DIMENSIONS } from './diagnose.js';
+import { BACKEND_DIMENSIONS, CLIENT_DIMENSIONS, type Culprit, type Diagnosis } from './diagnose.js';
 
 export interface TimelineEvent {
   atMs: number;
@@ -24,7 +24,11 @@ const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCode
 const MINUTE = 60_000;
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
-async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
+async function rows<T>(
+  client: ClickHouseClient,
+  query: string,
+  params: Record<string, unknown>,
+): Promise<T[]> {
   return (await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json()) as T[];
 }
 
@@ -35,7 +39,14 @@ interface Series {
 }
 
 /** A line chart as inline SVG, with vertical markers. */
-export function lineChart(title: string, series: Series[], markers: TimelineEvent[], format: (v: number) => string, width = 900, height = 220): string {
+export function lineChart(
+  title: string,
+  series: Series[],
+  markers: TimelineEvent[],
+  format: (v: number) => string,
+  width = 900,
+  height = 220,
+): string {
   const pad = { l: 60, r: 16, t: 28, b: 28 };
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return `<p>${esc(title)}: no data</p>`;
@@ -45,17 +56,33 @@ export function lineChart(title: string, series: Series[], markers: TimelineEven
   const sx = (x: number) => pad.l + ((x - x0) / (x1 - x0)) * (width - pad.l - pad.r);
   const sy = (y: number) => height - pad.b - (y / y1) * (height - pad.t - pad.b);
   const lines = series
-    .map((s) => `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`)
+    .map(
+      (s) =>
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`,
+    )
     .join('');
   const ticks = [0, 0.5, 1]
-    .map((f) => `<text x="${pad.l - 6}" y="${sy(y1 * f) + 4}" text-anchor="end">${esc(format(y1 * f))}</text><line x1="${pad.l}" x2="${width - pad.r}" y1="${sy(y1 * f)}" y2="${sy(y1 * f)}" class="grid"/>`)
+    .map(
+      (f) =>
+        `<text x="${pad.l - 6}" y="${sy(y1 * f) + 4}" text-anchor="end">${esc(format(y1 * f))}</text><line x1="${pad.l}" x2="${width - pad.r}" y1="${sy(y1 * f)}" y2="${sy(y1 * f)}" class="grid"/>`,
+    )
     .join('');
-  const xt = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${sx(x0 + f * (x1 - x0))}" y="${height - 8}" text-anchor="middle">${time(x0 + f * (x1 - x0))}</text>`).join('');
+  const xt = [0, 0.25, 0.5, 0.75, 1]
+    .map(
+      (f) =>
+        `<text x="${sx(x0 + f * (x1 - x0))}" y="${height - 8}" text-anchor="middle">${time(x0 + f * (x1 - x0))}</text>`,
+    )
+    .join('');
   const marks = markers
     .filter((m) => m.atMs >= x0 && m.atMs <= x1)
-    .map((m, i) => `<line x1="${sx(m.atMs)}" x2="${sx(m.atMs)}" y1="${pad.t}" y2="${height - pad.b}" class="mark"/><text x="${sx(m.atMs) + 4}" y="${pad.t + 12 + 12 * i}" class="marktext">${esc(m.label)}</text>`)
+    .map(
+      (m, i) =>
+        `<line x1="${sx(m.atMs)}" x2="${sx(m.atMs)}" y1="${pad.t}" y2="${height - pad.b}" class="mark"/><text x="${sx(m.atMs) + 4}" y="${pad.t + 12 + 12 * i}" class="marktext">${esc(m.label)}</text>`,
+    )
     .join('');
-  const legend = series.map((s, i) => `<text x="${pad.l + i * 160}" y="16" fill="${s.color}">■ ${esc(s.name)}</text>`).join('');
+  const legend = series
+    .map((s, i) => `<text x="${pad.l + i * 160}" y="16" fill="${s.color}">■ ${esc(s.name)}</text>`)
+    .join('');
   return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">${ticks}${xt}${lines}${marks}${legend}</svg></figure>`;
 }
 
@@ -71,7 +98,10 @@ export async function renderReport(o: ReportOptions): Promise<string> {
   const db = o.database;
   const events = [...(o.events ?? [])];
   if (!a) {
-    return page(o.title ?? 'mp-otel incident report', `<p class="ok">No anomaly on any catalog route: nothing to report.</p>`);
+    return page(
+      o.title ?? 'mp-otel incident report',
+      `<p class="ok">No anomaly on any catalog route: nothing to report.</p>`,
+    );
   }
   events.push({ atMs: a.onsetMs, label: 'anomaly detected from' });
   const from = a.onsetMs - (o.contextMinutes ?? 30) * MINUTE;
@@ -96,17 +126,39 @@ export async function renderReport(o: ReportOptions): Promise<string> {
     }));
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const charts = [
-    lineChart(`${a.route}: requests per minute`, byLayer((r) => Number(r.n)), events, (v) => v.toFixed(0)),
-    lineChart(`${a.route}: error rate`, byLayer((r) => (Number(r.n) > 0 ? Number(r.e) / Number(r.n) : 0)), events, pct),
-    lineChart(`${a.route}: slow ratio (over the route's SLO latency)`, byLayer((r) => (Number(r.n) > 0 ? Number(r.s) / Number(r.n) : 0)), events, pct),
-    lineChart(`${a.route}: p99 latency`, byLayer((r) => Number(r.p99)), events, (v) => `${v.toFixed(0)} ms`),
+    lineChart(
+      `${a.route}: requests per minute`,
+      byLayer((r) => Number(r.n)),
+      events,
+      (v) => v.toFixed(0),
+    ),
+    lineChart(
+      `${a.route}: error rate`,
+      byLayer((r) => (Number(r.n) > 0 ? Number(r.e) / Number(r.n) : 0)),
+      events,
+      pct,
+    ),
+    lineChart(
+      `${a.route}: slow ratio (over the route's SLO latency)`,
+      byLayer((r) => (Number(r.n) > 0 ? Number(r.s) / Number(r.n) : 0)),
+      events,
+      pct,
+    ),
+    lineChart(
+      `${a.route}: p99 latency`,
+      byLayer((r) => Number(r.p99)),
+      events,
+      (v) => `${v.toFixed(0)} ms`,
+    ),
   ].join('');
 
   // the culprit's dimensions, value by value
   const top = d.culprits[0];
   let breakdown = '';
   if (top) {
-    const dims = (a.layer === 'client' ? CLIENT_DIMENSIONS : BACKEND_DIMENSIONS).filter((x) => x.attribute in top.where);
+    const dims = (a.layer === 'client' ? CLIENT_DIMENSIONS : BACKEND_DIMENSIONS).filter(
+      (x) => x.attribute in top.where,
+    );
     const cols = dims.map((x) => x.column);
     const bad = a.kpi === 'slow_ratio' ? 'Slow' : 'Errors';
     const cells = await rows<Record<string, string | number>>(
@@ -135,17 +187,29 @@ export async function renderReport(o: ReportOptions): Promise<string> {
     .join('')}</table>`;
 
   // exemplar traces: failing spans of the culprit, each with the rest of its trace
-  const attrFilter = top && a.layer === 'client'
-    ? Object.keys(top.where)
-        .map((k, i) => (['carrier', 'province', 'network.type'].includes(k) ? '' : `AND ResourceAttributes[{k${i}:String}] = {v${i}:String}`))
-        .join(' ')
-    : '';
-  const exParams: Record<string, unknown> = { ...params, onset: Math.floor(a.onsetMs / 1000), kind: a.layer === 'client' ? 'Client' : 'Server' };
+  const attrFilter =
+    top && a.layer === 'client'
+      ? Object.keys(top.where)
+          .map((k, i) =>
+            ['carrier', 'province', 'network.type'].includes(k)
+              ? ''
+              : `AND ResourceAttributes[{k${i}:String}] = {v${i}:String}`,
+          )
+          .join(' ')
+      : '';
+  const exParams: Record<string, unknown> = {
+    ...params,
+    onset: Math.floor(a.onsetMs / 1000),
+    kind: a.layer === 'client' ? 'Client' : 'Server',
+  };
   Object.entries(top?.where ?? {}).forEach(([k, v], i) => {
     exParams[`k${i}`] = k === 'host.name' ? 'host.name' : k;
     exParams[`v${i}`] = v;
   });
-  const badFilter = a.kpi === 'slow_ratio' ? 'Duration > 1000000000' : "(StatusCode = 'Error' OR SpanAttributes['error.type'] != '')";
+  const badFilter =
+    a.kpi === 'slow_ratio'
+      ? 'Duration > 1000000000'
+      : "(StatusCode = 'Error' OR SpanAttributes['error.type'] != '')";
   const traceIds = (
     await rows<{ TraceId: string }>(
       o.client,
@@ -160,7 +224,19 @@ export async function renderReport(o: ReportOptions): Promise<string> {
   ).map((r) => r.TraceId);
   let exemplars = '<p>No exemplar traces found.</p>';
   if (traceIds.length > 0) {
-    const spans = await rows<{ TraceId: string; SpanId: string; ParentSpanId: string; SpanName: string; ServiceName: string; SpanKind: string; StatusCode: string; start: number; ms: number; status: string; code: string }>(
+    const spans = await rows<{
+      TraceId: string;
+      SpanId: string;
+      ParentSpanId: string;
+      SpanName: string;
+      ServiceName: string;
+      SpanKind: string;
+      StatusCode: string;
+      start: number;
+      ms: number;
+      status: string;
+      code: string;
+    }>(
       o.client,
       `SELECT TraceId, SpanId, ParentSpanId, SpanName, ServiceName, SpanKind, StatusCode,
               toUnixTimestamp64Nano(Timestamp) / 1e6 AS start, Duration / 1e6 AS ms,
@@ -188,7 +264,10 @@ export async function renderReport(o: ReportOptions): Promise<string> {
 
   const timeline = `<ol class="timeline">${events
     .sort((x, y) => x.atMs - y.atMs)
-    .map((e) => `<li><time>${new Date(e.atMs).toISOString().replace('T', ' ').slice(0, 19)}Z</time> ${esc(e.label)}</li>`)
+    .map(
+      (e) =>
+        `<li><time>${new Date(e.atMs).toISOString().replace('T', ' ').slice(0, 19)}Z</time> ${esc(e.label)}</li>`,
+    )
     .join('')}</ol>`;
   const summary = top
     ? `<p class="verdict">Culprit: <code>${esc(culpritText(top))}</code> on <b>${esc(a.route)}</b> — ${a.kpi.replace('_', ' ')} ${pct(top.inside.rate)} inside vs ${pct(top.outside.rate)} outside, explaining ${(100 * top.explains).toFixed(0)}% of the excess. Layer: <b>${esc(d.verdict?.layer ?? a.layer)}</b>${d.verdict ? ` — ${esc(d.verdict.reason)}` : ''}.</p>`

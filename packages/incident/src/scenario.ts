@@ -70,7 +70,12 @@ export function scenarioSchema(): object {
 
 /** Parses and validates; throws with every schema error listed. */
 export function parseScenario(text: string, source = 'scenario'): Scenario {
-  validator ??= new Ajv2020({ allErrors: true, useDefaults: true, strict: false, validateFormats: false }).compile(scenarioSchema());
+  validator ??= new Ajv2020({
+    allErrors: true,
+    useDefaults: true,
+    strict: false,
+    validateFormats: false,
+  }).compile(scenarioSchema());
   const doc = parse(text) ?? {};
   if (!validator(doc)) {
     const errors = (validator.errors ?? [])
@@ -85,10 +90,12 @@ export function parseScenario(text: string, source = 'scenario'): Scenario {
   s.backend ??= { nodes: 2 };
   s.faults ??= [];
   s.noise ??= [];
-  if (s.start !== undefined && Number.isNaN(Date.parse(s.start))) throw new Error(`${source}: start is not an ISO 8601 date-time`);
+  if (s.start !== undefined && Number.isNaN(Date.parse(s.start)))
+    throw new Error(`${source}: start is not an ISO 8601 date-time`);
   for (const f of s.faults) {
     if (f.to_minute <= f.from_minute) throw new Error(`${source}: fault "${f.name}" ends before it starts`);
-    if (f.effect === 'slow_node' && !f.where?.['host.name']) throw new Error(`${source}: slow_node fault "${f.name}" needs where.host.name`);
+    if (f.effect === 'slow_node' && !f.where?.['host.name'])
+      throw new Error(`${source}: slow_node fault "${f.name}" needs where.host.name`);
   }
   return s;
 }

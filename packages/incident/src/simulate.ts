@@ -12,8 +12,16 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { WxStorage, createWx, loadMiniProgramSdk } from '@mp-otel/devkit';
-import { type Dimension, type Fault, type Route, type Scenario, matchesWhere, pick, rng } from './scenario.js';
+import { createWx, loadMiniProgramSdk, WxStorage } from '@mp-otel/devkit';
+import {
+  type Dimension,
+  type Fault,
+  matchesWhere,
+  pick,
+  type Route,
+  rng,
+  type Scenario,
+} from './scenario.js';
 import { type Clock, realAt, simNow, startTimeWarp } from './timewarp.js';
 
 const require = createRequire(import.meta.url);
@@ -54,14 +62,25 @@ export interface SimulationResult {
 type Profile = Record<Dimension, string> & { ip: string; system: string; brand: string; model: string };
 
 const OS_DETAIL: Record<string, { system: (r: () => number) => string; brand: string; model: string }> = {
-  ios: { system: (r) => `iOS ${pick({ '16.7.8': 2, '17.5.1': 5, '18.1': 3 }, r)}`, brand: 'iPhone', model: 'iPhone 15<iPhone15,4>' },
-  android: { system: (r) => `Android ${pick({ '12': 2, '13': 4, '14': 4 }, r)}`, brand: 'HUAWEI', model: 'ALN-AL00' },
+  ios: {
+    system: (r) => `iOS ${pick({ '16.7.8': 2, '17.5.1': 5, '18.1': 3 }, r)}`,
+    brand: 'iPhone',
+    model: 'iPhone 15<iPhone15,4>',
+  },
+  android: {
+    system: (r) => `Android ${pick({ '12': 2, '13': 4, '14': 4 }, r)}`,
+    brand: 'HUAWEI',
+    model: 'ALN-AL00',
+  },
   ohos: { system: () => 'HarmonyOS 5.0.0', brand: 'HUAWEI', model: 'Mate 70' },
 };
 
 /** A small real JPEG of about `bytes` bytes: SOI, APP0, filler, EOI. */
 function jpeg(bytes: number): Buffer {
-  const head = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
+  const head = Buffer.from([
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00,
+    0x01, 0x00, 0x00,
+  ]);
   return Buffer.concat([head, randomBytes(Math.max(0, bytes - head.length - 2)), Buffer.from([0xff, 0xd9])]);
 }
 
@@ -72,10 +91,23 @@ function ipString(n: number): string {
 function weightsFor(mix: Scenario['mix'], dim: Dimension, os: string): Record<string, number> | undefined {
   const w = mix[dim];
   if (!w) return undefined;
-  return 'per_os' in w ? (w.per_os as Record<string, Record<string, number>>)[os] : (w as Record<string, number>);
+  return 'per_os' in w
+    ? (w.per_os as Record<string, Record<string, number>>)[os]
+    : (w as Record<string, number>);
 }
 
-const SCANNER_PATHS = ['/wp-login.php', '/.env', '/admin/config.php', '/phpmyadmin/', '/.git/config', '/cgi-bin/luci', '/actuator/health', '/solr/admin/info/system', '/api/v1/../../etc/passwd', '/HNAP1/'];
+const SCANNER_PATHS = [
+  '/wp-login.php',
+  '/.env',
+  '/admin/config.php',
+  '/phpmyadmin/',
+  '/.git/config',
+  '/cgi-bin/luci',
+  '/actuator/health',
+  '/solr/admin/info/system',
+  '/api/v1/../../etc/passwd',
+  '/HNAP1/',
+];
 
 export async function simulate(scenario: Scenario, options: SimulateOptions): Promise<SimulationResult> {
   const log = options.log ?? (() => {});
@@ -99,10 +131,19 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
     where: f.where,
     routes: f.routes,
   }));
-  const active = (effect: Fault['effect'], profile: Partial<Record<Dimension, string>>, route: Route | undefined) => {
+  const active = (
+    effect: Fault['effect'],
+    profile: Partial<Record<Dimension, string>>,
+    route: Route | undefined,
+  ) => {
     const now = simNow(clock);
     return faults.some(
-      (f) => f.effect === effect && now >= f.fromMs && now < f.toMs && matchesWhere(f.where, profile) && (!f.routes || (route !== undefined && f.routes.includes(route))),
+      (f) =>
+        f.effect === effect &&
+        now >= f.fromMs &&
+        now < f.toMs &&
+        matchesWhere(f.where, profile) &&
+        (!f.routes || (route !== undefined && f.routes.includes(route))),
     );
   };
 
@@ -120,23 +161,27 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
     const nodes: Array<{ name: string; url: string; child: ChildProcess }> = [];
     for (let i = 1; i <= scenario.backend.nodes; i++) {
       const name = `node-${i}`;
-      const child = spawn(process.execPath, ['--import', '@mp-otel/node/register', '--import', '@mp-otel/incident/chaos', 'src/server.js'], {
-        cwd: serviceDir,
-        env: {
-          ...process.env,
-          PORT: '0',
-          HOST: '127.0.0.1',
-          STORAGE_DIR: join(work, 'images'), // one shared store, as behind a real balancer
-          OTEL_SERVICE_NAME: 'image-service',
-          OTEL_RESOURCE_ATTRIBUTES: `host.name=${name},deployment.environment.name=simulation`,
-          OTEL_EXPORTER_OTLP_ENDPOINT: warp.url,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-          OTEL_BSP_SCHEDULE_DELAY: '500',
-          OTEL_METRIC_EXPORT_INTERVAL: '5000',
-          MP_CHAOS_FILE: join(work, `chaos-${name}.json`),
+      const child = spawn(
+        process.execPath,
+        ['--import', '@mp-otel/node/register', '--import', '@mp-otel/incident/chaos', 'src/server.js'],
+        {
+          cwd: serviceDir,
+          env: {
+            ...process.env,
+            PORT: '0',
+            HOST: '127.0.0.1',
+            STORAGE_DIR: join(work, 'images'), // one shared store, as behind a real balancer
+            OTEL_SERVICE_NAME: 'image-service',
+            OTEL_RESOURCE_ATTRIBUTES: `host.name=${name},deployment.environment.name=simulation`,
+            OTEL_EXPORTER_OTLP_ENDPOINT: warp.url,
+            OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+            OTEL_BSP_SCHEDULE_DELAY: '500',
+            OTEL_METRIC_EXPORT_INTERVAL: '5000',
+            MP_CHAOS_FILE: join(work, `chaos-${name}.json`),
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
         },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      );
       const port = await new Promise<number>((resolve, reject) => {
         child.stdout!.on('data', (c) => {
           const m = /listening on (\d+)/.exec(String(c));
@@ -145,16 +190,27 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
         child.once('exit', (code) => reject(new Error(`image-service ${name} exited with ${code}`)));
       });
       nodes.push({ name, url: `http://127.0.0.1:${port}`, child });
-      closers.push(() => new Promise((r) => (child.exitCode !== null ? r(undefined) : (child.once('exit', r), child.kill('SIGTERM')))));
+      closers.push(
+        () =>
+          new Promise((r) => {
+            if (child.exitCode !== null) return r(undefined);
+            child.once('exit', r);
+            child.kill('SIGTERM');
+          }),
+      );
     }
     let turn = 0;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
     const balancer = http.createServer((req, res) => {
       const node = nodes[turn++ % nodes.length]!;
-      const up = http.request(`${node.url}${req.url}`, { method: req.method, headers: req.headers, agent }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
+      const up = http.request(
+        `${node.url}${req.url}`,
+        { method: req.method, headers: req.headers, agent },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
       up.on('error', () => {
         if (!res.headersSent) res.writeHead(502);
         res.end();
@@ -165,7 +221,9 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
     const lb = `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`;
     closers.push(() => new Promise((r) => balancer.close(r)));
     closers.push(() => agent.destroy());
-    log(`simulate: ${scenario.name}: ${nodes.length} image-service nodes behind ${lb}; telemetry → ${options.otlpUrl}`);
+    log(
+      `simulate: ${scenario.name}: ${nodes.length} image-service nodes behind ${lb}; telemetry → ${options.otlpUrl}`,
+    );
 
     // ── images ──
     const [minKb, maxKb] = scenario.actions['upload.image']?.size_kb ?? [20, 400];
@@ -180,22 +238,34 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
       const body = jpeg(30_000);
       const boundary = 'seed';
       const payload = Buffer.concat([
-        Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="seed.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`),
+        Buffer.from(
+          `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="seed.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`,
+        ),
         body,
         Buffer.from(`\r\n--${boundary}--\r\n`),
       ]);
       const id = await new Promise<string>((resolve, reject) => {
-        const req = http.request(`${lb}/upload`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length } }, (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (c: Buffer) => parts.push(c));
-          res.on('end', () => {
-            try {
-              resolve(JSON.parse(Buffer.concat(parts).toString()).id);
-            } catch (e) {
-              reject(e);
-            }
-          });
-        });
+        const req = http.request(
+          `${lb}/upload`,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': `multipart/form-data; boundary=${boundary}`,
+              'content-length': payload.length,
+            },
+          },
+          (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () => {
+              try {
+                resolve(JSON.parse(Buffer.concat(parts).toString()).id);
+              } catch (e) {
+                reject(e);
+              }
+            });
+          },
+        );
         req.on('error', reject);
         req.end(payload);
       });
@@ -232,13 +302,21 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
         carrier,
         province,
         'host.name': '',
-        ip: range ? ipString(range.ip_start + Math.floor(random() * (range.ip_end - range.ip_start + 1))) : '',
+        ip: range
+          ? ipString(range.ip_start + Math.floor(random() * (range.ip_end - range.ip_start + 1)))
+          : '',
         system: detail.system(random),
         brand: detail.brand,
         model: detail.model,
       };
       const routeOf = (url: string): Route | undefined =>
-        url.startsWith(lb) ? (url.includes('/upload') ? 'upload.image' : url.includes('/images/') ? 'download.image' : undefined) : undefined;
+        url.startsWith(lb)
+          ? url.includes('/upload')
+            ? 'upload.image'
+            : url.includes('/images/')
+              ? 'download.image'
+              : undefined
+          : undefined;
       const { wx, control } = createWx({
         storage: new WxStorage(),
         clientIp: profile.ip || undefined,
@@ -258,7 +336,8 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
           const route = routeOf(call.url);
           if (!route) return undefined;
           // A 15 s timeout lasts 15 simulated seconds: 15 000 / speed real ms (so its span is that short too).
-          if (active('timeout', profile, route)) return { fail: 'timeout', afterMs: Math.max(20, 15_000 / scenario.speed) };
+          if (active('timeout', profile, route))
+            return { fail: 'timeout', afterMs: Math.max(20, 15_000 / scenario.speed) };
           if (active('network_error', profile, route)) return { fail: 'network' };
           return undefined;
         },
@@ -275,7 +354,9 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
       return { profile, wx, control, realm, otel, inFlight: 0 };
     });
     closers.push(async () => {
-      await Promise.all(clients.map((c) => Promise.race([c.otel.shutdown(), new Promise((r) => setTimeout(r, 5_000))])));
+      await Promise.all(
+        clients.map((c) => Promise.race([c.otel.shutdown(), new Promise((r) => setTimeout(r, 5_000))])),
+      );
       for (const c of clients) {
         c.control.kill();
         c.realm.dispose();
@@ -290,7 +371,11 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
     }
     for (const node of nodes) {
       const schedule = scenario.faults
-        .filter((f) => f.effect === 'slow_node' && matchesWhere({ 'host.name': f.where!['host.name']! }, { 'host.name': node.name }))
+        .filter(
+          (f) =>
+            f.effect === 'slow_node' &&
+            matchesWhere({ 'host.name': f.where!['host.name']! }, { 'host.name': node.name }),
+        )
         .map((f) => ({
           from: realAt(clock, clock.simStartMs + f.from_minute * 60_000),
           to: realAt(clock, clock.simStartMs + f.to_minute * 60_000),
@@ -306,7 +391,9 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
       outcomes[route] ??= {};
       outcomes[route]![outcome] = (outcomes[route]![outcome] ?? 0) + 1;
     };
-    const actionWeights = Object.fromEntries(Object.entries(scenario.actions).map(([k, v]) => [k, v!.weight]));
+    const actionWeights = Object.fromEntries(
+      Object.entries(scenario.actions).map(([k, v]) => [k, v!.weight]),
+    );
     const act = (c: (typeof clients)[number]) => {
       const route = pick(actionWeights, random) as Route;
       c.inFlight++;
@@ -320,9 +407,17 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
         timeout: 15_000,
       };
       if (route === 'upload.image') {
-        c.wx.uploadFile({ url: `${lb}/upload`, filePath: pool[Math.floor(random() * pool.length)], name: 'file', ...callbacks });
+        c.wx.uploadFile({
+          url: `${lb}/upload`,
+          filePath: pool[Math.floor(random() * pool.length)],
+          name: 'file',
+          ...callbacks,
+        });
       } else {
-        c.wx.downloadFile({ url: `${lb}/images/${seeded[Math.floor(random() * seeded.length)]}`, ...callbacks });
+        c.wx.downloadFile({
+          url: `${lb}/images/${seeded[Math.floor(random() * seeded.length)]}`,
+          ...callbacks,
+        });
       }
     };
     let noiseRequests = 0;
@@ -355,7 +450,13 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
             if (m % (scan.every_minutes ?? 10) !== 0) continue;
             const ip = scan.ips?.[0] ?? '185.220.101.7';
             for (let i = 0; i < (scan.requests ?? 100); i++) {
-              noise(SCANNER_PATHS[i % SCANNER_PATHS.length]!, i % 3 === 0 ? 'POST' : 'GET', { 'user-agent': scan.user_agent ?? 'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)', 'x-forwarded-for': ip, 'x-real-ip': ip });
+              noise(SCANNER_PATHS[i % SCANNER_PATHS.length]!, i % 3 === 0 ? 'POST' : 'GET', {
+                'user-agent':
+                  scan.user_agent ??
+                  'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)',
+                'x-forwarded-for': ip,
+                'x-real-ip': ip,
+              });
             }
           }
           void Promise.resolve(options.onMinute?.(simStartMs() + m * 60_000, m)).catch(() => {});
@@ -375,7 +476,11 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
             crawlOwed--;
             const ips = crawler.ips ?? ['203.0.113.9'];
             const ip = ips[Math.floor(random() * ips.length)]!;
-            noise(`/images/${seeded[Math.floor(random() * seeded.length)]}`, 'GET', { 'user-agent': crawler.user_agent ?? 'python-requests/2.31.0', 'x-forwarded-for': ip, 'x-real-ip': ip });
+            noise(`/images/${seeded[Math.floor(random() * seeded.length)]}`, 'GET', {
+              'user-agent': crawler.user_agent ?? 'python-requests/2.31.0',
+              'x-forwarded-for': ip,
+              'x-real-ip': ip,
+            });
           }
         }
       }, 20);
@@ -383,9 +488,12 @@ export async function simulate(scenario: Scenario, options: SimulateOptions): Pr
 
     // ── wind down: let requests finish, then every app goes to the background (the SDK flushes) ──
     const settleBy = Date.now() + 20_000;
-    while (clients.some((c) => c.inFlight > 0) && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 50));
+    while (clients.some((c) => c.inFlight > 0) && Date.now() < settleBy)
+      await new Promise((r) => setTimeout(r, 50));
     for (const c of clients) c.control.emit('appHide');
-    await Promise.all(clients.map((c) => Promise.race([c.otel.flush(), new Promise((r) => setTimeout(r, 10_000))])));
+    await Promise.all(
+      clients.map((c) => Promise.race([c.otel.flush(), new Promise((r) => setTimeout(r, 10_000))])),
+    );
     await closeAll(); // nodes get SIGTERM: the preset flushes spans and metrics on the way out
     return {
       scenario: scenario.name,

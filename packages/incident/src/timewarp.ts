@@ -13,7 +13,8 @@ export interface Clock {
   speed: number;
 }
 
-export const simNow = (c: Clock, realMs = Date.now()): number => c.simStartMs + (realMs - c.realStartMs) * c.speed;
+export const simNow = (c: Clock, realMs = Date.now()): number =>
+  c.simStartMs + (realMs - c.realStartMs) * c.speed;
 /** The real time at which the simulated clock reads `simMs`. */
 export const realAt = (c: Clock, simMs: number): number => c.realStartMs + (simMs - c.simStartMs) / c.speed;
 
@@ -84,7 +85,10 @@ export function warpOtlp(signal: string, body: any, c: Clock, traces = new Trace
 
 const FORWARDED = ['content-type', 'x-mp-otel-batch', 'x-forwarded-for', 'x-real-ip', 'user-agent'];
 
-export async function startTimeWarp(targetUrl: string, clock: Clock): Promise<{ url: string; close(): Promise<void> }> {
+export async function startTimeWarp(
+  targetUrl: string,
+  clock: Clock,
+): Promise<{ url: string; close(): Promise<void> }> {
   const traces = new TraceShifts();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -101,7 +105,9 @@ export async function startTimeWarp(targetUrl: string, clock: Clock): Promise<{ 
       }
       let body: string;
       try {
-        body = JSON.stringify(warpOtlp(signal, JSON.parse(Buffer.concat(chunks).toString('utf8')), clock, traces));
+        body = JSON.stringify(
+          warpOtlp(signal, JSON.parse(Buffer.concat(chunks).toString('utf8')), clock, traces),
+        );
       } catch (e) {
         return answer(400, JSON.stringify({ message: `invalid OTLP/JSON: ${(e as Error).message}` }));
       }

@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Embedded, readIp2Region, startEmbedded } from 'mp-otel';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type ScenarioOutcome, formatDiagnosis, loadScenario, renderReport, runScenario } from '../src/index.js';
+import {
+  formatDiagnosis,
+  loadScenario,
+  renderReport,
+  runScenario,
+  type ScenarioOutcome,
+} from '../src/index.js';
 
 const scenariosDir = join(__dirname, '../../../examples/scenarios');
 const work = mkdtempSync(join(tmpdir(), 'mp-otel-acceptance-'));
@@ -27,7 +33,8 @@ afterAll(async () => {
 });
 
 async function run(file: string): Promise<ScenarioOutcome> {
-  for (const t of ['otel_traces', 'otel_logs', 'mp_sli_1m', 'mp_sli_1h']) await emb.client.command({ query: `TRUNCATE TABLE ${emb.database}.${t}` });
+  for (const t of ['otel_traces', 'otel_logs', 'mp_sli_1m', 'mp_sli_1h'])
+    await emb.client.command({ query: `TRUNCATE TABLE ${emb.database}.${t}` });
   const outcome = await runScenario(loadScenario(join(scenariosDir, file)), {
     otlpUrl: emb.otlpUrl,
     ipRanges,
@@ -40,7 +47,9 @@ async function run(file: string): Promise<ScenarioOutcome> {
 }
 
 describe.sequential('shipped scenarios', () => {
-  const files = readdirSync(scenariosDir).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(scenariosDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   for (const file of files) {
     test(file, { timeout: 240_000 }, async () => {
       const o = await run(file);
@@ -76,7 +85,21 @@ describe.sequential('shipped scenarios', () => {
     execFileSync(join(__dirname, '../../../scripts/ensure-chromium.sh'), { stdio: 'inherit' });
     execFileSync(
       '/usr/bin/chromium',
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(work, 'chromium')}`, '--hide-scrollbars', '--window-size=1100,2400', `--screenshot=${png}`, `file://${page}`],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${join(work, 'chromium')}`,
+        '--hide-scrollbars',
+        '--window-size=1100,2400',
+        `--screenshot=${png}`,
+        `file://${page}`,
+      ],
       { stdio: 'ignore', timeout: 60_000 },
     );
     const bytes = readFileSync(png);

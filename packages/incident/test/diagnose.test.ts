@@ -19,7 +19,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 beforeEach(async () => {
-  for (const t of ['otel_traces', 'mp_sli_1m', 'mp_sli_1h']) await emb.client.command({ query: `TRUNCATE TABLE ${emb.database}.${t}` });
+  for (const t of ['otel_traces', 'mp_sli_1m', 'mp_sli_1h'])
+    await emb.client.command({ query: `TRUNCATE TABLE ${emb.database}.${t}` });
 });
 
 /**
@@ -94,7 +95,11 @@ describe('diagnose', () => {
   test('a three-dimension culprit', async () => {
     await generate("os = 'android' AND host = '8.0.50' AND net = '4g'", 400);
     const d = await diagnoseNow();
-    expect(d.culprits[0]!.where).toEqual({ 'os.name': 'android', 'mp.host.version': '8.0.50', 'network.type': '4g' });
+    expect(d.culprits[0]!.where).toEqual({
+      'os.name': 'android',
+      'mp.host.version': '8.0.50',
+      'network.type': '4g',
+    });
   });
 
   test('timeouts that never got an answer: the network', async () => {

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { TraceShifts, loadScenario, matchesWhere, parseScenario, pick, rng, warpOtlp } from '../src/index.js';
+import { loadScenario, matchesWhere, parseScenario, pick, rng, TraceShifts, warpOtlp } from '../src/index.js';
 
 const scenarios = join(__dirname, '../../../examples/scenarios');
 
@@ -27,13 +27,25 @@ describe('scenario files', () => {
       ),
     ).toThrow(/ends before it starts/);
     expect(() =>
-      parseScenario('name: x\nduration_minutes: 10\nmix: { os.name: { ios: 1 } }\nactions: { upload.image: { weight: 1 } }\nfaults: [{ name: f, from_minute: 1, to_minute: 2, effect: slow_node }]'),
+      parseScenario(
+        'name: x\nduration_minutes: 10\nmix: { os.name: { ios: 1 } }\nactions: { upload.image: { weight: 1 } }\nfaults: [{ name: f, from_minute: 1, to_minute: 2, effect: slow_node }]',
+      ),
     ).toThrow(/needs where.host.name/);
   });
 
   test('defaults are filled in', () => {
-    const s = parseScenario('name: x\nduration_minutes: 10\nmix: { os.name: { ios: 1 } }\nactions: { upload.image: { weight: 1 } }');
-    expect(s).toMatchObject({ speed: 60, clients: 40, requests_per_second: 40, sample_rate: 1, seed: 1, faults: [], noise: [] });
+    const s = parseScenario(
+      'name: x\nduration_minutes: 10\nmix: { os.name: { ios: 1 } }\nactions: { upload.image: { weight: 1 } }',
+    );
+    expect(s).toMatchObject({
+      speed: 60,
+      clients: 40,
+      requests_per_second: 40,
+      sample_rate: 1,
+      seed: 1,
+      faults: [],
+      noise: [],
+    });
   });
 });
 
@@ -50,7 +62,12 @@ describe('randomness and matching', () => {
     expect(counts.y / 10_000).toBeLessThan(0.78);
   });
   test('where clauses', () => {
-    expect(matchesWhere({ 'os.name': 'ios', carrier: ['unicom', 'mobile'] }, { 'os.name': 'ios', carrier: 'mobile' })).toBe(true);
+    expect(
+      matchesWhere(
+        { 'os.name': 'ios', carrier: ['unicom', 'mobile'] },
+        { 'os.name': 'ios', carrier: 'mobile' },
+      ),
+    ).toBe(true);
     expect(matchesWhere({ 'os.name': 'ios' }, { 'os.name': 'android' })).toBe(false);
     expect(matchesWhere(undefined, {})).toBe(true);
   });
@@ -84,13 +101,50 @@ describe('the simulated clock', () => {
 
   test('logs of a trace follow it; metrics points move with the clock', () => {
     const shifts = new TraceShifts();
-    warpOtlp('traces', { resourceSpans: [{ scopeSpans: [{ spans: [span('t2', 1_020_000, 5)] }] }] }, clock, shifts);
-    const logs = { resourceLogs: [{ scopeLogs: [{ logRecords: [{ traceId: 't2', timeUnixNano: ns(1_020_003), observedTimeUnixNano: ns(1_020_003) }] }] }] };
+    warpOtlp(
+      'traces',
+      { resourceSpans: [{ scopeSpans: [{ spans: [span('t2', 1_020_000, 5)] }] }] },
+      clock,
+      shifts,
+    );
+    const logs = {
+      resourceLogs: [
+        {
+          scopeLogs: [
+            {
+              logRecords: [
+                { traceId: 't2', timeUnixNano: ns(1_020_003), observedTimeUnixNano: ns(1_020_003) },
+              ],
+            },
+          ],
+        },
+      ],
+    };
     warpOtlp('logs', logs, clock, shifts);
-    expect(Number(BigInt(logs.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!.timeUnixNano) / 1_000_000n)).toBe(5_000_000_000 + 20_000 * 60 + 3);
-    const metrics = { resourceMetrics: [{ scopeMetrics: [{ metrics: [{ histogram: { dataPoints: [{ startTimeUnixNano: ns(1_000_000), timeUnixNano: ns(1_001_000) }] } }] }] }] };
+    expect(Number(BigInt(logs.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!.timeUnixNano) / 1_000_000n)).toBe(
+      5_000_000_000 + 20_000 * 60 + 3,
+    );
+    const metrics = {
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            {
+              metrics: [
+                {
+                  histogram: {
+                    dataPoints: [{ startTimeUnixNano: ns(1_000_000), timeUnixNano: ns(1_001_000) }],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
     warpOtlp('metrics', metrics, clock);
     const p = metrics.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!.histogram.dataPoints[0]!;
-    expect(Number(BigInt(p.timeUnixNano) / 1_000_000n) - Number(BigInt(p.startTimeUnixNano) / 1_000_000n)).toBe(60_000);
+    expect(
+      Number(BigInt(p.timeUnixNano) / 1_000_000n) - Number(BigInt(p.startTimeUnixNano) / 1_000_000n),
+    ).toBe(60_000);
   });
 });

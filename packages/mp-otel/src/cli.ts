@@ -4,8 +4,8 @@ import { createClient } from '@clickhouse/client';
 import { CatalogError, loadCatalog, loadCatalogIntoClickHouse } from './catalog.js';
 import { startEmbedded } from './embedded.js';
 import { loadGeoIntoClickHouse } from './geo.js';
-import { migrate, resolveSchemaOptions } from './migrate.js';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
+import { migrate, resolveSchemaOptions } from './migrate.js';
 import { formatTable } from './table.js';
 
 const USAGE = `usage:

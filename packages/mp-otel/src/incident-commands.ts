@@ -3,7 +3,16 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import { type Kpi, diagnose, formatDiagnosis, freshDir, loadScenario, renderReport, runDemo, simulate } from '@mp-otel/incident';
+import {
+  diagnose,
+  formatDiagnosis,
+  freshDir,
+  type Kpi,
+  loadScenario,
+  renderReport,
+  runDemo,
+  simulate,
+} from '@mp-otel/incident';
 import { type Embedded, startEmbedded } from './embedded.js';
 import { readIp2Region } from './geo.js';
 
@@ -45,7 +54,14 @@ function ipRanges() {
 /** A store to query: the embedded one on --data-dir, or a ClickHouse at --url. */
 async function openStore(v: IncidentArgs, database: string) {
   if (v['data-dir'] || !v.url) {
-    const emb = await startEmbedded({ dataDir: v['data-dir'], otlpPort: 0, httpPort: 0, catalog: false, geo: false, log: () => {} });
+    const emb = await startEmbedded({
+      dataDir: v['data-dir'],
+      otlpPort: 0,
+      httpPort: 0,
+      catalog: false,
+      geo: false,
+      log: () => {},
+    });
     return { client: emb.client, database: emb.database, close: () => emb.close() };
   }
   const client = createClient({ url: v.url, username: v.user ?? 'default', password: v.password ?? '' });
@@ -66,8 +82,13 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
       try {
         const r = await simulate(scenario, { otlpUrl, ipRanges: ipRanges(), log: (l) => console.log(l) });
         await emb?.flush();
-        console.log(`simulated ${scenario.duration_minutes} minutes in ${r.realSeconds.toFixed(0)} s: ${new Date(r.simStartMs).toISOString()} … ${new Date(r.simEndMs).toISOString()}`);
-        for (const f of r.faults) console.log(`fault "${f.name}" (${f.effect}): ${new Date(f.fromMs).toISOString()} … ${new Date(f.toMs).toISOString()}`);
+        console.log(
+          `simulated ${scenario.duration_minutes} minutes in ${r.realSeconds.toFixed(0)} s: ${new Date(r.simStartMs).toISOString()} … ${new Date(r.simEndMs).toISOString()}`,
+        );
+        for (const f of r.faults)
+          console.log(
+            `fault "${f.name}" (${f.effect}): ${new Date(f.fromMs).toISOString()} … ${new Date(f.toMs).toISOString()}`,
+          );
         console.log(`actions: ${JSON.stringify(r.outcomes)}; noise requests: ${r.noiseRequests}`);
       } finally {
         await emb?.close();
@@ -78,13 +99,22 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
     case 'report': {
       const store = await openStore(v, database);
       try {
-        const d = await diagnose({ client: store.client, database: store.database, route: v.route, kpi: v.kpi as Kpi | undefined, at: parseTime(v.at) });
+        const d = await diagnose({
+          client: store.client,
+          database: store.database,
+          route: v.route,
+          kpi: v.kpi as Kpi | undefined,
+          at: parseTime(v.at),
+        });
         if (cmd === 'diagnose') {
           console.log(v.json ? JSON.stringify(d, null, 2) : formatDiagnosis(d));
           return d.anomaly ? 0 : 0;
         }
         const out = resolve(v.out ?? 'mp-otel-report.html');
-        writeFileSync(out, await renderReport({ client: store.client, database: store.database, diagnosis: d }));
+        writeFileSync(
+          out,
+          await renderReport({ client: store.client, database: store.database, diagnosis: d }),
+        );
         console.log(`report: ${out}`);
         return 0;
       } finally {
@@ -92,9 +122,15 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
       }
     }
     case 'demo': {
-      const scenarioFile = v.scenario ?? resolve(import.meta.dirname, '../../../examples/scenarios/seed-incident.yaml');
+      const scenarioFile =
+        v.scenario ?? resolve(import.meta.dirname, '../../../examples/scenarios/seed-incident.yaml');
       const dataDir = freshDir(resolve(v['data-dir'] ?? '.data/demo'));
-      const emb = await startEmbedded({ dataDir, otlpPort: v.serve ? 4318 : 0, httpPort: v.serve ? 8123 : 0, log: () => {} });
+      const emb = await startEmbedded({
+        dataDir,
+        otlpPort: v.serve ? 4318 : 0,
+        httpPort: v.serve ? 8123 : 0,
+        log: () => {},
+      });
       try {
         const result = await runDemo({
           store: emb,
@@ -103,7 +139,9 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
           reportPath: resolve(dataDir, 'report.html'),
         });
         if (v.serve) {
-          console.log(`\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}); Ctrl-C to stop`);
+          console.log(
+            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}); Ctrl-C to stop`,
+          );
           await new Promise<void>((r) => {
             process.once('SIGINT', () => r());
             process.once('SIGTERM', () => r());
