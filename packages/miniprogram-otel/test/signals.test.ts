@@ -291,6 +291,26 @@ describe('traces of the app itself', () => {
 });
 
 describe('platform adapters', () => {
+  test('QQ, ByteDance and Baidu are detected before a `wx` alias they may also expose', async () => {
+    for (const [global, name] of [
+      ['qq', 'qq'],
+      ['tt', 'bytedance'],
+      ['swan', 'baidu'],
+    ] as const) {
+      const { wx } = createWx();
+      const { sdk, realm } = loadMiniProgramSdk(wx, { [global]: wx });
+      const otel = sdk.init({ serviceName: global, endpoint: capture.url, batch: { delayMs: 10 } });
+      otel.tracer.startSpan('probe').end();
+      await otel.flush();
+      await otel.shutdown();
+      realm.dispose();
+      await capture.waitFor(() => capture.spans().some((s) => s.resource['service.name'] === global));
+      expect(
+        capture.spans().find((s) => s.resource['service.name'] === global)!.resource['mp.platform'],
+      ).toBe(name);
+    }
+  });
+
   /** Alipay's `my`: `headers` in, `status`/`headers` out; DingTalk's `dd.httpRequest` likewise. */
   function alipayLike(method: 'request' | 'httpRequest') {
     const { wx } = createWx();
