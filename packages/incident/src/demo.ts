@@ -21,8 +21,8 @@ export interface DemoStore {
 export interface AlertResult {
   rule: string;
   firing: boolean;
-  value?: number;
-  threshold?: number;
+  /** one line saying what fired and why (value, threshold) */
+  text?: string;
 }
 
 export interface DemoOptions {
@@ -61,7 +61,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     `  ${scenario.clients} simulated mini-program clients (the real SDK), ${scenario.duration_minutes} simulated minutes at ×${scenario.speed}`,
   );
   print(`  store: embedded ClickHouse (chDB) at ${store.clickhouseUrl}, OTLP at ${store.otlpUrl}\n`);
-  print('  minute   upload.image: req  errors  p99     download.image: req  errors  p99     alerts');
+  // Each row: the time now, the client-layer SLIs of the minute before last (its telemetry has landed),
+  // and the rules firing now.
+  print(
+    '  now    minute   upload.image: req  errors  p99     download.image: req  errors  p99     alerts firing',
+  );
 
   // Each simulated minute: the overview of the minute before last (its telemetry has landed by then),
   // the alert rules, and — once a rule fires — the diagnosis.
@@ -88,14 +92,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       };
       const firing = o.alerts ? (await o.alerts(minuteStartMs)).filter((a) => a.firing) : [];
       print(
-        `  ${hhmm(shown)}    ${cell('upload.image')}          ${cell('download.image')}   ${firing.map((a) => a.rule).join(', ') || '—'}`,
+        `  ${hhmm(minuteStartMs)}  ${hhmm(shown)}    ${cell('upload.image')}          ${cell('download.image')}   ${firing.map((a) => a.rule).join(', ') || '—'}`,
       );
       if (firing.length > 0 && !alert) {
         alert = { rule: firing[0]!.rule, atMs: minuteStartMs };
         const a = firing[0]!;
-        print(
-          `\n  ALERT FIRING at ${hhmm(minuteStartMs)}: ${a.rule}${a.value !== undefined ? ` = ${(100 * a.value).toFixed(2)}% (threshold ${(100 * (a.threshold ?? 0)).toFixed(2)}%)` : ''}`,
-        );
+        print(`\n  ALERT FIRING at ${hhmm(minuteStartMs)}: ${a.text ?? a.rule}`);
       }
       if (alert && !named) {
         const d = await diagnose({ ...q, at: minuteStartMs });

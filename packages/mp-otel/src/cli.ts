@@ -1,4 +1,4 @@
-// mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, report, demo.
+// mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, report, alerts, demo.
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { CatalogError, loadCatalog, loadCatalogIntoClickHouse } from './catalog.js';

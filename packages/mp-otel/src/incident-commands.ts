@@ -1,8 +1,9 @@
-// mp-otel simulate | diagnose | report | demo: the incident tools of @mp-otel/incident, on the embedded
+// mp-otel simulate | diagnose | report | alerts | demo: the incident tools of @mp-otel/incident, on the embedded
 // store (--data-dir, started in-process) or on any ClickHouse reached over HTTP (--url).
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createClient } from '@clickhouse/client';
+import { evaluateAlerts, formatAlerts } from '@mp-otel/grafana';
 import {
   diagnose,
   formatDiagnosis,
@@ -20,6 +21,7 @@ export const INCIDENT_USAGE = `  mp-otel simulate --scenario FILE [--data-dir DI
   mp-otel diagnose [--route R] [--kpi error_rate|slow_ratio|volume] [--at TIME] [--json]
                    [--data-dir DIR | --url URL] [--database otel]
   mp-otel report [--out report.html] [--route R] [--at TIME] [--data-dir DIR | --url URL]
+  mp-otel alerts [--at TIME] [--data-dir DIR | --url URL]   (the provisioned Grafana rules' SQL)
   mp-otel demo [--scenario FILE] [--data-dir .data/demo] [--serve]
   (TIME: ISO 8601 or epoch milliseconds; default: the newest minute in the store)
 `;
@@ -121,6 +123,20 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         await store.close();
       }
     }
+    case 'alerts': {
+      const store = await openStore(v, database);
+      try {
+        const results = await evaluateAlerts({
+          client: store.client,
+          database: store.database,
+          at: parseTime(v.at),
+        });
+        console.log(formatAlerts(results));
+        return 0;
+      } finally {
+        await store.close();
+      }
+    }
     case 'demo': {
       const scenarioFile =
         v.scenario ?? resolve(import.meta.dirname, '../../../examples/scenarios/seed-incident.yaml');
@@ -136,6 +152,12 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
           store: emb,
           scenario: loadScenario(scenarioFile),
           ipRanges: ipRanges(),
+          alerts: async (at) =>
+            (await evaluateAlerts({ client: emb.client, database: emb.database, at })).map((r) => ({
+              rule: r.rule,
+              firing: r.firing,
+              text: formatAlerts([r]).split('\n')[1]?.replace(/\s+/g, ' '),
+            })),
           reportPath: resolve(dataDir, 'report.html'),
         });
         if (v.serve) {
