@@ -23,6 +23,7 @@ export {
   poissonLlr,
 } from './diagnose.js';
 export { culpritF1, type RunOptions, runScenario, type ScenarioOutcome } from './evaluate.js';
+export { SIMULATION_LOCK, withMachineLock } from './lock.js';
 export { lineChart, type ReportOptions, renderReport, type TimelineEvent } from './report.js';
 export type { Dimension, Fault, Noise, Route, Scenario, Where } from './scenario.js';
 export { loadScenario, matchesWhere, parseScenario, pick, rng, scenarioSchema } from './scenario.js';

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createWx, loadMiniProgramSdk, WxStorage } from '@mp-otel/devkit';
+import { withMachineLock } from './lock.js';
 import {
   type Dimension,
   type Fault,
@@ -109,7 +110,12 @@ const SCANNER_PATHS = [
   '/HNAP1/',
 ];
 
-export async function simulate(scenario: Scenario, options: SimulateOptions): Promise<SimulationResult> {
+/** Runs a scenario; waits for any other simulation on this machine to finish first (see lock.ts). */
+export function simulate(scenario: Scenario, options: SimulateOptions): Promise<SimulationResult> {
+  return withMachineLock(() => run(scenario, options));
+}
+
+async function run(scenario: Scenario, options: SimulateOptions): Promise<SimulationResult> {
   const log = options.log ?? (() => {});
   const random = rng(scenario.seed);
   const work = mkdtempSync(join(tmpdir(), `mp-otel-sim-${scenario.name}-`));

@@ -1,0 +1,37 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadScenario, type SimulationResult, simulate } from '@mp-otel/incident';
+import { readIp2Region, startEmbedded } from 'mp-otel';
+
+export const SCENARIOS = fileURLToPath(new URL('../../../examples/scenarios/', import.meta.url));
+export type Embedded = Awaited<ReturnType<typeof startEmbedded>>;
+
+/** One embedded store per test file (chDB: one data dir per process) and one shortened simulation. */
+export async function simulateInto(
+  name: string,
+  minutes: number,
+  faultFrom?: number,
+): Promise<{ emb: Embedded; sim: SimulationResult; close: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), `mp-otel-grafana-${name}-`));
+  const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {} });
+  const s = loadScenario(join(SCENARIOS, `${name}.yaml`));
+  s.duration_minutes = minutes;
+  for (const f of s.faults) {
+    f.from_minute = faultFrom ?? f.from_minute;
+    f.to_minute = minutes;
+  }
+  const ipRanges = [...readIp2Region()].filter((r) => r.carrier && r.province);
+  // simulate() runs one simulation at a time on the machine (@mp-otel/incident's lock)
+  const sim = await simulate(s, { otlpUrl: emb.otlpUrl, ipRanges });
+  await emb.flush();
+  return {
+    emb,
+    sim,
+    close: async () => {
+      await emb.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
