@@ -143,3 +143,27 @@ describe('dashboards (checked against the foundation SDK types and these structu
     });
   }
 });
+
+describe('docker-compose.yml runs this provisioning as generated', () => {
+  it('mounts, provisioning path, provider path and the datasource environment agree', () => {
+    const root = new URL('../../../', import.meta.url);
+    const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8'));
+    const grafana = compose.services.grafana;
+    expect(grafana.volumes).toContain('./grafana:/etc/mp-otel/grafana:ro');
+    expect(grafana.environment.GF_PATHS_PROVISIONING).toBe('/etc/mp-otel/grafana/provisioning');
+    const provider = parse(
+      readFileSync(new URL('grafana/provisioning/dashboards/mp-otel.yaml', root), 'utf8'),
+    );
+    expect(provider.providers[0].options.path).toBe('/etc/mp-otel/grafana/dashboards');
+    const datasource = readFileSync(
+      new URL('grafana/provisioning/datasources/clickhouse.yaml', root),
+      'utf8',
+    );
+    for (const variable of datasource.match(/\$[A-Z_]+/g) ?? []) {
+      expect(Object.keys(grafana.environment), variable).toContain(variable.slice(1));
+    }
+    const ds = parse(datasource).datasources[0];
+    expect(String(ds.jsonData.port)).toBe(String(grafana.environment.CLICKHOUSE_PORT));
+    expect(ds.jsonData.host).toBe(grafana.environment.CLICKHOUSE_HOST);
+  });
+});
