@@ -1,4 +1,5 @@
 // Helpers for tests and benchmarks that run the real mp-otel collector distribution.
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { anyValue, attributes as attrs, waitFor as devkitWaitFor } from '@mp-otel/devkit';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const collectorDir = join(repoRoot, 'collector');
@@ -194,22 +196,8 @@ export interface FlatLog {
   resource: Record<string, unknown>;
 }
 
-export function anyValue(v: any): unknown {
-  if (!v) return null;
-  if ('stringValue' in v) return v.stringValue;
-  if ('intValue' in v) return Number(v.intValue);
-  if ('doubleValue' in v) return Number(v.doubleValue);
-  if ('boolValue' in v) return v.boolValue;
-  if ('arrayValue' in v) return (v.arrayValue.values ?? []).map(anyValue);
-  if ('kvlistValue' in v) return attrs(v.kvlistValue.values);
-  if ('bytesValue' in v) return v.bytesValue;
-  return null;
-}
-export function attrs(list: any[] | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const kv of list ?? []) out[kv.key] = anyValue(kv.value);
-  return out;
-}
+// OTLP/JSON AnyValue decoding is the devkit's (one place for it across the test suites).
+export { anyValue, attrs };
 
 export async function startSink(): Promise<OtlpSink> {
   const requests: SinkRequest[] = [];
@@ -372,16 +360,11 @@ export async function postOtlp(
   return text;
 }
 
-export async function waitFor<T>(
+/** devkit's waitFor, with the longer default a collector round trip needs. */
+export function waitFor<T>(
   fn: () => T | undefined | false,
   timeoutMs = 30_000,
   what = 'condition',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return devkitWaitFor(fn, timeoutMs, what);
 }

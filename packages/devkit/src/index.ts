@@ -1,5 +1,5 @@
 export type { CapturedLog, CapturedRequest, CapturedSpan, OtlpCapture, Reply } from './otlp-capture.js';
-export { anyValue, attributes, startOtlpCapture } from './otlp-capture.js';
+export { anyValue, attributes, startOtlpCapture, waitFor } from './otlp-capture.js';
 export type { MiniProgram, PageInstance } from './runtime.js';
 export { runMiniProgram } from './runtime.js';
 export type { MiniProgramRealm } from './vm-loader.js';

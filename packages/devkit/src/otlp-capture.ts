@@ -73,6 +73,21 @@ export interface OtlpCapture {
   close(): Promise<void>;
 }
 
+/** Polls `fn` until it returns something truthy, and returns that; throws after `timeoutMs`. */
+export async function waitFor<T>(
+  fn: () => T | undefined | null | false,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function anyValue(v: any): AttributeValue {
   if (!v || typeof v !== 'object') return null;
   if ('stringValue' in v) return v.stringValue;
@@ -158,11 +173,7 @@ export async function startOtlpCapture(options: { dedupe?: boolean } = {}): Prom
       return out;
     },
     async waitFor(predicate, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate()) {
-        if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitFor(predicate, timeoutMs);
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
