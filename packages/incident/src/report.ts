@@ -186,38 +186,36 @@ export async function renderReport(o: ReportOptions): Promise<string> {
     )
     .join('')}</table>`;
 
-  // exemplar traces: failing spans of the culprit, each with the rest of its trace
-  const attrFilter =
-    top && a.layer === 'client'
-      ? Object.keys(top.where)
-          .map((k, i) =>
-            ['carrier', 'province', 'network.type'].includes(k)
-              ? ''
-              : `AND ResourceAttributes[{k${i}:String}] = {v${i}:String}`,
-          )
-          .join(' ')
-      : '';
+  // exemplar traces: failing spans of the culprit, each with the rest of its trace. The route and the slow
+  // threshold come from mp_routes, as the cube's view derives them (mp.route_name, else the catalog regex
+  // on "METHOD http.route"; the route's SLO latency, else the migrations' default of 3000 ms).
   const exParams: Record<string, unknown> = {
     ...params,
     onset: Math.floor(a.onsetMs / 1000),
     kind: a.layer === 'client' ? 'Client' : 'Server',
   };
-  Object.entries(top?.where ?? {}).forEach(([k, v], i) => {
-    exParams[`k${i}`] = k === 'host.name' ? 'host.name' : k;
+  const culpritFilters = Object.entries(top?.where ?? {}).flatMap(([k, v], i) => {
+    exParams[`k${i}`] = k;
     exParams[`v${i}`] = v;
+    // carrier, province and network type are not resource attributes of the span (geo comes from the cube)
+    return ['carrier', 'province', 'network.type'].includes(k)
+      ? []
+      : [`ResourceAttributes[{k${i}:String}] = {v${i}:String}`];
   });
   const badFilter =
     a.kpi === 'slow_ratio'
-      ? 'Duration > 1000000000'
+      ? 'Duration > 1000000 * if(route.2 > 0, route.2, 3000)'
       : "(StatusCode = 'Error' OR SpanAttributes['error.type'] != '')";
   const traceIds = (
     await rows<{ TraceId: string }>(
       o.client,
-      `SELECT TraceId FROM ${db}.otel_traces
+      `WITH (SELECT (any(match_regex), max(slo_latency_ms)) FROM ${db}.mp_routes WHERE name = {route:String}) AS route
+       SELECT TraceId FROM ${db}.otel_traces
         WHERE Timestamp >= toDateTime64({onset:UInt32}, 9) AND Timestamp <= toDateTime64({at:UInt32} + 60, 9)
           AND SpanKind = {kind:String} AND ${badFilter}
-          AND (SpanAttributes['mp.route_name'] = {route:String} OR {route:String} = '' OR SpanAttributes['http.route'] != '')
-          ${a.layer === 'backend' && top ? "AND ResourceAttributes['host.name'] = {v0:String}" : attrFilter}
+          AND (SpanAttributes['mp.route_name'] = {route:String}
+               OR (route.1 != '' AND match(concat(SpanAttributes['http.request.method'], ' ', SpanAttributes['http.route']), route.1)))
+          ${culpritFilters.map((f) => `AND ${f}`).join(' ')}
         ORDER BY Timestamp LIMIT 3`,
       exParams,
     )

@@ -84,6 +84,8 @@ describe('diagnose', () => {
     expect(d.verdict?.layer).toBe('client');
     expect(d.codes[0]).toMatchObject({ status: 400 });
     expect(formatDiagnosis(d)).toContain('os.name=ios AND mp.base_library.version=3.5.0');
+    const html = await renderReport({ client: emb.client, database: emb.database, diagnosis: d });
+    expect(html.match(/<h4><code>[0-9A-F]+<\/code><\/h4>/g)?.length).toBe(3); // exemplar traces of the culprit
   });
 
   test('named within two minutes of the onset', async () => {
@@ -115,6 +117,10 @@ describe('diagnose', () => {
     expect(d.anomaly).toMatchObject({ layer: 'backend', kpi: 'slow_ratio' });
     expect(d.culprits[0]!.where).toEqual({ 'host.name': 'node-2' });
     expect(d.verdict?.layer).toBe('backend');
+    // exemplars: slow (over the route's 3 s SLO) spans of the culprit node, from otel_traces
+    const html = await renderReport({ client: emb.client, database: emb.database, diagnosis: d });
+    expect(html).not.toContain('No exemplar traces found');
+    expect(html.match(/<h4><code>[0-9A-F]+<\/code><\/h4>/g)?.length).toBe(3);
   });
 
   test('no fault, no anomaly; the report says so', async () => {

@@ -110,7 +110,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         });
         if (cmd === 'diagnose') {
           console.log(v.json ? JSON.stringify(d, null, 2) : formatDiagnosis(d));
-          return d.anomaly ? 0 : 0;
+          return 0;
         }
         const out = resolve(v.out ?? 'mp-otel-report.html');
         writeFileSync(
