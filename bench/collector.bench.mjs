@@ -80,7 +80,7 @@ const countRows = async (emb) => {
 
 export default async function () {
   ensureCollector();
-  const { startEmbedded } = await import('mp-otel');
+  const { startEmbedded } = await import('@mp-otel/store');
   const rows = [];
   const batches = workload();
 

@@ -2,16 +2,17 @@
 // 1. Diagnosis time on a cube of 1M rows (mp_sli_1m filled with SQL: 60 minutes × 2 layers × 2 routes ×
 //    many fingerprint combinations, with an injected culprit), against the same localization computed
 //    from the raw spans in otel_traces (the cube's alternative), same run.
-// 2. Top-1 accuracy and F1 of the culprit over the shipped scenario suite (examples/scenarios), each run
+// 2. Top-1 accuracy and F1 of the culprit over the shipped scenario suite (packages/simulator/scenarios), each run
 //    for real (fleet of SDK clients → image service → embedded store), diagnosed 2 simulated minutes after
 //    the fault began. BENCH_SCENARIOS=0 skips this part (about 5 minutes).
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { diagnose, loadScenario, runScenario } from '@mp-otel/incident';
-import { readIp2Region, startEmbedded } from 'mp-otel';
+import { dirname, join } from 'node:path';
+import { diagnose } from '@mp-otel/diagnose';
+import { loadScenario, runScenario, scenarioPath } from '@mp-otel/simulator';
+import { readIp2Region, startEmbedded } from '@mp-otel/store';
 
-const here = new URL('.', import.meta.url).pathname;
+const _here = new URL('.', import.meta.url).pathname;
 
 export default async function () {
   const rows = [];
@@ -72,7 +73,7 @@ export default async function () {
   }
 
   if (process.env.BENCH_SCENARIOS !== '0') {
-    const dir = join(here, '../examples/scenarios');
+    const dir = dirname(scenarioPath('seed-incident'));
     const files = readdirSync(dir)
       .filter((f) => f.endsWith('.yaml'))
       .sort();

@@ -34,7 +34,7 @@ function buildBareOtel() {
 }
 
 async function bundleSizes() {
-  const sdk = readFileSync(join(here, '../packages/miniprogram-otel/miniprogram_dist/index.js'));
+  const sdk = readFileSync(join(here, '../packages/miniprogram/miniprogram_dist/index.js'));
   const bare = await buildBareOtel();
   const aegis = readFileSync(require.resolve('aegis-mp-sdk/lib/aegis.min.js'));
   const bareGz = gz(bare.outputFiles[0].contents);

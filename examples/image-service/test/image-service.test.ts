@@ -3,12 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OtlpReceiver, waitFor } from '../../../packages/backend-otel/test/helpers/otlp-receiver.js';
-import {
-  otlpEnv,
-  type RunningService,
-  startService,
-} from '../../../packages/backend-otel/test/helpers/service.js';
+import { OtlpReceiver, waitFor } from '../../../packages/node/test/helpers/otlp-receiver.js';
+import { otlpEnv, type RunningService, startService } from '../../../packages/node/test/helpers/service.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const serviceDir = join(here, '..');

@@ -7,8 +7,8 @@
 // expression fires it when value > threshold.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type * as alerting from '@grafana/grafana-foundation-sdk/alerting';
+import type { Catalog } from '@mp-otel/contracts';
 import { stringify } from 'yaml';
-import { type Catalog, loadCatalog } from './catalog.js';
 import { expandQuery } from './macros.js';
 import { DATASOURCE_UID, Format, PLUGIN_VERSION } from './query.js';
 
@@ -45,7 +45,7 @@ const slug = (s: string) =>
     .replace(/^-|-$/g, '')
     .toLowerCase();
 
-export function alertRules(catalog: Catalog = loadCatalog(), o: AlertOptions = {}): AlertRule[] {
+export function alertRules(catalog: Catalog, o: AlertOptions = {}): AlertRule[] {
   const minReq400 = o.minRequests400 ?? 20;
   const minErr400 = o.minErrors400 ?? 3;
   const minPrev = o.minLastWeekRequests ?? 100;
@@ -123,7 +123,7 @@ type ProvisionedRule = Omit<alerting.Rule, 'folderUID' | 'ruleGroup' | 'orgID' |
 };
 
 /** Grafana alerting file provisioning (apiVersion 1) for the rules. */
-export function alertProvisioning(rules: AlertRule[] = alertRules()): string {
+export function alertProvisioning(rules: AlertRule[]): string {
   const doc = {
     apiVersion: 1,
     groups: [
@@ -217,15 +217,15 @@ export function qualifyTables(sql: string, database: string): string {
 }
 
 /** Evaluates every rule at `at` (default now), like Grafana's scheduler would. */
-export async function evaluateAlerts(opts: {
-  client: ClickHouseClient;
-  database?: string;
-  at?: number;
-  rules?: AlertRule[];
-  catalog?: Catalog;
-}): Promise<AlertResult[]> {
+export async function evaluateAlerts(
+  opts: {
+    client: ClickHouseClient;
+    database?: string;
+    at?: number;
+  } & ({ rules: AlertRule[] } | { catalog: Catalog }),
+): Promise<AlertResult[]> {
   const at = opts.at ?? Date.now();
-  const rules = opts.rules ?? alertRules(opts.catalog);
+  const rules = 'rules' in opts ? opts.rules : alertRules(opts.catalog);
   const out: AlertResult[] = [];
   for (const r of rules) {
     const from = at - r.fromSeconds * 1000;

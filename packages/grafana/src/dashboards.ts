@@ -3,7 +3,7 @@
 // mp_sli_1h: hourly rollup), mp_errors_1m (client exceptions), mp_routes (the catalog), and the raw
 // OpenTelemetry tables where a panel needs per-request detail (IPs, user agents, traces).
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { type Catalog, loadCatalog } from './catalog.js';
+import type { Catalog } from '@mp-otel/contracts';
 import { buildDashboard, type DashboardSpec, type VariableSpec } from './panels.js';
 
 /** The 400 ratio p = n400 / (n200 + n400), with 2xx as "200" (uploads answer 201). */
@@ -75,7 +75,7 @@ const CLIENT_FILTER = [
 const CLIENT_VARS = [V.route, V.platform, V.os, V.base_library, V.host_version, V.app_version];
 const GEO_FILTER = `$__conditionalAll(Carrier IN ($carrier), $carrier) AND $__conditionalAll(Province IN ($province), $province)`;
 
-export function dashboardSpecs(catalog: Catalog = loadCatalog()): DashboardSpec[] {
+export function dashboardSpecs(catalog: Catalog): DashboardSpec[] {
   const firstRoute = catalog.routes[0]?.name ?? '';
   const oneRoute: VariableSpec = {
     name: 'route',
@@ -644,6 +644,6 @@ FROM mp_sli_route_1m WHERE Route = '\${route}' AND $__timeFilter(Minute) GROUP B
   return [overview, trend, codes, slow, routeDetail, crawler, exceptions, traces, image, slo, path];
 }
 
-export function buildDashboards(catalog?: Catalog): dashboard.Dashboard[] {
+export function buildDashboards(catalog: Catalog): dashboard.Dashboard[] {
   return dashboardSpecs(catalog).map(buildDashboard);
 }

@@ -1,18 +1,17 @@
 // Writes grafana/: provisioning (datasource, dashboard provider, alert rules) and the dashboard JSON.
-// `npm run generate -w @mp-otel/grafana` (or `node packages/grafana/dist/generate.js [outDir]`).
+// `npm run generate` at the repository root, or `node packages/grafana/dist/generate.js [outDir] [catalog]`
+// (defaults: ./grafana and ./catalog/catalog.yaml, relative to the working directory).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Catalog, loadCatalog } from '@mp-otel/contracts';
 import { alertProvisioning, alertRules } from './alerts.js';
-import { type Catalog, loadCatalog } from './catalog.js';
 import { buildDashboards } from './dashboards.js';
 import { dashboardProviderProvisioning, datasourceProvisioning } from './provisioning.js';
 
-export const DEFAULT_OUT_DIR = fileURLToPath(new URL('../../../grafana', import.meta.url));
-
 /** The generated files, relative path → content. */
-export function generatedFiles(catalog: Catalog = loadCatalog()): Record<string, string> {
+export function generatedFiles(catalog: Catalog): Record<string, string> {
   const files: Record<string, string> = {
     'provisioning/datasources/clickhouse.yaml': datasourceProvisioning(),
     'provisioning/dashboards/mp-otel.yaml': dashboardProviderProvisioning(),
@@ -23,7 +22,7 @@ export function generatedFiles(catalog: Catalog = loadCatalog()): Record<string,
   return files;
 }
 
-export function generate(outDir: string = DEFAULT_OUT_DIR, catalog?: Catalog): string[] {
+export function generate(outDir: string, catalog: Catalog): string[] {
   const files = generatedFiles(catalog);
   for (const [rel, content] of Object.entries(files)) {
     const path = join(outDir, rel);
@@ -38,6 +37,7 @@ export function generate(outDir: string = DEFAULT_OUT_DIR, catalog?: Catalog): s
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const out = process.argv[2] ? resolve(process.argv[2]) : DEFAULT_OUT_DIR;
-  for (const f of generate(out)) console.log(`wrote ${join(out, f)}`);
+  const out = resolve(process.argv[2] ?? 'grafana');
+  const catalog = loadCatalog(resolve(process.argv[3] ?? 'catalog/catalog.yaml'));
+  for (const f of generate(out, catalog)) console.log(`wrote ${join(out, f)}`);
 }

@@ -8,7 +8,6 @@ export {
   formatAlerts,
   qualifyTables,
 } from './alerts.js';
-export { type Catalog, type CatalogRoute, DEFAULT_CATALOG_PATH, loadCatalog } from './catalog.js';
 export { buildDashboards, dashboardSpecs, P400 } from './dashboards.js';
 export { generate, generatedFiles } from './generate.js';
 export {

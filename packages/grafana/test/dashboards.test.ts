@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateAlerts, formatAlerts } from '../src/alerts.js';
-import { DEFAULT_OUT_DIR } from '../src/generate.js';
 import { type QueryResult, runDashboard } from '../src/run.js';
 import { type Embedded, simulateInto } from './helpers.js';
+import { catalog, GRAFANA_DIR } from './paths.js';
 
 const load = (uid: string) =>
-  JSON.parse(readFileSync(join(DEFAULT_OUT_DIR, 'dashboards', `${uid}.json`), 'utf8')) as dashboard.Dashboard;
+  JSON.parse(readFileSync(join(GRAFANA_DIR, 'dashboards', `${uid}.json`), 'utf8')) as dashboard.Dashboard;
 const UIDS = [
   'mp-overview',
   'mp-trend',
@@ -297,7 +297,7 @@ describe('the other views', () => {
 
 describe('alerts on the same data', () => {
   it('upload.image: 400 ratio fires; nothing fires on download.image', async () => {
-    const results = await evaluateAlerts({ client: emb.client, at: end });
+    const results = await evaluateAlerts({ catalog, client: emb.client, at: end });
     const text = formatAlerts(results);
     const byName = new Map(results.map((r) => [r.rule, r]));
     expect(byName.get('upload.image: 400 ratio')).toMatchObject({ firing: true, threshold: 0.005 });
@@ -308,12 +308,12 @@ describe('alerts on the same data', () => {
     expect(results.filter((r) => r.route === 'download.image' && r.firing)).toEqual([]);
     expect(text).toMatch(/FIRING\s+page\s+upload\.image: 400 ratio/);
     // the database option qualifies tables: same answers
-    const qualified = await evaluateAlerts({ client: emb.client, at: end, database: emb.database });
+    const qualified = await evaluateAlerts({ catalog, client: emb.client, at: end, database: emb.database });
     expect(qualified.map((r) => [r.rule, r.firing])).toEqual(results.map((r) => [r.rule, r.firing]));
   });
 
   it('before the fault nothing fires', async () => {
-    const results = await evaluateAlerts({ client: emb.client, at: faultFrom - 30_000 });
+    const results = await evaluateAlerts({ catalog, client: emb.client, at: faultFrom - 30_000 });
     expect(results.filter((r) => r.firing)).toEqual([]);
     expect(start).toBeLessThan(faultFrom);
   });
@@ -329,13 +329,13 @@ describe('alerts on the same data', () => {
         query: `INSERT INTO mp_sli_route_1m (Minute, Layer, Route, ServiceName, HttpStatus, ErrorType, AppErrorCode, Spans, Requests, Errors, AvailGood, AvailTotal, Slow, DurationSumMs, DurationMaxMs) VALUES ${rows.join(', ')}`,
       });
     await insert([row(base - 120_000, 201, 2), row(base - 120_000, 400, 1)]);
-    const small = await evaluateAlerts({ client: emb.client, at: base });
+    const small = await evaluateAlerts({ catalog, client: emb.client, at: base });
     expect(small.find((r) => r.rule === 'upload.image: 400 ratio')).toMatchObject({
       firing: false,
       value: 0,
     });
     await insert([row(base - 60_000, 201, 88), row(base - 60_000, 400, 9)]);
-    const big = await evaluateAlerts({ client: emb.client, at: base });
+    const big = await evaluateAlerts({ catalog, client: emb.client, at: base });
     expect(big.find((r) => r.rule === 'upload.image: 400 ratio')).toMatchObject({ firing: true, value: 0.1 });
     // week over week: 20 errors now; last week 10 errors in 1000 requests → +100% fires
     const wk = base + 20 * day;
@@ -346,7 +346,7 @@ describe('alerts on the same data', () => {
       row(wk - week - 600_000, 201, 1000),
       row(wk - week - 600_000, 500, 10),
     ]);
-    const wow = (await evaluateAlerts({ client: emb.client, at: wk })).find(
+    const wow = (await evaluateAlerts({ catalog, client: emb.client, at: wk })).find(
       (r) => r.rule === 'upload.image: errors vs last week',
     )!;
     expect(wow.firing).toBe(true);
@@ -355,7 +355,7 @@ describe('alerts on the same data', () => {
     const wk2 = base + 40 * day;
     await insert([row(wk2 - 600_000, 201, 500), row(wk2 - 600_000, 500, 20)]);
     expect(
-      (await evaluateAlerts({ client: emb.client, at: wk2 })).find(
+      (await evaluateAlerts({ catalog, client: emb.client, at: wk2 })).find(
         (r) => r.rule === 'upload.image: errors vs last week',
       )!.firing,
     ).toBe(false);

@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { alertRules } from '../src/alerts.js';
-import { loadCatalog } from '../src/catalog.js';
 import { buildDashboards } from '../src/dashboards.js';
-import { DEFAULT_OUT_DIR, generatedFiles } from '../src/generate.js';
+import { generatedFiles } from '../src/generate.js';
 import { DATASOURCE_TYPE, DATASOURCE_UID } from '../src/query.js';
 import { collectQueries } from '../src/run.js';
+import { catalog, GRAFANA_DIR } from './paths.js';
 
-const catalog = loadCatalog();
 const dashboards = buildDashboards(catalog);
 // Panel plugin ids shipped with Grafana that we use.
 const PANEL_TYPES = new Set(['timeseries', 'stat', 'table', 'piechart', 'traces', 'logs']);
@@ -34,7 +33,7 @@ describe('generated provisioning', () => {
   it('grafana/ is up to date with the code (run `npm run generate -w @mp-otel/grafana`)', () => {
     const files = generatedFiles(catalog);
     for (const [rel, content] of Object.entries(files)) {
-      const onDisk = readFileSync(join(DEFAULT_OUT_DIR, rel), 'utf8');
+      const onDisk = readFileSync(join(GRAFANA_DIR, rel), 'utf8');
       // JSON files are formatted by Biome after generation: compare their content, YAML byte for byte
       if (rel.endsWith('.json')) expect(JSON.parse(onDisk), rel).toEqual(JSON.parse(content));
       else expect(onDisk, rel).toBe(content);
@@ -42,7 +41,7 @@ describe('generated provisioning', () => {
   });
 
   it('datasource: grafana-clickhouse-datasource with OpenTelemetry traces and logs tables', () => {
-    const ds = parse(readFileSync(join(DEFAULT_OUT_DIR, 'provisioning/datasources/clickhouse.yaml'), 'utf8'));
+    const ds = parse(readFileSync(join(GRAFANA_DIR, 'provisioning/datasources/clickhouse.yaml'), 'utf8'));
     const d = ds.datasources[0];
     expect(d).toMatchObject({ type: DATASOURCE_TYPE, uid: DATASOURCE_UID });
     expect(d.jsonData.traces).toMatchObject({
@@ -51,14 +50,12 @@ describe('generated provisioning', () => {
       durationUnit: 'nanoseconds',
     });
     expect(d.jsonData.logs).toMatchObject({ defaultTable: 'otel_logs', otelEnabled: true });
-    const prov = parse(readFileSync(join(DEFAULT_OUT_DIR, 'provisioning/dashboards/mp-otel.yaml'), 'utf8'));
+    const prov = parse(readFileSync(join(GRAFANA_DIR, 'provisioning/dashboards/mp-otel.yaml'), 'utf8'));
     expect(prov.providers[0]).toMatchObject({ type: 'file', folder: 'mp-otel' });
   });
 
   it('alert rules: one file-provisioned group, a 400-ratio rule per catalog route, threshold on a single numeric column', () => {
-    const doc = parse(
-      readFileSync(join(DEFAULT_OUT_DIR, 'provisioning/alerting/mp-otel-rules.yaml'), 'utf8'),
-    );
+    const doc = parse(readFileSync(join(GRAFANA_DIR, 'provisioning/alerting/mp-otel-rules.yaml'), 'utf8'));
     expect(doc.apiVersion).toBe(1);
     const rules = doc.groups[0].rules;
     const titles = rules.map((r: { title: string }) => r.title);

@@ -1,11 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadScenario, type SimulationResult, simulate } from '@mp-otel/incident';
-import { readIp2Region, startEmbedded } from 'mp-otel';
+import { loadScenario, type SimulationResult, scenarioPath, simulate } from '@mp-otel/simulator';
+import { readIp2Region, startEmbedded } from '@mp-otel/store';
 
-export const SCENARIOS = fileURLToPath(new URL('../../../examples/scenarios/', import.meta.url));
 export type Embedded = Awaited<ReturnType<typeof startEmbedded>>;
 
 /** One embedded store per test file (chDB: one data dir per process) and one shortened simulation. */
@@ -16,14 +14,14 @@ export async function simulateInto(
 ): Promise<{ emb: Embedded; sim: SimulationResult; close: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), `mp-otel-grafana-${name}-`));
   const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {} });
-  const s = loadScenario(join(SCENARIOS, `${name}.yaml`));
+  const s = loadScenario(scenarioPath(name));
   s.duration_minutes = minutes;
   for (const f of s.faults) {
     f.from_minute = faultFrom ?? f.from_minute;
     f.to_minute = minutes;
   }
   const ipRanges = [...readIp2Region()].filter((r) => r.carrier && r.province);
-  // simulate() runs one simulation at a time on the machine (@mp-otel/incident's lock)
+  // simulate() runs one simulation at a time on the machine (the simulator's lock)
   const sim = await simulate(s, { otlpUrl: emb.otlpUrl, ipRanges });
   await emb.flush();
   return {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OUT_DIR } from '../src/generate.js';
+import { GRAFANA_DIR } from './paths.js';
 
 const require = createRequire(import.meta.url);
 const ts = require('typescript') as typeof import('typescript');
@@ -48,7 +48,7 @@ type CHDashboard = Omit<Lit<Dashboard>, 'panels' | 'annotations'> & { panels?: C
 `;
 
 describe('dashboard JSON against @grafana/schema', () => {
-  const dir = join(DEFAULT_OUT_DIR, 'dashboards');
+  const dir = join(GRAFANA_DIR, 'dashboards');
   const jsonFiles = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
   it('finds the generated dashboards', () => {

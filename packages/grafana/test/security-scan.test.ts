@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateAlerts, formatAlerts } from '../src/alerts.js';
-import { DEFAULT_OUT_DIR } from '../src/generate.js';
 import { runDashboard } from '../src/run.js';
 import { type Embedded, simulateInto } from './helpers.js';
+import { catalog, GRAFANA_DIR } from './paths.js';
 
 let emb: Embedded;
 let close: () => Promise<void>;
@@ -31,7 +31,7 @@ afterAll(async () => {
 describe('security-scan noise', () => {
   it('fires no rule, at any minute of the run', async () => {
     for (let at = start + 5 * 60_000; at <= end; at += 60_000) {
-      const results = await evaluateAlerts({ client: emb.client, at });
+      const results = await evaluateAlerts({ catalog, client: emb.client, at });
       expect(
         results.filter((r) => r.firing),
         `${new Date(at).toISOString()} simulated outcomes ${outcomes}\n${formatAlerts(results)}`,
@@ -42,7 +42,7 @@ describe('security-scan noise', () => {
 
   it('the crawler dashboard shows the scanner and the crawler', async () => {
     const d = JSON.parse(
-      readFileSync(join(DEFAULT_OUT_DIR, 'dashboards', 'mp-crawler.json'), 'utf8'),
+      readFileSync(join(GRAFANA_DIR, 'dashboards', 'mp-crawler.json'), 'utf8'),
     ) as dashboard.Dashboard;
     const rs = await runDashboard(d, { client: emb.client, to: end, throwOnError: true });
     const ips = rs.find((r) => r.title === 'Client IP concentration')!.rows.map((r) => r.ip);

@@ -1,0 +1,187 @@
+// mp-otel simulate | diagnose | report | alerts | demo: diagnosis (@mp-otel/diagnose), the alert rules
+// (@mp-otel/grafana) and the simulator (@mp-otel/simulator, dev tooling: an optional peer, present in the
+// repository), on the embedded store (--data-dir, started in-process) or on any ClickHouse over HTTP (--url).
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient } from '@clickhouse/client';
+import { loadCatalog } from '@mp-otel/contracts';
+import { diagnose, formatDiagnosis, type Kpi, renderReport } from '@mp-otel/diagnose';
+import { evaluateAlerts, formatAlerts } from '@mp-otel/grafana';
+import { defaultCatalogPath, type Embedded, readIp2Region, startEmbedded } from '@mp-otel/store';
+
+/** The simulator is dev tooling, installed with the repository (not a dependency of the published CLI). */
+async function simulator(): Promise<typeof import('@mp-otel/simulator')> {
+  try {
+    return await import('@mp-otel/simulator');
+  } catch (err) {
+    throw new Error(
+      `simulate and demo need @mp-otel/simulator, which ships with the mp-otel repository (npm install there): ${(err as Error).message}`,
+    );
+  }
+}
+
+export const INCIDENT_USAGE = `  mp-otel simulate --scenario FILE [--data-dir DIR | --otlp-url URL]
+  mp-otel diagnose [--route R] [--kpi error_rate|slow_ratio|volume] [--at TIME] [--json]
+                   [--data-dir DIR | --url URL] [--database otel]
+  mp-otel report [--out report.html] [--route R] [--at TIME] [--data-dir DIR | --url URL]
+  mp-otel alerts [--at TIME] [--catalog FILE] [--data-dir DIR | --url URL]   (the provisioned Grafana rules' SQL)
+  mp-otel demo [--scenario FILE] [--data-dir .data/demo] [--serve]
+  (TIME: ISO 8601 or epoch milliseconds; default: the newest minute in the store)
+`;
+
+export interface IncidentArgs {
+  'data-dir'?: string;
+  url?: string;
+  database?: string;
+  user?: string;
+  password?: string;
+  scenario?: string;
+  'otlp-url'?: string;
+  route?: string;
+  kpi?: string;
+  at?: string;
+  out?: string;
+  json?: boolean;
+  serve?: boolean;
+  catalog?: string;
+}
+
+function parseTime(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(ms)) throw new Error(`--at: not a time: ${value}`);
+  return ms;
+}
+
+function ipRanges() {
+  return [...readIp2Region()].filter((r) => r.carrier && r.province);
+}
+
+/** A store to query: the embedded one on --data-dir, or a ClickHouse at --url. */
+async function openStore(v: IncidentArgs, database: string) {
+  if (v['data-dir'] || !v.url) {
+    const emb = await startEmbedded({
+      dataDir: v['data-dir'],
+      otlpPort: 0,
+      httpPort: 0,
+      catalog: false,
+      geo: false,
+      log: () => {},
+    });
+    return { client: emb.client, database: emb.database, close: () => emb.close() };
+  }
+  const client = createClient({ url: v.url, username: v.user ?? 'default', password: v.password ?? '' });
+  return { client, database, close: () => client.close() };
+}
+
+export async function incidentCommand(cmd: string, v: IncidentArgs, database: string): Promise<number> {
+  switch (cmd) {
+    case 'simulate': {
+      if (!v.scenario) throw new Error('simulate needs --scenario FILE');
+      const { loadScenario, simulate } = await simulator();
+      const scenario = loadScenario(v.scenario);
+      let emb: Embedded | undefined;
+      let otlpUrl = v['otlp-url'];
+      if (!otlpUrl) {
+        emb = await startEmbedded({ dataDir: v['data-dir'], otlpPort: 0, httpPort: 0, log: () => {} });
+        otlpUrl = emb.otlpUrl;
+      }
+      try {
+        const r = await simulate(scenario, { otlpUrl, ipRanges: ipRanges(), log: (l) => console.log(l) });
+        await emb?.flush();
+        console.log(
+          `simulated ${scenario.duration_minutes} minutes in ${r.realSeconds.toFixed(0)} s: ${new Date(r.simStartMs).toISOString()} … ${new Date(r.simEndMs).toISOString()}`,
+        );
+        for (const f of r.faults)
+          console.log(
+            `fault "${f.name}" (${f.effect}): ${new Date(f.fromMs).toISOString()} … ${new Date(f.toMs).toISOString()}`,
+          );
+        console.log(`actions: ${JSON.stringify(r.outcomes)}; noise requests: ${r.noiseRequests}`);
+      } finally {
+        await emb?.close();
+      }
+      return 0;
+    }
+    case 'diagnose':
+    case 'report': {
+      const store = await openStore(v, database);
+      try {
+        const d = await diagnose({
+          client: store.client,
+          database: store.database,
+          route: v.route,
+          kpi: v.kpi as Kpi | undefined,
+          at: parseTime(v.at),
+        });
+        if (cmd === 'diagnose') {
+          console.log(v.json ? JSON.stringify(d, null, 2) : formatDiagnosis(d));
+          return 0;
+        }
+        const out = resolve(v.out ?? 'mp-otel-report.html');
+        writeFileSync(
+          out,
+          await renderReport({ client: store.client, database: store.database, diagnosis: d }),
+        );
+        console.log(`report: ${out}`);
+        return 0;
+      } finally {
+        await store.close();
+      }
+    }
+    case 'alerts': {
+      const store = await openStore(v, database);
+      try {
+        const results = await evaluateAlerts({
+          catalog: loadCatalog(v.catalog ?? defaultCatalogPath()),
+          client: store.client,
+          database: store.database,
+          at: parseTime(v.at),
+        });
+        console.log(formatAlerts(results));
+        return 0;
+      } finally {
+        await store.close();
+      }
+    }
+    case 'demo': {
+      const { freshDir, loadScenario, runDemo, scenarioPath } = await simulator();
+      const scenarioFile = v.scenario ?? scenarioPath('seed-incident');
+      const dataDir = freshDir(resolve(v['data-dir'] ?? '.data/demo'));
+      const catalog = loadCatalog(v.catalog ?? defaultCatalogPath());
+      const emb = await startEmbedded({
+        dataDir,
+        otlpPort: v.serve ? 4318 : 0,
+        httpPort: v.serve ? 8123 : 0,
+        log: () => {},
+      });
+      try {
+        const result = await runDemo({
+          store: emb,
+          scenario: loadScenario(scenarioFile),
+          ipRanges: ipRanges(),
+          alerts: async (at) =>
+            (await evaluateAlerts({ catalog, client: emb.client, database: emb.database, at })).map((r) => ({
+              rule: r.rule,
+              firing: r.firing,
+              text: formatAlerts([r]).split('\n')[1]?.replace(/\s+/g, ' '),
+            })),
+          reportPath: resolve(dataDir, 'report.html'),
+        });
+        if (v.serve) {
+          console.log(
+            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}); Ctrl-C to stop`,
+          );
+          await new Promise<void>((r) => {
+            process.once('SIGINT', () => r());
+            process.once('SIGTERM', () => r());
+          });
+        }
+        return result.diagnosis.culprits.length > 0 ? 0 : 1;
+      } finally {
+        await emb.close();
+      }
+    }
+    default:
+      return -1;
+  }
+}

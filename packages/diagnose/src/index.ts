@@ -1,0 +1,18 @@
+export {
+  type Anomaly,
+  BACKEND_DIMENSIONS,
+  binomialLlr,
+  CLIENT_DIMENSIONS,
+  type Culprit,
+  type DiagnoseOptions,
+  type Diagnosis,
+  detect,
+  diagnose,
+  formatDiagnosis,
+  type Kpi,
+  type LayerVerdict,
+  localize,
+  poissonLlr,
+} from './diagnose.js';
+export { lineChart, type ReportOptions, renderReport, type TimelineEvent } from './report.js';
+export { culpritF1 } from './score.js';

@@ -1,0 +1,22 @@
+export {
+  type AlertResult,
+  type DemoOptions,
+  type DemoResult,
+  type DemoStore,
+  freshDir,
+  runDemo,
+} from './demo.js';
+export { type RunOptions, runScenario, type ScenarioOutcome } from './evaluate.js';
+export { SIMULATION_LOCK, withMachineLock } from './lock.js';
+export type { Dimension, Fault, Noise, Route, Scenario, Where } from './scenario.js';
+export {
+  loadScenario,
+  matchesWhere,
+  parseScenario,
+  pick,
+  rng,
+  scenarioPath,
+  scenarioSchema,
+} from './scenario.js';
+export { type FaultWindow, type SimulateOptions, type SimulationResult, simulate } from './simulate.js';
+export { type Clock, realAt, simNow, startTimeWarp, TraceShifts, warpOtlp } from './timewarp.js';

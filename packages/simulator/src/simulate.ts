@@ -1,0 +1,518 @@
+// `mp-otel simulate`: a fleet of mini-program clients — each the real SDK in its own bare realm on the wx
+// shim, with its own fingerprint, storage and public IP — using the real example image service (several
+// nodes with the Node preset, behind a round-robin balancer), with faults injected where they would
+// happen: in the client's base library (corrupted uploads), in the network between phone and servers
+// (timeouts, resets), in a backend node (slow responses); plus scanner and crawler noise. Telemetry goes
+// to an OTLP endpoint (the embedded `mp-otel up`, or a collector) through the simulated clock.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createWx, loadMiniProgramSdk, WxStorage } from '@mp-otel/devkit';
+import { withMachineLock } from './lock.js';
+import {
+  type Dimension,
+  type Fault,
+  matchesWhere,
+  pick,
+  type Route,
+  rng,
+  type Scenario,
+} from './scenario.js';
+import { type Clock, realAt, simNow, startTimeWarp } from './timewarp.js';
+
+const require = createRequire(import.meta.url);
+
+export interface SimulateOptions {
+  /** OTLP/HTTP base URL that receives everything (e.g. the embedded receiver). */
+  otlpUrl: string;
+  /** Catalog routes for the SDK's route names. */
+  routes?: Array<{ name: string; method?: string; url: RegExp }>;
+  /** IP ranges by carrier and province, to give each client a public address; none → no client IPs. */
+  ipRanges?: Array<{ ip_start: number; ip_end: number; province: string; carrier: string }>;
+  /** Called once per simulated minute, with the minute's start (simulated epoch ms). */
+  onMinute?: (minuteStartMs: number, minute: number) => void | Promise<void>;
+  log?: (line: string) => void;
+}
+
+export interface FaultWindow {
+  name: string;
+  effect: Fault['effect'];
+  fromMs: number;
+  toMs: number;
+  where: Fault['where'];
+  routes?: Route[];
+}
+
+export interface SimulationResult {
+  scenario: string;
+  clock: Clock;
+  simStartMs: number;
+  simEndMs: number;
+  faults: FaultWindow[];
+  /** actions by route and outcome ("201", "400", "timeout", …) */
+  outcomes: Record<string, Record<string, number>>;
+  noiseRequests: number;
+  realSeconds: number;
+}
+
+type Profile = Record<Dimension, string> & { ip: string; system: string; brand: string; model: string };
+
+const OS_DETAIL: Record<string, { system: (r: () => number) => string; brand: string; model: string }> = {
+  ios: {
+    system: (r) => `iOS ${pick({ '16.7.8': 2, '17.5.1': 5, '18.1': 3 }, r)}`,
+    brand: 'iPhone',
+    model: 'iPhone 15<iPhone15,4>',
+  },
+  android: {
+    system: (r) => `Android ${pick({ '12': 2, '13': 4, '14': 4 }, r)}`,
+    brand: 'HUAWEI',
+    model: 'ALN-AL00',
+  },
+  ohos: { system: () => 'HarmonyOS 5.0.0', brand: 'HUAWEI', model: 'Mate 70' },
+};
+
+/** A small real JPEG of about `bytes` bytes: SOI, APP0, filler, EOI. */
+function jpeg(bytes: number): Buffer {
+  const head = Buffer.from([
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00,
+    0x01, 0x00, 0x00,
+  ]);
+  return Buffer.concat([head, randomBytes(Math.max(0, bytes - head.length - 2)), Buffer.from([0xff, 0xd9])]);
+}
+
+function ipString(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+function weightsFor(mix: Scenario['mix'], dim: Dimension, os: string): Record<string, number> | undefined {
+  const w = mix[dim];
+  if (!w) return undefined;
+  return 'per_os' in w
+    ? (w.per_os as Record<string, Record<string, number>>)[os]
+    : (w as Record<string, number>);
+}
+
+const SCANNER_PATHS = [
+  '/wp-login.php',
+  '/.env',
+  '/admin/config.php',
+  '/phpmyadmin/',
+  '/.git/config',
+  '/cgi-bin/luci',
+  '/actuator/health',
+  '/solr/admin/info/system',
+  '/api/v1/../../etc/passwd',
+  '/HNAP1/',
+];
+
+/** Runs a scenario; waits for any other simulation on this machine to finish first (see lock.ts). */
+export function simulate(scenario: Scenario, options: SimulateOptions): Promise<SimulationResult> {
+  return withMachineLock(() => run(scenario, options));
+}
+
+async function run(scenario: Scenario, options: SimulateOptions): Promise<SimulationResult> {
+  const log = options.log ?? (() => {});
+  const random = rng(scenario.seed);
+  const work = mkdtempSync(join(tmpdir(), `mp-otel-sim-${scenario.name}-`));
+  const durationMs = scenario.duration_minutes * 60_000;
+  const setupStartedMs = Date.now();
+  // The simulated clock starts when the traffic does (set again below, once the fleet is up).
+  const clock: Clock = { realStartMs: setupStartedMs, simStartMs: 0, speed: scenario.speed };
+  const startClock = () => {
+    clock.realStartMs = Date.now();
+    clock.simStartMs = scenario.start ? Date.parse(scenario.start) : clock.realStartMs - durationMs;
+  };
+  startClock();
+  const simStartMs = () => clock.simStartMs;
+  const faults: FaultWindow[] = scenario.faults.map((f) => ({
+    name: f.name,
+    effect: f.effect,
+    fromMs: f.from_minute * 60_000, // relative until the clock starts
+    toMs: f.to_minute * 60_000,
+    where: f.where,
+    routes: f.routes,
+  }));
+  const active = (
+    effect: Fault['effect'],
+    profile: Partial<Record<Dimension, string>>,
+    route: Route | undefined,
+  ) => {
+    const now = simNow(clock);
+    return faults.some(
+      (f) =>
+        f.effect === effect &&
+        now >= f.fromMs &&
+        now < f.toMs &&
+        matchesWhere(f.where, profile) &&
+        (!f.routes || (route !== undefined && f.routes.includes(route))),
+    );
+  };
+
+  const closers: Array<() => Promise<unknown> | unknown> = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
+  };
+  try {
+    // ── telemetry through the simulated clock ──
+    const warp = await startTimeWarp(options.otlpUrl, clock);
+    closers.push(() => warp.close());
+
+    // ── backend: image-service nodes with the Node preset (+ chaos), behind a round-robin balancer ──
+    const serviceDir = dirname(require.resolve('@mp-otel/example-image-service/package.json'));
+    const nodes: Array<{ name: string; url: string; child: ChildProcess }> = [];
+    for (let i = 1; i <= scenario.backend.nodes; i++) {
+      const name = `node-${i}`;
+      const child = spawn(
+        process.execPath,
+        ['--import', '@mp-otel/node/register', '--import', '@mp-otel/simulator/chaos', 'src/server.js'],
+        {
+          cwd: serviceDir,
+          env: {
+            ...process.env,
+            PORT: '0',
+            HOST: '127.0.0.1',
+            STORAGE_DIR: join(work, 'images'), // one shared store, as behind a real balancer
+            OTEL_SERVICE_NAME: 'image-service',
+            OTEL_RESOURCE_ATTRIBUTES: `host.name=${name},deployment.environment.name=simulation`,
+            OTEL_EXPORTER_OTLP_ENDPOINT: warp.url,
+            OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+            OTEL_BSP_SCHEDULE_DELAY: '500',
+            OTEL_METRIC_EXPORT_INTERVAL: '5000',
+            MP_CHAOS_FILE: join(work, `chaos-${name}.json`),
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout!.on('data', (c) => {
+          const m = /listening on (\d+)/.exec(String(c));
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`image-service ${name} exited with ${code}`)));
+      });
+      nodes.push({ name, url: `http://127.0.0.1:${port}`, child });
+      closers.push(
+        () =>
+          new Promise((r) => {
+            if (child.exitCode !== null) return r(undefined);
+            child.once('exit', r);
+            child.kill('SIGTERM');
+          }),
+      );
+    }
+    let turn = 0;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const balancer = http.createServer((req, res) => {
+      const node = nodes[turn++ % nodes.length]!;
+      const up = http.request(
+        `${node.url}${req.url}`,
+        { method: req.method, headers: req.headers, agent },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', () => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => balancer.listen(0, '127.0.0.1', r));
+    const lb = `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`;
+    closers.push(() => new Promise((r) => balancer.close(r)));
+    closers.push(() => agent.destroy());
+    log(
+      `simulate: ${scenario.name}: ${nodes.length} image-service nodes behind ${lb}; telemetry → ${options.otlpUrl}`,
+    );
+
+    // ── images ──
+    const [minKb, maxKb] = scenario.actions['upload.image']?.size_kb ?? [20, 400];
+    const pool = Array.from({ length: 12 }, (_, i) => {
+      const kb = minKb * (maxKb / minKb) ** (i / 11);
+      const path = join(work, `photo-${i}.jpg`);
+      writeFileSync(path, jpeg(Math.round(kb * 1024)));
+      return path;
+    });
+    const seeded: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const body = jpeg(30_000);
+      const boundary = 'seed';
+      const payload = Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="seed.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`,
+        ),
+        body,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      const id = await new Promise<string>((resolve, reject) => {
+        const req = http.request(
+          `${lb}/upload`,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': `multipart/form-data; boundary=${boundary}`,
+              'content-length': payload.length,
+            },
+          },
+          (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () => {
+              try {
+                resolve(JSON.parse(Buffer.concat(parts).toString()).id);
+              } catch (e) {
+                reject(e);
+              }
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(payload);
+      });
+      seeded.push(id);
+    }
+
+    // ── the fleet ──
+    const byGeo = new Map<string, Array<{ ip_start: number; ip_end: number }>>();
+    for (const r of options.ipRanges ?? []) {
+      const key = `${r.carrier}|${r.province}`;
+      (byGeo.get(key) ?? byGeo.set(key, []).get(key)!).push(r);
+    }
+    const routes = options.routes ?? [
+      { name: 'upload.image', method: 'POST', url: /\/upload(\?|$)/ },
+      { name: 'download.image', method: 'GET', url: /\/images\/[^/?]+/ },
+    ];
+    const clients = Array.from({ length: scenario.clients }, () => {
+      const os = pick(scenario.mix['os.name'], random);
+      const value = (dim: Dimension, fallback: string) => {
+        const w = weightsFor(scenario.mix, dim, os);
+        return w ? pick(w, random) : fallback;
+      };
+      const detail = OS_DETAIL[os] ?? OS_DETAIL.android!;
+      const carrier = value('carrier', '');
+      const province = value('province', '');
+      const ranges = byGeo.get(`${carrier}|${province}`) ?? [];
+      const range = ranges[Math.floor(random() * ranges.length)];
+      const profile: Profile = {
+        'os.name': os,
+        'mp.base_library.version': value('mp.base_library.version', '3.4.10'),
+        'mp.host.version': value('mp.host.version', '8.0.50'),
+        'service.version': value('service.version', '1.4.2'),
+        'network.type': value('network.type', 'wifi'),
+        carrier,
+        province,
+        'host.name': '',
+        ip: range
+          ? ipString(range.ip_start + Math.floor(random() * (range.ip_end - range.ip_start + 1)))
+          : '',
+        system: detail.system(random),
+        brand: detail.brand,
+        model: detail.model,
+      };
+      const routeOf = (url: string): Route | undefined =>
+        url.startsWith(lb)
+          ? url.includes('/upload')
+            ? 'upload.image'
+            : url.includes('/images/')
+              ? 'download.image'
+              : undefined
+          : undefined;
+      const { wx, control } = createWx({
+        storage: new WxStorage(),
+        clientIp: profile.ip || undefined,
+        fingerprint: {
+          platform: os,
+          system: profile.system,
+          brand: profile.brand,
+          model: profile.model,
+          version: profile['mp.host.version'],
+          SDKVersion: profile['mp.base_library.version'],
+          appVersion: profile['service.version'],
+          appId: 'wx5f1c0ffee0ddba11',
+          envVersion: 'release',
+          networkType: profile['network.type'],
+        },
+        network: (call) => {
+          const route = routeOf(call.url);
+          if (!route) return undefined;
+          // A 15 s timeout lasts 15 simulated seconds: 15 000 / speed real ms (so its span is that short too).
+          if (active('timeout', profile, route))
+            return { fail: 'timeout', afterMs: Math.max(20, 15_000 / scenario.speed) };
+          if (active('network_error', profile, route)) return { fail: 'network' };
+          return undefined;
+        },
+        truncateUpload: (call) => active('corrupt_upload', profile, routeOf(call.url)),
+      });
+      const { sdk, realm } = loadMiniProgramSdk(wx);
+      const otel = sdk.init({
+        serviceName: 'image-miniprogram',
+        endpoint: warp.url,
+        routes,
+        sampleRate: scenario.sample_rate,
+        batch: { delayMs: 500 },
+      });
+      return { profile, wx, control, realm, otel, inFlight: 0 };
+    });
+    closers.push(async () => {
+      await Promise.all(
+        clients.map((c) => Promise.race([c.otel.shutdown(), new Promise((r) => setTimeout(r, 5_000))])),
+      );
+      for (const c of clients) {
+        c.control.kill();
+        c.realm.dispose();
+      }
+    });
+
+    // ── the clock starts now: fault windows become absolute, backend chaos schedules are written ──
+    startClock();
+    for (const f of faults) {
+      f.fromMs += clock.simStartMs;
+      f.toMs += clock.simStartMs;
+    }
+    for (const node of nodes) {
+      const schedule = scenario.faults
+        .filter(
+          (f) =>
+            f.effect === 'slow_node' &&
+            matchesWhere({ 'host.name': f.where!['host.name']! }, { 'host.name': node.name }),
+        )
+        .map((f) => ({
+          from: realAt(clock, clock.simStartMs + f.from_minute * 60_000),
+          to: realAt(clock, clock.simStartMs + f.to_minute * 60_000),
+          delayMs: f.delay_ms ?? 1500,
+        }));
+      writeFileSync(join(work, `chaos-${node.name}.json`), JSON.stringify(schedule));
+    }
+    log(`simulate: the clock starts at ${new Date(clock.simStartMs).toISOString()} (×${clock.speed})`);
+
+    // ── traffic ──
+    const outcomes: Record<string, Record<string, number>> = {};
+    const count = (route: string, outcome: string) => {
+      outcomes[route] ??= {};
+      outcomes[route]![outcome] = (outcomes[route]![outcome] ?? 0) + 1;
+    };
+    const actionWeights = Object.fromEntries(
+      Object.entries(scenario.actions).map(([k, v]) => [k, v!.weight]),
+    );
+    const act = (c: (typeof clients)[number]) => {
+      const route = pick(actionWeights, random) as Route;
+      c.inFlight++;
+      const done = (outcome: string) => {
+        c.inFlight--;
+        count(route, outcome);
+      };
+      const callbacks = {
+        success: (res: any) => done(String(res.statusCode)),
+        fail: (err: any) => done(/timeout/.test(err.errMsg) ? 'timeout' : 'network'),
+        timeout: 15_000,
+      };
+      if (route === 'upload.image') {
+        c.wx.uploadFile({
+          url: `${lb}/upload`,
+          filePath: pool[Math.floor(random() * pool.length)],
+          name: 'file',
+          ...callbacks,
+        });
+      } else {
+        c.wx.downloadFile({
+          url: `${lb}/images/${seeded[Math.floor(random() * seeded.length)]}`,
+          ...callbacks,
+        });
+      }
+    };
+    let noiseRequests = 0;
+    const noise = (path: string, method: string, headers: Record<string, string>) => {
+      noiseRequests++;
+      const req = http.request(`${lb}${path}`, { method, headers, agent }, (res) => res.resume());
+      req.on('error', () => {});
+      req.end();
+    };
+
+    let minute = -1;
+    let owed = 0;
+    let lastTick = Date.now();
+    const scans = scenario.noise.filter((n) => n.kind === 'security_scan');
+    const crawlers = scenario.noise.filter((n) => n.kind === 'crawler');
+    let crawlOwed = 0;
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(async () => {
+        const now = Date.now();
+        const sim = simNow(clock, now);
+        if (sim >= simStartMs() + durationMs) {
+          clearInterval(tick);
+          resolve();
+          return;
+        }
+        const m = Math.floor((sim - simStartMs()) / 60_000);
+        if (m !== minute) {
+          minute = m;
+          for (const scan of scans) {
+            if (m % (scan.every_minutes ?? 10) !== 0) continue;
+            const ip = scan.ips?.[0] ?? '185.220.101.7';
+            for (let i = 0; i < (scan.requests ?? 100); i++) {
+              noise(SCANNER_PATHS[i % SCANNER_PATHS.length]!, i % 3 === 0 ? 'POST' : 'GET', {
+                'user-agent':
+                  scan.user_agent ??
+                  'Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)',
+                'x-forwarded-for': ip,
+                'x-real-ip': ip,
+              });
+            }
+          }
+          void Promise.resolve(options.onMinute?.(simStartMs() + m * 60_000, m)).catch(() => {});
+        }
+        const dt = (now - lastTick) / 1000;
+        lastTick = now;
+        owed += scenario.requests_per_second * dt;
+        while (owed >= 1) {
+          owed--;
+          const c = clients[Math.floor(random() * clients.length)]!;
+          if (c.inFlight < 8) act(c);
+        }
+        for (const crawler of crawlers) {
+          // requests per simulated minute → per real second: × speed / 60
+          crawlOwed += ((crawler.requests ?? 300) * scenario.speed * dt) / 60;
+          while (crawlOwed >= 1) {
+            crawlOwed--;
+            const ips = crawler.ips ?? ['203.0.113.9'];
+            const ip = ips[Math.floor(random() * ips.length)]!;
+            noise(`/images/${seeded[Math.floor(random() * seeded.length)]}`, 'GET', {
+              'user-agent': crawler.user_agent ?? 'python-requests/2.31.0',
+              'x-forwarded-for': ip,
+              'x-real-ip': ip,
+            });
+          }
+        }
+      }, 20);
+    });
+
+    // ── wind down: let requests finish, then every app goes to the background (the SDK flushes) ──
+    const settleBy = Date.now() + 20_000;
+    while (clients.some((c) => c.inFlight > 0) && Date.now() < settleBy)
+      await new Promise((r) => setTimeout(r, 50));
+    for (const c of clients) c.control.emit('appHide');
+    await Promise.all(
+      clients.map((c) => Promise.race([c.otel.flush(), new Promise((r) => setTimeout(r, 10_000))])),
+    );
+    await closeAll(); // nodes get SIGTERM: the preset flushes spans and metrics on the way out
+    return {
+      scenario: scenario.name,
+      clock,
+      simStartMs: clock.simStartMs,
+      simEndMs: clock.simStartMs + durationMs,
+      faults,
+      outcomes,
+      noiseRequests,
+      realSeconds: (Date.now() - setupStartedMs) / 1000,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

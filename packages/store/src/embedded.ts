@@ -1,0 +1,99 @@
+// `mp-otel up` in-process: chDB + the ClickHouse-compatible HTTP front + the OTLP receiver. Migrations,
+// the catalog and the geo database are applied through @clickhouse/client against the front, exactly as
+// they would be against a ClickHouse server.
+import { resolve } from 'node:path';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { loadCatalog } from '@mp-otel/contracts';
+import { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
+import { ChdbStore } from './chdb-store.js';
+import { startClickHouseHttp } from './clickhouse-http.js';
+import { loadGeoIntoClickHouse } from './geo.js';
+import { type MigrateResult, migrate, type SchemaOptions } from './migrate.js';
+import { type OtlpReceiver, type ReceiverOptions, startReceiver } from './otlp/receiver.js';
+
+export interface EmbeddedOptions
+  extends SchemaOptions,
+    Omit<ReceiverOptions, 'store' | 'port' | 'host' | 'database'> {
+  /** chDB data directory (default ./.data/mp-otel). One per process. */
+  dataDir?: string;
+  /** OTLP/HTTP port (default 4318; 0 = any free port). */
+  otlpPort?: number;
+  /** ClickHouse HTTP port (default 8123; 0 = any free port). */
+  httpPort?: number;
+  host?: string;
+  /** Catalog file to load into <db>.mp_routes (default: the example catalog packaged with the store; false = skip). */
+  catalog?: string | false;
+  /** Load the ip2region database into <db>.mp_ip_geo (default true; takes a few seconds the first time). */
+  geo?: boolean;
+  /** Log lines (default console.log; pass () => {} to silence). */
+  log?: (line: string) => void;
+}
+
+export interface Embedded {
+  otlpUrl: string;
+  clickhouseUrl: string;
+  database: string;
+  dataDir: string;
+  migrations: MigrateResult;
+  receiver: OtlpReceiver;
+  /** the chDB session (one per process) */
+  store: ChdbStore;
+  /** a @clickhouse/client connected to the embedded endpoint (closed by close()) */
+  client: ClickHouseClient;
+  /** writes every queued row now */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedded> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const dataDir = resolve(opts.dataDir ?? '.data/mp-otel');
+  const host = opts.host ?? '127.0.0.1';
+  const store = new ChdbStore(dataDir);
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const http = await startClickHouseHttp({ store, port: opts.httpPort ?? 8123, host });
+    closers.push(http.close);
+    const boot = createClient({ url: http.url });
+    const migrations = await migrate(boot, opts).finally(() => boot.close());
+    const database = migrations.database;
+    const client = createClient({ url: http.url, database });
+    closers.push(() => client.close());
+    if (opts.catalog !== false) {
+      const cat = loadCatalog(opts.catalog ?? defaultCatalogPath());
+      const n = await loadCatalogIntoClickHouse(client, cat, database);
+      log(`mp-otel: catalog loaded (${n} routes)`);
+    }
+    if (opts.geo !== false) {
+      const n = await loadGeoIntoClickHouse(client, database);
+      log(`mp-otel: ip geo database ready (${n} ranges, ip2region)`);
+    }
+    const rcv = await startReceiver({ ...opts, store, database, port: opts.otlpPort ?? 4318, host });
+    closers.push(rcv.close);
+    log(`mp-otel: OTLP/HTTP receiver on ${rcv.url}/v1/{traces,logs,metrics} (health: ${rcv.url}/health)`);
+    log(`mp-otel: ClickHouse HTTP endpoint on ${http.url} (database ${database}, data in ${dataDir})`);
+    let closed = false;
+    return {
+      otlpUrl: rcv.url,
+      clickhouseUrl: http.url,
+      database,
+      dataDir,
+      migrations,
+      receiver: rcv.receiver,
+      store,
+      client,
+      flush: () => rcv.receiver.writer.flush(),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await closeAll();
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,17 @@
+export { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
+export { ChdbStore } from './chdb-store.js';
+export { startClickHouseHttp } from './clickhouse-http.js';
+export { type Embedded, type EmbeddedOptions, startEmbedded } from './embedded.js';
+export { loadGeoIntoClickHouse, normaliseCarrier, readIp2Region } from './geo.js';
+export {
+  defaultMigrationsDir,
+  listMigrations,
+  migrate,
+  renderSql,
+  resolveSchemaOptions,
+  type SchemaOptions,
+  splitStatements,
+} from './migrate.js';
+export { decodeJson, decodeProtobuf, requestType } from './otlp/proto.js';
+export { OtlpReceiver, startReceiver } from './otlp/receiver.js';
+export { anyValueToString, formatDouble, logRows, metricRows, traceRows } from './otlp/rows.js';
