@@ -2,8 +2,8 @@
 //   miniprogram_dist/index.js  CommonJS, minified, what WeChat DevTools' "Build npm" copies
 //   dist/index.js, dist/index.cjs  ESM and CommonJS for bundlers (Taro, uni-app, …) and Node tests
 //   dist/*.d.ts                types
-// OpenTelemetry is bundled in, with `performance` / `TextEncoder` / `TextDecoder` bound to our shims
-// (esbuild inject), so nothing depends on globals WeChat's engine lacks and no host global is touched.
+// The SDK implements the OpenTelemetry API itself (src/tracer.ts, src/otlp.ts): nothing depends on
+// globals WeChat's engine lacks (performance, TextEncoder, URL, …).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,7 +19,6 @@ const common = {
   platform: 'browser', // OpenTelemetry's browser builds: no node:* imports
   mainFields: ['module', 'main'],
   target: 'es2017', // iOS JavaScriptCore in old WeChat versions; no class fields, no ?. in output
-  inject: [join(here, 'src/shims.ts')],
   define: { __MP_OTEL_VERSION__: JSON.stringify(version) },
   // Members that are private to this package end in `_` (entries_, send_, …): mangled to short names.
   // Nothing in OpenTelemetry ends a property name with `_` (checked when this was written).

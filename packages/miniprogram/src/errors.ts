@@ -1,24 +1,14 @@
 // Exceptions as OTLP log records (event name `exception`), deduplicated: the first of a run of identical
 // errors goes out at once, the repeats within the window go out as one record whose `mp.error.count`
 // says how many it stands for. Sizes are capped ("control error-log size" in the seed).
-import { type Attributes, type HrTime, type SpanContext, trace } from '@opentelemetry/api';
-import { millisToHrTime } from '@opentelemetry/core';
-import type { Resource } from '@opentelemetry/resources';
+// Each record carries the breadcrumbs (what happened just before) and is linked to the active span.
+import type { Attributes } from '@opentelemetry/api';
+import type { Breadcrumbs } from './breadcrumbs';
+import type { LogRecordData } from './otlp';
+import { truncate } from './text';
+import { activeContext, type InstrumentationScope, millisToHrTime, type Resource, spanOf } from './tracer';
 
-export interface LogRecordData {
-  hrTime: HrTime;
-  hrTimeObserved: HrTime;
-  spanContext?: SpanContext;
-  severityNumber: number;
-  severityText: string;
-  body: string;
-  eventName: string;
-  attributes: Attributes;
-  droppedAttributesCount: number;
-  resource: Resource;
-  instrumentationScope: { name: string; version?: string };
-}
-
+export const SEVERITY_INFO = 9;
 export const SEVERITY_WARN = 13;
 export const SEVERITY_ERROR = 17;
 const MAX_MESSAGE = 1024;
@@ -68,11 +58,14 @@ export function toException(error: unknown): { type: string; message: string; st
 }
 
 export interface ErrorReporterOptions {
+  /** Rate limit, asked before a record is built (a storm must cost little); false: counted and dropped. */
+  admit(): boolean;
   emit(record: LogRecordData): void;
   resource(): Resource;
-  scope: { name: string; version?: string };
+  scope: InstrumentationScope;
   pageRoute(): string | undefined;
   dedupWindowMs: number;
+  breadcrumbs: Breadcrumbs;
 }
 
 interface Run {
@@ -88,18 +81,23 @@ export class ErrorReporter {
 
   capture(error: unknown, attributes: Attributes = {}): void {
     const ex = toException(error);
-    const message = ex.message.slice(0, MAX_MESSAGE);
+    const message = truncate(ex.message, MAX_MESSAGE);
     const key = `${ex.type}|${message}|${ex.stacktrace.split('\n', 3).join('|')}`;
     const run = this.runs_.get(key);
     if (run) {
       run.repeats++;
       return;
     }
-    const now = millisToHrTime(Date.now());
+    if (!this.o_.admit()) return;
+    const at = Date.now();
+    const now = millisToHrTime(at);
+    const active = spanOf(activeContext());
+    const crumbs = this.o_.breadcrumbs.format(at);
+    this.o_.breadcrumbs.add('exception', `${ex.type}: ${message}`, at);
     const record: LogRecordData = {
       hrTime: now,
       hrTimeObserved: now,
-      spanContext: trace.getActiveSpan()?.spanContext(),
+      spanContext: active && active.spanContext(),
       severityNumber: SEVERITY_ERROR,
       severityText: 'ERROR',
       body: message,
@@ -107,9 +105,10 @@ export class ErrorReporter {
       attributes: {
         'exception.type': ex.type,
         'exception.message': message,
-        'exception.stacktrace': ex.stacktrace.slice(0, MAX_STACK),
+        'exception.stacktrace': truncate(ex.stacktrace, MAX_STACK),
         'mp.page.route': this.o_.pageRoute(),
         'mp.error.count': 1,
+        'mp.breadcrumbs': crumbs.length ? crumbs : undefined,
         ...attributes,
       },
       droppedAttributesCount: 0,
@@ -128,7 +127,7 @@ export class ErrorReporter {
     const runs = this.runs_;
     this.runs_ = new Map();
     runs.forEach(({ record, repeats }) => {
-      if (repeats === 0) return;
+      if (repeats === 0 || !this.o_.admit()) return;
       const now = millisToHrTime(Date.now());
       this.o_.emit({
         ...record,

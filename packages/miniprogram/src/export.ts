@@ -1,14 +1,10 @@
-// Export through OpenTelemetry's own machinery: OTLPExporterBase + the OTLP/JSON serializers of
-// otlp-transformer, over a transport that hands each serialized request to the durable queue.
-import type { ExportResult } from '@opentelemetry/core';
-import type { IExporterTransport } from '@opentelemetry/otlp-exporter-base';
-import { createOtlpNetworkExportDelegate, OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
-import { type ISerializer, JsonLogsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { OfflineQueue, Signal } from './queue';
+// Batching, and the exporter that turns a batch into one OTLP/JSON payload in the offline queue.
+import { type EncodableSpan, encodeLogs, encodeSpans, type LogRecordData, type Signal } from './otlp';
+import type { OfflineQueue } from './queue';
 
-/** The shape every exporter here has (SpanExporter, and its log-record twin). */
+/** The shape every exporter here has (OpenTelemetry's SpanExporter, and its log-record twin). */
 export interface RecordExporter<T> {
-  export(records: T[], resultCallback: (result: ExportResult) => void): void;
+  export(records: T[], resultCallback: (result: { code: number; error?: Error }) => void): void;
   forceFlush?(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -17,46 +13,26 @@ export interface RecordExporter<T> {
  * An OTLP/JSON exporter whose transport is the offline queue. A send "succeeds" once the payload is in
  * the queue: from there the queue owns retries, backoff and Retry-After, across app restarts too.
  */
-export function queuedOtlpExporter<T>(
+export function queuedOtlpExporter(
   queue: OfflineQueue,
   signal: Signal,
   priority: number,
-): RecordExporter<T> {
-  let records = 0;
-  const base: ISerializer<any, any> = signal === 'traces' ? JsonTraceSerializer : JsonLogsSerializer;
-  // The transport sees bytes only; the serializer runs synchronously just before it, so it can tell
-  // the transport how many records the bytes hold (the queue counts losses in records).
-  const serializer: ISerializer<any, any> = {
-    serializeRequest: (items: T[]) => {
-      records = items.length;
-      return base.serializeRequest(items);
+): RecordExporter<any> {
+  const encode: (records: any[]) => string = signal === 'traces' ? encodeSpans : encodeLogs;
+  return {
+    export(records: Array<EncodableSpan | LogRecordData>, done) {
+      queue.push(signal, encode(records), records.length, priority);
+      done({ code: 0 });
     },
-    deserializeResponse: base.deserializeResponse,
+    shutdown: () => Promise.resolve(),
   };
-  const transport: IExporterTransport = {
-    send: (data: Uint8Array) => {
-      // Our TextEncoder shim (the only one in this bundle) hands back the string it encoded.
-      queue.push(signal, (data as Uint8Array & { text: string }).text, records, priority, data.length);
-      return Promise.resolve({ status: 'success' });
-    },
-    shutdown: () => {},
-  };
-  // The delegate's only use of its metrics is startExport(); with no MeterProvider in a mini-program the
-  // SDK's self-metrics would be no-ops, so skip ExporterMetrics and its noop meter (~1 KB gz).
-  const metrics = { startExport: () => () => {} } as any;
-  const delegate = createOtlpNetworkExportDelegate(
-    { timeoutMillis: 10_000, concurrencyLimit: 1_000, compression: 'none' },
-    serializer,
-    metrics,
-    transport,
-  );
-  return new OTLPExporterBase<T[]>(delegate) as RecordExporter<T>;
 }
 
 /**
  * Buffers records and exports them in batches: on size, after a delay, or when asked (app hidden).
  * Unlike the browser BatchSpanProcessor it needs no `document` visibility events, and it exports
- * unsampled spans too when told to (errors are always kept).
+ * unsampled spans too when told to (errors are always kept). Nothing is exported before `ready`
+ * (the device id is read from storage asynchronously and belongs on every record).
  */
 export class Batcher<T> {
   private buffer_: T[] = [];
@@ -66,6 +42,7 @@ export class Batcher<T> {
   constructor(
     private readonly exporter_: RecordExporter<T>,
     private readonly onOverflow_: (records: number) => void,
+    private readonly ready_: Promise<unknown>,
     private readonly maxBatch_ = 100,
     private readonly delayMs_ = 2_000,
     private readonly maxBuffer_ = 1_000,
@@ -86,15 +63,20 @@ export class Batcher<T> {
     this.timer_ = undefined;
     while (this.buffer_.length > 0) {
       const batch = this.buffer_.splice(0, this.maxBatch_);
-      const done: Promise<void> = new Promise<void>((resolve) => {
-        try {
-          this.exporter_.export(batch, () => resolve());
-        } catch {
-          resolve();
-        }
-      }).then(() => {
-        this.inFlight_.delete(done);
-      });
+      const done: Promise<void> = this.ready_
+        .then(
+          () =>
+            new Promise<void>((resolve) => {
+              try {
+                this.exporter_.export(batch, () => resolve());
+              } catch {
+                resolve();
+              }
+            }),
+        )
+        .then(() => {
+          this.inFlight_.delete(done);
+        });
       this.inFlight_.add(done);
     }
     return Promise.all(this.inFlight_).then(() => {});

@@ -1,9 +1,12 @@
-// CLIENT spans for wx.request / uploadFile / downloadFile, and W3C trace context on business requests.
-// The app's options object is copied, never mutated; the app's callbacks run outside our try/catch so
-// their own exceptions behave exactly as without the SDK; the original RequestTask is returned.
-import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+// CLIENT spans for wx.request / uploadFile / downloadFile, and W3C trace context on the app's own
+// business requests. The app's options object is copied, never mutated; the app's callbacks run outside
+// our try/catch so their own exceptions behave exactly as without the SDK; the original task is returned.
+import type { Span } from '@opentelemetry/api';
+import type { Breadcrumbs } from './breadcrumbs';
 import { type Platform, patch, unpatch } from './platform';
-import { utf8Length } from './shims';
+import { scrubUrl } from './scrub';
+import { utf8Length } from './text';
+import type { MpSpan, MpTracer } from './tracer';
 
 export interface RouteRule {
   /** Catalog route name, e.g. `upload.image` → `mp.route_name` and the span name. */
@@ -15,60 +18,77 @@ export interface RouteRule {
 
 export type UrlMatcher = string | RegExp;
 
-export interface RequestOptions {
-  tracer: Tracer;
+const CLIENT = 2; // SpanKind.CLIENT
+const ERROR = 2; // SpanStatusCode.ERROR
+
+/** Where trace context may go, and what a span needs from the rest of the SDK. */
+export interface RequestContext {
+  tracer: MpTracer;
   platform: Platform;
   /** The telemetry endpoint: its requests are neither traced nor given trace headers. */
   endpoint: string;
-  propagateTraceHeaderUrls?: UrlMatcher[];
+  /** True for URLs that may receive traceparent/baggage (the app's own hosts). */
+  propagateTo(url: string, host: string): boolean;
   fingerprint: string;
   fingerprintHeader: boolean;
   routes: RouteRule[];
-  scrubQueryParams: RegExp;
+  secretParams: RegExp;
   errorCode?: (response: any, request: any) => string | number | undefined | null;
   pageRoute(): string | undefined;
   network(): { type: string; subtype?: string };
+  breadcrumbs: Breadcrumbs;
 }
 
 type ApiName = 'request' | 'uploadFile' | 'downloadFile';
 
-const URL_HOST = /^([a-z][a-z0-9+.-]*:)?\/\/([^/?#:]*)(?::(\d+))?/i;
+const URL_HOST = /^([a-z][a-z0-9+.-]*:)?\/\/(?:[^/?#@]*@)?([^/?#:]*)(?::(\d+))?/i;
 
 /** server.address and server.port of a URL, without the `URL` class (absent in WeChat's engine). */
 export function serverOf(url: string): { host: string; port?: number } {
   const m = URL_HOST.exec(url) || [];
   const scheme = (m[1] || '').toLowerCase();
-  const port = m[3] ? Number(m[3]) : scheme === 'https:' ? 443 : scheme === 'http:' ? 80 : undefined;
+  const port = m[3] ? Number(m[3]) : scheme === 'https:' || scheme === 'wss:' ? 443 : scheme ? 80 : undefined;
   return { host: (m[2] || '').toLowerCase(), port };
 }
 
-/** Replaces the values of secret-looking query parameters (token, sign, phone, …) with REDACTED. */
-export function scrubUrl(url: string, secret: RegExp): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url;
-  const hash = url.indexOf('#', q);
-  const query = url.slice(q + 1, hash < 0 ? undefined : hash);
-  const scrubbed = query
-    .split('&')
-    .map((pair) => {
-      const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      return eq >= 0 && secret.test(safeDecode(name)) ? `${name}=REDACTED` : pair;
-    })
-    .join('&');
-  return url.slice(0, q + 1) + scrubbed + (hash < 0 ? '' : url.slice(hash));
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
+/** The path of a URL without query or fragment (for breadcrumbs), scrubbed. */
+export function pathOf(url: string): string {
+  const m = /^(?:[a-z][a-z0-9+.-]*:)?\/\/[^/?#]*([^?#]*)/i.exec(url);
+  return scrubUrl(m ? m[1] || '/' : url.replace(/[?#].*$/, ''), /^$/);
 }
 
 export function matches(url: string, matcher: UrlMatcher): boolean {
   return typeof matcher === 'string' ? url.indexOf(matcher) === 0 : matcher.test(url);
+}
+
+/**
+ * `hosts` entries: `api.example.com` (that host), `*.example.com` / `.example.com` (any subdomain, and the
+ * domain itself). Ports are ignored.
+ */
+export function hostMatcher(hosts: string[]): (host: string) => boolean {
+  const exact = new Set<string>();
+  const suffixes: string[] = [];
+  for (const h of hosts) {
+    const host = String(h).toLowerCase().replace(/:\d+$/, '');
+    if (host.indexOf('*.') === 0 || host.indexOf('.') === 0) {
+      const domain = host.slice(host.indexOf('.') + 1);
+      exact.add(domain);
+      suffixes.push(`.${domain}`);
+    } else exact.add(host);
+  }
+  return (host) => {
+    if (exact.has(host)) return true;
+    for (const s of suffixes) if (host.length > s.length && host.slice(-s.length) === s) return true;
+    return false;
+  };
+}
+
+/** The hosts an app owns when it names none: the telemetry endpoint's host and its parent domain. */
+export function defaultHosts(endpoint: string): string[] {
+  const host = serverOf(endpoint).host;
+  const labels = host.split('.');
+  if (/^[\d.]+$/.test(host) || labels.length < 3) return [host, `*.${host}`];
+  return [host, `*.${labels.slice(1).join('.')}`];
 }
 
 /** Classifies a failed call's errMsg ("request:fail timeout") or Alipay error code (13 = timeout). */
@@ -96,13 +116,32 @@ function byteSize(data: unknown): number | undefined {
   }
 }
 
-/** Network type at the end of the call: by then getNetworkType has answered. */
-function setNetwork(span: Span, o: RequestOptions): void {
-  const net = o.network();
-  span.setAttributes({ 'network.connection.type': net.type, 'network.connection.subtype': net.subtype });
+/** Adds traceparent (+ tracestate), baggage with the fingerprint, optionally x-mp-fingerprint. */
+export function injectTraceHeaders(o: RequestContext, span: Span, headers: Record<string, unknown>): void {
+  const sc = span.spanContext();
+  headers.traceparent = `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
+  const state = sc.traceState && sc.traceState.serialize();
+  if (state) headers.tracestate = state;
+  const entry = `mp.fingerprint=${o.fingerprint}`;
+  let baggage: unknown;
+  for (const key in headers) {
+    if (key.toLowerCase() !== 'baggage') continue;
+    baggage = headers[key];
+    delete headers[key];
+  }
+  headers.baggage = baggage ? `${baggage},${entry}` : entry;
+  if (o.fingerprintHeader) headers['x-mp-fingerprint'] = o.fingerprint;
 }
 
-export function instrumentRequests(o: RequestOptions): () => void {
+/** Network type at the end of the call: by then getNetworkType has answered. */
+function endSpan(span: MpSpan, o: RequestContext): void {
+  const net = o.network();
+  span.setAttribute('network.connection.type', net.type);
+  span.setAttribute('network.connection.subtype', net.subtype);
+  span.end();
+}
+
+export function instrumentRequests(o: RequestContext): () => void {
   const { platform } = o;
   const apis: Array<[string, ApiName]> = [
     [platform.requestApi, 'request'],
@@ -124,24 +163,17 @@ export function instrumentRequests(o: RequestOptions): () => void {
   };
 }
 
-function traced(o: RequestOptions, kind: ApiName, original: any, self: unknown, options: any): any {
-  let span: Span | undefined;
-  let callOptions = options;
-  let progress: { sent?: number; received?: number } = {};
+function traced(o: RequestContext, kind: ApiName, original: any, self: unknown, options: any): any {
+  let started: ReturnType<typeof startSpan> | undefined;
   try {
     const url = options && options.url;
-    if (typeof url === 'string' && url.indexOf(o.endpoint) !== 0) {
-      const started = startSpan(o, kind, options, url);
-      span = started.span;
-      callOptions = started.options;
-      progress = started.progress;
-    }
+    if (typeof url === 'string' && url.indexOf(o.endpoint) !== 0) started = startSpan(o, kind, options, url);
   } catch {
-    span = undefined;
-    callOptions = options;
+    started = undefined;
   }
-  const task = original.call(self, callOptions);
-  if (span && kind !== 'request') {
+  const task = original.call(self, started ? started.options : options);
+  if (started && kind !== 'request') {
+    const progress = started.progress;
     try {
       task.onProgressUpdate((p: any = {}) => {
         if (typeof p.totalBytesExpectedToSend === 'number') progress.sent = p.totalBytesExpectedToSend;
@@ -152,43 +184,40 @@ function traced(o: RequestOptions, kind: ApiName, original: any, self: unknown, 
   return task;
 }
 
-function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) {
+function startSpan(o: RequestContext, kind: ApiName, options: any, url: string) {
   const { platform } = o;
-  const method = String(
-    kind === 'request' ? options.method || 'GET' : kind === 'uploadFile' ? 'POST' : 'GET',
-  ).toUpperCase();
-  const route = o.routes.find((r) => (!r.method || r.method.toUpperCase() === method) && matches(url, r.url));
+  const method =
+    kind === 'request'
+      ? String(options.method || 'GET').toUpperCase()
+      : kind === 'uploadFile'
+        ? 'POST'
+        : 'GET';
+  let route: RouteRule | undefined;
+  for (const r of o.routes) {
+    if ((!r.method || r.method.toUpperCase() === method) && matches(url, r.url)) {
+      route = r;
+      break;
+    }
+  }
   const server = serverOf(url);
-  const span = o.tracer.startSpan(route ? `${method} ${route.name}` : method, {
-    kind: SpanKind.CLIENT,
-    attributes: {
-      'http.request.method': method,
-      'url.full': scrubUrl(url, o.scrubQueryParams),
-      'server.address': server.host,
-      'server.port': server.port,
-      'mp.route_name': route && route.name,
-      'mp.request.api': kind,
-      'mp.page.route': o.pageRoute(),
-      'http.request.body.size': kind === 'request' && method !== 'GET' ? byteSize(options.data) : undefined,
-    },
-  });
+  const span = o.tracer.startSpan(route ? `${method} ${route.name}` : method, { kind: CLIENT });
+  span.setAttribute('http.request.method', method);
+  span.setAttribute('url.full', scrubUrl(url, o.secretParams));
+  span.setAttribute('server.address', server.host);
+  span.setAttribute('server.port', server.port);
+  span.setAttribute('mp.request.api', kind);
+  span.setAttribute('mp.page.route', o.pageRoute());
+  if (route) span.setAttribute('mp.route_name', route.name);
+  if (kind === 'request' && method !== 'GET')
+    span.setAttribute('http.request.body.size', byteSize(options.data));
   const headerField = kind === 'request' ? platform.headerField : 'header';
   const given = options[headerField];
   const headers = given && typeof given === 'object' ? { ...given } : given === undefined ? {} : undefined;
-  if (headers && shouldPropagate(o, url)) {
-    const sc = span.spanContext();
-    headers.traceparent = `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
-    const state = sc.traceState?.serialize();
-    if (state) headers.tracestate = state;
-    const baggage = header(headers, 'baggage');
-    const entry = `mp.fingerprint=${o.fingerprint}`;
-    for (const key in headers) if (key.toLowerCase() === 'baggage') delete headers[key];
-    headers.baggage = baggage ? `${baggage},${entry}` : entry;
-    if (o.fingerprintHeader) headers['x-mp-fingerprint'] = o.fingerprint;
-  }
+  if (headers && o.propagateTo(url, server.host)) injectTraceHeaders(o, span, headers);
   const progress: { sent?: number; received?: number } = {};
   const userSuccess = options.success;
   const userFail = options.fail;
+  const crumb = `${method} ${route ? route.name : pathOf(url)}`;
   const callOptions = {
     ...options,
     ...(headers ? { [headerField]: headers } : {}),
@@ -197,14 +226,14 @@ function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) 
         const status = Number(res[kind === 'request' ? platform.statusField : 'statusCode']);
         const resHeaders = res[headerField] || res.header;
         const length = header(resHeaders, 'content-length');
-        span.setAttributes({
-          'http.response.status_code': status,
-          'http.response.body.size':
-            length !== undefined && length !== ''
-              ? Number(length)
-              : progress.received || res.dataLength || byteSize(res.data),
-          'http.request.body.size': kind === 'uploadFile' ? progress.sent : undefined,
-        });
+        span.setAttribute('http.response.status_code', status);
+        span.setAttribute(
+          'http.response.body.size',
+          length !== undefined && length !== ''
+            ? Number(length)
+            : progress.received || res.dataLength || byteSize(res.data),
+        );
+        if (kind === 'uploadFile') span.setAttribute('http.request.body.size', progress.sent);
         let code: unknown;
         try {
           if (o.errorCode) code = o.errorCode(res, options);
@@ -214,30 +243,26 @@ function startSpan(o: RequestOptions, kind: ApiName, options: any, url: string) 
           span.setAttribute('app.error_code', String(code));
         if (!(status >= 100 && status < 400)) {
           span.setAttribute('error.type', String(status));
-          span.setStatus({ code: SpanStatusCode.ERROR });
+          span.setStatus({ code: ERROR });
         }
-        setNetwork(span, o);
-        span.end();
+        o.breadcrumbs.add('request', `${crumb} ${status}`);
+        endSpan(span, o);
       } catch {}
       if (typeof userSuccess === 'function') return userSuccess.call(this, res);
     },
     fail(this: unknown, err: any) {
       try {
-        span.setAttribute('error.type', failureType(err));
+        const type = failureType(err);
+        span.setAttribute('error.type', type);
         span.setStatus({
-          code: SpanStatusCode.ERROR,
+          code: ERROR,
           message: String((err || {}).errMsg || (err || {}).errorMessage || ''),
         });
-        setNetwork(span, o);
-        span.end();
+        o.breadcrumbs.add('request', `${crumb} ${type}`);
+        endSpan(span, o);
       } catch {}
       if (typeof userFail === 'function') return userFail.call(this, err);
     },
   };
   return { span, options: callOptions, progress };
-}
-
-function shouldPropagate(o: RequestOptions, url: string): boolean {
-  const allow = o.propagateTraceHeaderUrls;
-  return !allow || allow.some((m) => matches(url, m));
 }

@@ -63,12 +63,9 @@ export function detectResourceAttributes(platform: Platform, options: ResourceOp
   return { ...attributes, ...options.attributes };
 }
 
-/** 32 lowercase hex characters from Math.random (no crypto in WeChat's engine). */
-export function randomHex(length = 32): string {
-  let out = '';
-  while (out.length < length)
-    out += Math.floor(Math.random() * 0x100000000)
-      .toString(16)
-      .padStart(8, '0');
-  return out.slice(0, length);
+/** A user id as telemetry carries it when hashing is asked for: two salted cyrb53 halves (106 bits).
+ * Not a cryptographic hash: it keeps raw ids out of telemetry; a salt keeps enumerable ids from being
+ * reversed by hashing every candidate. */
+export function hashUserId(id: string, salt = ''): string {
+  return shortHash(`${salt}|${id}`) + shortHash(`${id}|${salt}`);
 }

@@ -167,6 +167,7 @@ test('a full storage (quota errors) loses nothing while the app runs', async () 
 test('error storm: a token bucket caps records and requests; the drop count adds up', async () => {
   const app = launch({ init: { batch: { maxSize: 100, delayMs: 200 } } });
   const storm = 5_000;
+  const started = Date.now();
   for (let i = 0; i < storm; i++)
     app.control.emit(
       'error',
@@ -179,7 +180,8 @@ test('error storm: a token bucket caps records and requests; the drop count adds
   const dropped = Number(
     capture.logs().find((l) => l.eventName === 'mp.telemetry.dropped')!.attributes['mp.dropped.rate_limited'],
   );
-  expect(exceptions.length).toBeLessThanOrEqual(31); // burst 30 (+1 token refilled meanwhile)
+  // burst 30, plus the tokens refilled (2/s) while the storm ran: however fast this machine is
+  expect(exceptions.length).toBeLessThanOrEqual(30 + Math.ceil(((Date.now() - started) / 1000) * 2));
   expect(exceptions.length + dropped).toBe(storm);
   expect(capture.requests.length).toBeLessThanOrEqual(3);
 });

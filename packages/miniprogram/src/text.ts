@@ -1,0 +1,31 @@
+// Strings as WeChat's engine and the receiver see them: UTF-8 sizes without TextEncoder, and truncation
+// that never splits a surrogate pair (half an emoji is a lone surrogate: invalid UTF-8 on the wire).
+
+/** Byte length of a string once UTF-8 encoded, without allocating. */
+export function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      n += 2; // a pair: 2 units → 4 bytes
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
+/** At most `max` UTF-16 units of `text`, cut on a code-point boundary. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last < 0xdc00 ? max - 1 : max);
+}
+
+/** Hex digits from Math.random (no crypto in WeChat's engine), 8 at a time. */
+export function randomHex(length: number): string {
+  let out = '';
+  while (out.length < length) out += (0x100000000 + Math.random() * 0x100000000).toString(16).slice(1, 9);
+  return out.slice(0, length);
+}
