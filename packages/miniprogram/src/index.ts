@@ -393,7 +393,9 @@ function start(options: InitOptions): MpOtel {
     hiddenAt = Date.now();
     crumbs.add('app', 'hide');
     queue.refreshBudget();
-    flushAll().catch(() => {});
+    flushAll()
+      .then(() => queue.persistAll())
+      .catch(() => {});
   });
   listen('onAppShow', () => {
     if (hiddenAt && Date.now() - hiddenAt > (options.sessionTimeoutMs ?? 30 * 60_000)) {

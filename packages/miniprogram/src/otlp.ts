@@ -43,22 +43,30 @@ export function nanos(t: HrTime): string {
   return t[0] === 0 ? String(t[1]) : String(t[0]) + String(1e9 + t[1]).slice(1);
 }
 
-function anyValue(v: unknown): unknown {
+// The document is written as a string: JSON.stringify only escapes each string, no object tree is built
+// (a span's encoding was the largest cost per request when it went through objects).
+const str = JSON.stringify;
+
+function anyValue(v: unknown): string {
   const t = typeof v;
-  if (t === 'string') return { stringValue: v };
-  if (t === 'number') return Number.isInteger(v) ? { intValue: v } : { doubleValue: v };
-  if (t === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { arrayValue: { values: v.map(anyValue) } };
-  return {};
+  if (t === 'string') return `{"stringValue":${str(v)}}`;
+  if (t === 'number') {
+    if (!Number.isFinite(v as number)) return `{"stringValue":"${v}"}`; // NaN/Infinity are not JSON
+    return Number.isInteger(v) ? `{"intValue":${v}}` : `{"doubleValue":${v}}`;
+  }
+  if (t === 'boolean') return `{"boolValue":${v}}`;
+  if (Array.isArray(v)) return `{"arrayValue":{"values":[${v.map(anyValue).join(',')}]}}`;
+  return '{}';
 }
 
-function keyValues(attributes: Attributes | undefined): unknown[] {
-  const out: unknown[] = [];
+function keyValues(attributes: Attributes | undefined): string {
+  let out = '';
   for (const key in attributes) {
     const v = attributes[key];
-    if (v !== undefined && v !== null) out.push({ key, value: anyValue(v) });
+    if (v === undefined || v === null) continue;
+    out += `${out ? ',' : ''}{"key":${str(key)},"value":${anyValue(v)}}`;
   }
-  return out;
+  return `[${out}]`;
 }
 
 const SPAN_FLAGS_HAS_IS_REMOTE = 0x100;
@@ -66,55 +74,39 @@ const SPAN_FLAGS_IS_REMOTE = 0x200;
 const flags = (sc: SpanContext, remote?: boolean) =>
   (sc.traceFlags & 0xff) | SPAN_FLAGS_HAS_IS_REMOTE | (remote ? SPAN_FLAGS_IS_REMOTE : 0);
 
-function spanJson(s: EncodableSpan): unknown {
+/** Ids are hex by construction, but an app can hand in any span context: only hex passes unquoted. */
+const HEX = /^[0-9a-f]*$/i;
+const id = (value: string) => (HEX.test(value) ? `"${value}"` : str(String(value)));
+
+function spanJson(s: EncodableSpan): string {
   const sc = s.spanContext();
   const parent = s.parentSpanContext;
-  return {
-    traceId: sc.traceId,
-    spanId: sc.spanId,
-    parentSpanId: parent ? parent.spanId : undefined,
-    traceState: sc.traceState ? sc.traceState.serialize() || undefined : undefined,
-    name: s.name,
-    kind: s.kind + 1,
-    startTimeUnixNano: nanos(s.startTime),
-    endTimeUnixNano: nanos(s.endTime),
-    attributes: keyValues(s.attributes),
-    droppedAttributesCount: s.droppedAttributesCount,
-    events: s.events.map((e) => ({
-      attributes: keyValues(e.attributes),
-      name: e.name,
-      timeUnixNano: nanos(e.time),
-      droppedAttributesCount: e.droppedAttributesCount || 0,
-    })),
-    droppedEventsCount: s.droppedEventsCount,
-    status: { code: s.status.code, message: s.status.message },
-    links: s.links.map((l) => ({
-      attributes: keyValues(l.attributes),
-      spanId: l.context.spanId,
-      traceId: l.context.traceId,
-      droppedAttributesCount: l.droppedAttributesCount || 0,
-      flags: flags(l.context, l.context.isRemote),
-    })),
-    droppedLinksCount: s.droppedLinksCount,
-    flags: flags(sc, parent && parent.isRemote),
-  };
+  const state = sc.traceState && sc.traceState.serialize();
+  let out = `{"traceId":${id(sc.traceId)},"spanId":${id(sc.spanId)}`;
+  if (parent) out += `,"parentSpanId":${id(parent.spanId)}`;
+  if (state) out += `,"traceState":${str(state)}`;
+  out += `,"name":${str(s.name)},"kind":${s.kind + 1},"startTimeUnixNano":"${nanos(s.startTime)}","endTimeUnixNano":"${nanos(s.endTime)}","attributes":${keyValues(s.attributes)},"droppedAttributesCount":${s.droppedAttributesCount}`;
+  out += `,"events":[${s.events
+    .map(
+      (e) =>
+        `{"attributes":${keyValues(e.attributes)},"name":${str(e.name)},"timeUnixNano":"${nanos(e.time)}","droppedAttributesCount":${e.droppedAttributesCount || 0}}`,
+    )
+    .join(',')}],"droppedEventsCount":${s.droppedEventsCount}`;
+  out += `,"status":{"code":${s.status.code}${s.status.message !== undefined ? `,"message":${str(s.status.message)}` : ''}}`;
+  out += `,"links":[${s.links
+    .map(
+      (l) =>
+        `{"attributes":${keyValues(l.attributes)},"spanId":${id(l.context.spanId)},"traceId":${id(l.context.traceId)},"droppedAttributesCount":${l.droppedAttributesCount || 0},"flags":${flags(l.context, l.context.isRemote)}}`,
+    )
+    .join(',')}],"droppedLinksCount":${s.droppedLinksCount},"flags":${flags(sc, parent && parent.isRemote)}}`;
+  return out;
 }
 
-function logJson(r: LogRecordData): unknown {
+function logJson(r: LogRecordData): string {
   const sc = r.spanContext;
-  return {
-    timeUnixNano: nanos(r.hrTime),
-    observedTimeUnixNano: nanos(r.hrTimeObserved),
-    severityNumber: r.severityNumber,
-    severityText: r.severityText,
-    body: anyValue(r.body),
-    eventName: r.eventName,
-    attributes: keyValues(r.attributes),
-    droppedAttributesCount: r.droppedAttributesCount,
-    flags: sc && sc.traceFlags,
-    traceId: sc && sc.traceId,
-    spanId: sc && sc.spanId,
-  };
+  let out = `{"timeUnixNano":"${nanos(r.hrTime)}","observedTimeUnixNano":"${nanos(r.hrTimeObserved)}","severityNumber":${r.severityNumber},"severityText":${str(r.severityText)},"body":${anyValue(r.body)},"eventName":${str(r.eventName)},"attributes":${keyValues(r.attributes)},"droppedAttributesCount":${r.droppedAttributesCount}`;
+  if (sc) out += `,"flags":${sc.traceFlags},"traceId":${id(sc.traceId)},"spanId":${id(sc.spanId)}`;
+  return `${out}}`;
 }
 
 /** Each resource's JSON is built once (a session's resource is shared by all its records). */
@@ -122,7 +114,7 @@ const resourceJson = new WeakMap<Resource, string>();
 function encodeResource(resource: Resource): string {
   let json = resourceJson.get(resource);
   if (json === undefined) {
-    json = JSON.stringify({ attributes: keyValues(resource.attributes), droppedAttributesCount: 0 });
+    json = `{"attributes":${keyValues(resource.attributes)},"droppedAttributesCount":0}`;
     resourceJson.set(resource, json);
   }
   return json;
@@ -136,7 +128,7 @@ export function resourceChanged(resource: Resource): void {
 function encode<T extends { resource: Resource; instrumentationScope: InstrumentationScope }>(
   records: T[],
   keys: [string, string, string],
-  one: (r: T) => unknown,
+  one: (r: T) => string,
 ): string {
   const [resourceKey, scopeKey, recordKey] = keys;
   const groups = new Map<Resource, Map<InstrumentationScope, string[]>>();
@@ -151,7 +143,7 @@ function encode<T extends { resource: Resource; instrumentationScope: Instrument
       list = [];
       scopes.set(r.instrumentationScope, list);
     }
-    list.push(JSON.stringify(one(r)));
+    list.push(one(r));
   }
   const resources: string[] = [];
   groups.forEach((scopes, resource) => {

@@ -64,6 +64,8 @@ export interface QueueOptions {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** A payload in flight this long without an answer is written to storage. */
+const PERSIST_AFTER_MS = 1_000;
 /** WeChat stores a string as JSON: quotes and backslashes are escaped; count the worst of it. */
 const storedSize = (key: string, bytes: number) => key.length + Math.ceil(bytes * 1.2) + 16;
 
@@ -121,9 +123,27 @@ export class OfflineQueue {
       notBefore: 0,
     };
     this.entries_.push(entry);
-    this.persist_(entry);
+    // A routine payload that goes out at once is written to storage only if it is not acknowledged
+    // soon (send_): online, most never need the write. Errors are written at once.
+    if (priority !== PRIORITY_ROUTINE || !this.sendsNow_()) this.persist_(entry);
     this.saveIndex_();
     this.pump();
+  }
+
+  private sendsNow_(): boolean {
+    return (
+      this.ready_ &&
+      this.online_ &&
+      !this.unauthorized_ &&
+      Date.now() >= this.blockedUntil_ &&
+      this.inFlight_ < this.options_.maxInFlight
+    );
+  }
+
+  /** Writes every payload still waiting to storage (the app is going to the background). */
+  persistAll(): void {
+    for (const e of this.entries_) if (!e.stored) this.persist_(e);
+    this.saveIndex_();
   }
 
   count(reason: DropReason, records = 1): void {
@@ -300,12 +320,17 @@ export class OfflineQueue {
     entry.sending = true;
     this.inFlight_++;
     let finished = false;
+    const slow = setTimeout(() => {
+      if (!finished && !entry.stored && this.entries_.indexOf(entry) >= 0) this.persist_(entry);
+    }, PERSIST_AFTER_MS);
     const finish = (status: number, headers?: Record<string, unknown>) => {
       if (finished) return;
       finished = true;
+      clearTimeout(slow);
       this.inFlight_--;
       entry.sending = false;
       this.settleEntry_(entry, status, headers);
+      if (!entry.stored && this.entries_.indexOf(entry) >= 0) this.persist_(entry); // it waits: keep it
       this.pump();
     };
     try {

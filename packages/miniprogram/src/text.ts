@@ -1,9 +1,12 @@
 // Strings as WeChat's engine and the receiver see them: UTF-8 sizes without TextEncoder, and truncation
 // that never splits a surrogate pair (half an emoji is a lone surrogate: invalid UTF-8 on the wire).
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** Byte length of a string once UTF-8 encoded, without allocating. */
 export function utf8Length(text: string): number {
   let n = text.length;
+  if (!NON_ASCII.test(text)) return n; // the usual case, scanned natively
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x80) continue;
@@ -23,9 +26,16 @@ export function truncate(text: string, max: number): string {
   return text.slice(0, last >= 0xd800 && last < 0xdc00 ? max - 1 : max);
 }
 
-/** Hex digits from Math.random (no crypto in WeChat's engine), 8 at a time. */
+const BYTE_HEX: string[] = [];
+for (let i = 0; i < 256; i++) BYTE_HEX.push((i < 16 ? '0' : '') + i.toString(16));
+
+/** Hex digits from Math.random (no crypto in WeChat's engine), 8 at a time from 32-bit integers. */
 export function randomHex(length: number): string {
   let out = '';
-  while (out.length < length) out += (0x100000000 + Math.random() * 0x100000000).toString(16).slice(1, 9);
-  return out.slice(0, length);
+  while (out.length < length) {
+    const n = (Math.random() * 0x100000000) >>> 0;
+    out +=
+      BYTE_HEX[n >>> 24]! + BYTE_HEX[(n >>> 16) & 255]! + BYTE_HEX[(n >>> 8) & 255]! + BYTE_HEX[n & 255]!;
+  }
+  return out.length === length ? out : out.slice(0, length);
 }
