@@ -1,7 +1,7 @@
 // Strings as WeChat's engine and the receiver see them: UTF-8 sizes without TextEncoder, and truncation
 // that never splits a surrogate pair (half an emoji is a lone surrogate: invalid UTF-8 on the wire).
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** Byte length of a string once UTF-8 encoded, without allocating. */
 export function utf8Length(text: string): number {
