@@ -13,8 +13,10 @@ import * as esbuild from 'esbuild';
 const here = dirname(fileURLToPath(import.meta.url));
 const { version } = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
 
+// The SDK and its plugins, each a separate entry (and size budget): plugins can be loaded from a subpackage.
+const ENTRIES = ['index', 'render', 'console', 'frameworks'];
+
 const common = {
-  entryPoints: [join(here, 'src/index.ts')],
   bundle: true,
   platform: 'browser', // OpenTelemetry's browser builds: no node:* imports
   mainFields: ['module', 'main'],
@@ -29,11 +31,22 @@ const common = {
 
 rmSync(join(here, 'dist'), { recursive: true, force: true });
 rmSync(join(here, 'miniprogram_dist'), { recursive: true, force: true });
-await Promise.all([
-  esbuild.build({ ...common, format: 'cjs', minify: true, outfile: join(here, 'miniprogram_dist/index.js') }),
-  esbuild.build({ ...common, format: 'esm', outfile: join(here, 'dist/index.js') }),
-  esbuild.build({ ...common, format: 'cjs', outfile: join(here, 'dist/index.cjs') }),
-]);
+await Promise.all(
+  ENTRIES.flatMap((name) => {
+    const entryPoints = [join(here, `src/${name}.ts`)];
+    return [
+      esbuild.build({
+        ...common,
+        entryPoints,
+        format: 'cjs',
+        minify: true,
+        outfile: join(here, `miniprogram_dist/${name}.js`),
+      }),
+      esbuild.build({ ...common, entryPoints, format: 'esm', outfile: join(here, `dist/${name}.js`) }),
+      esbuild.build({ ...common, entryPoints, format: 'cjs', outfile: join(here, `dist/${name}.cjs`) }),
+    ];
+  }),
+);
 execFileSync(
   process.execPath,
   [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.json')],

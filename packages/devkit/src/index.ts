@@ -1,6 +1,6 @@
 export type { CapturedLog, CapturedRequest, CapturedSpan, OtlpCapture, Reply } from './otlp-capture.js';
 export { anyValue, attributes, startOtlpCapture, waitFor } from './otlp-capture.js';
-export type { MiniProgram, PageInstance } from './runtime.js';
+export type { MiniProgram, PageInstance, RunOptions } from './runtime.js';
 export { runMiniProgram } from './runtime.js';
 export type { MiniProgramRealm } from './vm-loader.js';
 export { createRealm, loadMiniProgramSdk, miniprogramDistPath } from './vm-loader.js';

@@ -39,11 +39,22 @@ function npmPackagePath(projectDir: string, name: string): string | undefined {
   return undefined;
 }
 
+export interface RunOptions {
+  /** Emit the base library's launch/route/firstRender performance entries. */
+  performance?: boolean;
+  /**
+   * What a setData costs the renderer (ms), for pages' setUpdatePerformanceListener (base library
+   * ≥ 2.12.0): each setData is reported with pending/update timestamps that far apart. WXML is not
+   * rendered, so the cost is the test's to say; default 0.
+   */
+  renderCostMs?: (route: string, patch: Record<string, unknown>) => number;
+}
+
 export function runMiniProgram(
   projectDir: string,
   wx: any,
   control: WxControl,
-  options: { performance?: boolean } = {},
+  options: RunOptions = {},
 ): MiniProgram {
   const appJson = JSON.parse(readFileSync(join(projectDir, 'app.json'), 'utf8')) as { pages: string[] };
   let appOptions: Record<string, any> | undefined;
@@ -94,9 +105,33 @@ export function runMiniProgram(
     page.route = route;
     page.options = query;
     page.data = JSON.parse(JSON.stringify(definition.data ?? {}));
+    const updateListeners: Array<{ withDataPaths: boolean; listener: (r: Record<string, unknown>) => void }> =
+      [];
+    let updateId = 0;
+    page.setUpdatePerformanceListener = (o: { withDataPaths?: boolean } = {}, listener: any) => {
+      if (typeof listener === 'function')
+        updateListeners.push({ withDataPaths: !!o.withDataPaths, listener });
+    };
     page.setData = (patch, callback) => {
+      const pendingStart = Date.now();
       Object.assign(page.data, patch);
-      if (callback) setImmediate(callback);
+      const cost = options.renderCostMs?.(route, patch) ?? 0;
+      const id = ++updateId;
+      setImmediate(() => {
+        for (const { withDataPaths, listener } of updateListeners) {
+          listener({
+            updateProcessId: id,
+            isMergedUpdate: false,
+            ...(withDataPaths
+              ? { dataPaths: Object.keys(patch).map((k) => k.split(/[.[\]]+/).filter(Boolean)) }
+              : {}),
+            pendingStartTimestamp: control.performanceTime(pendingStart),
+            updateStartTimestamp: control.performanceTime(pendingStart),
+            updateEndTimestamp: control.performanceTime(pendingStart + cost),
+          });
+        }
+        callback?.();
+      });
     };
     const referrer = stack[stack.length - 1]?.route;
     stack.push(page);
@@ -108,13 +143,19 @@ export function runMiniProgram(
       {
         entryType: 'navigation',
         name: 'route',
-        startTime: started,
+        startTime: control.performanceTime(started),
         duration,
         path: route,
         navigationType,
         referrerPath: referrer,
       },
-      { entryType: 'render', name: 'firstRender', startTime: started, duration, path: route },
+      {
+        entryType: 'render',
+        name: 'firstRender',
+        startTime: control.performanceTime(started),
+        duration,
+        path: route,
+      },
     ]);
     return page;
   };
@@ -151,7 +192,7 @@ export function runMiniProgram(
     {
       entryType: 'navigation',
       name: 'appLaunch',
-      startTime: launchedAt,
+      startTime: control.performanceTime(launchedAt),
       duration: Date.now() - launchedAt,
       path: entry,
       navigationType: 'appLaunch',

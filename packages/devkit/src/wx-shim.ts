@@ -10,6 +10,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import WebSocket from 'ws';
 
 export interface Fingerprint {
   /** getDeviceInfo().platform: ios, android, ohos, windows, mac, devtools */
@@ -93,6 +94,17 @@ export interface WxShimOptions {
   modernInfoApis?: boolean;
   /** Performance entries the base library would report; emitted by `emitPerformance`. */
   performance?: boolean;
+  /**
+   * The runtime origin of performance timestamps (epoch ms). Unset: entries carry epoch milliseconds.
+   * Set: getPerformance().now() counts from it, and `control.performanceTime` converts to that base, as
+   * base libraries that time entries from a runtime origin do.
+   */
+  performanceOrigin?: number;
+  /**
+   * WeChat Cloud (wx.cloud): callFunction POSTs `{ data }` to `${functionsUrl}/${name}` and answers
+   * `{ result }` from the JSON reply; callContainer calls `${containerUrl}${path}`. Real HTTP both.
+   */
+  cloud?: { functionsUrl: string; containerUrl?: string };
   /** What wx.getExtConfigSync() returns (ext.json: how third-party platforms configure an app). */
   extConfig?: Record<string, unknown>;
   /** Files wx.chooseMedia "picks", in turn (real paths). */
@@ -126,6 +138,8 @@ export interface WxControl {
   emit(event: string, payload?: unknown): void;
   setNetwork(networkType: string): void;
   emitPerformance(entries: Array<Record<string, unknown>>): void;
+  /** An epoch time in the base the shim's performance entries use (see `performanceOrigin`). */
+  performanceTime(epochMs: number): number;
   /** Requests the host has open right now, and the most it ever had at once. */
   readonly inFlight: number;
   readonly maxInFlight: number;
@@ -510,6 +524,58 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
         limitSize: 10240,
       };
     },
+    getStorageInfo(opts: any) {
+      const info = wx.getStorageInfoSync();
+      later(() => finish(opts, undefined, { ...info, errMsg: 'getStorageInfo:ok' }));
+    },
+
+    // WebSocket (SocketTask) over a real connection
+    connectSocket(opts: any) {
+      const listeners: Record<string, Set<Handler>> = {
+        open: new Set(),
+        message: new Set(),
+        close: new Set(),
+        error: new Set(),
+      };
+      const fire = (event: string, payload: unknown) => {
+        for (const fn of [...listeners[event]!]) fn(payload);
+      };
+      const on = (event: string) => (fn: Handler) => listeners[event]!.add(fn);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(opts.header ?? {})) headers[k] = String(v);
+      log.push({ api: 'connectSocket', url: String(opts.url), method: 'GET', headers });
+      const socket = new WebSocket(String(opts.url), { headers });
+      socket.on('open', () => later(() => fire('open', { header: {} })));
+      socket.on('message', (data, isBinary) =>
+        later(() =>
+          fire('message', {
+            data: isBinary ? new Uint8Array(data as Buffer).buffer : (data as Buffer).toString('utf8'),
+          }),
+        ),
+      );
+      socket.on('close', (code, reason) =>
+        later(() => fire('close', { code, reason: reason.toString('utf8') })),
+      );
+      socket.on('error', (err) => later(() => fire('error', { errMsg: err.message })));
+      later(() => opts.success?.({ errMsg: 'connectSocket:ok' }));
+      return {
+        onOpen: on('open'),
+        onMessage: on('message'),
+        onClose: on('close'),
+        onError: on('error'),
+        send(o: any) {
+          socket.send(typeof o.data === 'string' ? o.data : Buffer.from(o.data), (err) =>
+            later(() =>
+              err ? o.fail?.({ errMsg: `sendSocketMessage:fail ${err.message}` }) : o.success?.({}),
+            ),
+          );
+        },
+        close(o: any = {}) {
+          socket.close(o.code ?? 1000, o.reason);
+          later(() => o.success?.({}));
+        },
+      };
+    },
 
     getExtConfigSync() {
       return { ...(options.extConfig ?? {}) };
@@ -575,8 +641,64 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     });
     wx.getDeviceInfo = () => ({ platform: fp.platform, system: fp.system, brand: fp.brand, model: fp.model });
   }
+  if (options.cloud) {
+    const { functionsUrl, containerUrl } = options.cloud;
+    /** Answers through callbacks, or a promise when none are given (as WeChat's promisified APIs do). */
+    const answer = (opts: any, run: (ok: (r: any) => void, fail: (e: any) => void) => void) => {
+      const styled = opts.success || opts.fail || opts.complete;
+      const done = new Promise((resolve, reject) => run(resolve, reject));
+      if (!styled) return done;
+      done.then(
+        (r) => {
+          opts.success?.(r);
+          opts.complete?.(r);
+        },
+        (e) => {
+          opts.fail?.(e);
+          opts.complete?.(e);
+        },
+      );
+      return undefined;
+    };
+    // cloud calls do not go through wx.request on a phone: use the shim's own, unpatched
+    const rawRequest = wx.request;
+    wx.cloud = {
+      init() {},
+      callFunction(opts: any) {
+        return answer(opts, (ok, fail) =>
+          rawRequest({
+            url: `${functionsUrl}/${opts.name}`,
+            method: 'POST',
+            data: { data: opts.data ?? {} },
+            success: (res: any) =>
+              res.statusCode >= 200 && res.statusCode < 300
+                ? ok({ result: res.data, errMsg: 'cloud.callFunction:ok', requestID: String(Date.now()) })
+                : fail({
+                    errCode: -404000 - res.statusCode,
+                    errMsg: `cloud.callFunction:fail ${res.statusCode}`,
+                  }),
+            fail: (e: any) => fail({ errCode: -1, errMsg: `cloud.callFunction:fail ${e.errMsg}` }),
+          }),
+        );
+      },
+      callContainer(opts: any) {
+        return answer(opts, (ok, fail) =>
+          rawRequest({
+            url: `${containerUrl}${opts.path}`,
+            method: opts.method ?? 'POST',
+            header: opts.header,
+            data: opts.data,
+            success: (res: any) => ok({ ...res, errMsg: 'cloud.callContainer:ok' }),
+            fail: (e: any) => fail({ errCode: -1, errMsg: `cloud.callContainer:fail ${e.errMsg}` }),
+          }),
+        );
+      },
+    };
+  }
   if (options.performance) {
+    const origin = options.performanceOrigin;
     wx.getPerformance = () => ({
+      ...(origin === undefined ? {} : { now: () => Date.now() - origin }),
       createObserver(cb: (list: { getEntries(): unknown[] }) => void) {
         return {
           observe() {
@@ -608,6 +730,8 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     emitPerformance(entries) {
       perfCallback?.({ getEntries: () => entries });
     },
+    performanceTime: (epochMs) =>
+      options.performanceOrigin === undefined ? epochMs : epochMs - options.performanceOrigin,
     get inFlight() {
       return active;
     },
