@@ -36,6 +36,12 @@ function npmPackagePath(projectDir: string, name: string): string | undefined {
   const built = join(projectDir, 'miniprogram_npm', name, 'index.js');
   if (existsSync(built)) return built;
   if (name === '@mp-otel/miniprogram') return miniprogramDistPath();
+  // the SDK's plugin entries: @mp-otel/miniprogram/render → miniprogram_dist/render.js
+  const plugin = /^@mp-otel\/miniprogram\/([\w-]+)$/.exec(name);
+  if (plugin) {
+    const file = join(dirname(miniprogramDistPath()), `${plugin[1]}.js`);
+    if (existsSync(file)) return file;
+  }
   return undefined;
 }
 

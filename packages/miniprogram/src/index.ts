@@ -27,7 +27,7 @@ import { guardAppStorage } from './storage';
 import { randomHex } from './text';
 import { activeContext, type MpSpan, MpTracer, millisToHrTime, type Resource, spanOf } from './tracer';
 
-export { shortHash } from './resource';
+export { hashUserId, shortHash } from './resource';
 export { scrubUrl } from './scrub';
 export type { LogRecordData, OptionsHook, RouteRule, UrlMatcher };
 

@@ -65,11 +65,14 @@ export interface AppOptions {
   performance?: boolean;
   modernInfoApis?: boolean;
   globals?: Record<string, unknown>;
+  /** Further wx shim options (cloud, performanceOrigin, …). */
+  shim?: WxShimOptions;
 }
 
 /** One "launch" of a mini-program: a fresh realm and shim (storage may be carried over). */
 export function launchApp(o: AppOptions) {
   const { wx, control, storage } = createWx({
+    ...o.shim,
     fingerprint: o.fingerprint,
     storage: o.storage ?? new WxStorage(),
     performance: o.performance,

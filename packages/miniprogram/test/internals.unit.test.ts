@@ -34,7 +34,10 @@ describe('url.full scrubbing', () => {
       'https://b.oss-cn-hangzhou.aliyuncs.com/o.jpg?x-oss-credential=REDACTED&x-oss-signature=REDACTED&x-oss-date=20261122T000000Z',
     ],
     // Qiniu private download
-    ['https://cdn.example.com/a.jpg?e=1700000000&token=AK:sig=', 'https://cdn.example.com/a.jpg?e=1700000000&token=REDACTED'],
+    [
+      'https://cdn.example.com/a.jpg?e=1700000000&token=AK:sig=',
+      'https://cdn.example.com/a.jpg?e=1700000000&token=REDACTED',
+    ],
     // OAuth code, keys, sessions, contact details
     [
       'https://api.example.com/login?code=071abc&state=x&api_key=k1&apikey=k2&auth=a&sessionid=s1&session_id=s2&email=a%40b.com&user_phone=138&phone_number=139&page=2',
@@ -63,7 +66,9 @@ describe('url.full scrubbing', () => {
   });
 
   test('a caller list replaces the default', () => {
-    expect(scrubUrl('https://a.example.com/?sku=1&token=t', /^sku$/i)).toBe('https://a.example.com/?sku=REDACTED&token=t');
+    expect(scrubUrl('https://a.example.com/?sku=1&token=t', /^sku$/i)).toBe(
+      'https://a.example.com/?sku=REDACTED&token=t',
+    );
   });
 });
 
@@ -115,7 +120,12 @@ describe('Retry-After and backoff', () => {
 function pipeline(resource = { attributes: { 'service.name': 'unit' } }, ended: MpSpan[] = []) {
   return {
     ended,
-    tracer: new MpTracer({ resource: () => resource, scope: { name: 'unit', version: '1' }, ratio: 1, onEnd: (s) => ended.push(s) }),
+    tracer: new MpTracer({
+      resource: () => resource,
+      scope: { name: 'unit', version: '1' },
+      ratio: 1,
+      onEnd: (s) => ended.push(s),
+    }),
   };
 }
 
@@ -155,7 +165,11 @@ describe('OTLP/JSON', () => {
       instrumentationScope: { name: 'unit', version: '1' },
     };
     const ours = JSON.parse(encodeLogs([record, { ...record, spanContext: undefined }]));
-    const theirs = JSON.parse(new TextDecoder().decode(JsonLogsSerializer.serializeRequest([record, { ...record, spanContext: undefined }] as any)!));
+    const theirs = JSON.parse(
+      new TextDecoder().decode(
+        JsonLogsSerializer.serializeRequest([record, { ...record, spanContext: undefined }] as any)!,
+      ),
+    );
     expect(ours).toEqual(theirs);
   });
 
@@ -175,9 +189,17 @@ describe('OTLP/JSON', () => {
     expect(halves.map((h) => h.records)).toEqual([2, 3]);
     const names = (body: string) =>
       JSON.parse(body).resourceSpans.flatMap((r: any) =>
-        r.scopeSpans.flatMap((s: any) => s.spans.map((x: any) => `${r.resource.attributes[0].value.stringValue}:${x.name}`)),
+        r.scopeSpans.flatMap((s: any) =>
+          s.spans.map((x: any) => `${r.resource.attributes[0].value.stringValue}:${x.name}`),
+        ),
       );
-    expect([...names(halves[0]!.body), ...names(halves[1]!.body)]).toEqual(['one:a0', 'one:a1', 'one:a2', 'two:b0', 'two:b1']);
+    expect([...names(halves[0]!.body), ...names(halves[1]!.body)]).toEqual([
+      'one:a0',
+      'one:a1',
+      'one:a2',
+      'two:b0',
+      'two:b1',
+    ]);
     expect(splitPayload('traces', encodeSpans(a.ended.slice(0, 1)))).toBeUndefined();
     expect(splitPayload('logs', 'not json')).toBeUndefined();
   });
@@ -231,12 +253,22 @@ test('breadcrumbs: a ring of the last N, oldest first, timed relative to the exc
 
 test('sampling: unsampled spans are recorded; errors among them are exported with weight 1', () => {
   const ended: MpSpan[] = [];
-  const tracer = new MpTracer({ resource: () => ({ attributes: {} }), scope: { name: 'u' }, ratio: 0, onEnd: (s) => ended.push(s) });
+  const tracer = new MpTracer({
+    resource: () => ({ attributes: {} }),
+    scope: { name: 'u' },
+    ratio: 0,
+    onEnd: (s) => ended.push(s),
+  });
   tracer.startSpan('routine').end();
   const failing = tracer.startSpan('failing');
   failing.setStatus({ code: 2 });
   failing.end();
   expect(ended.map((s) => [s.name, s.attributes['mp.sampling.weight']])).toEqual([['failing', 1]]);
-  const quarter = new MpTracer({ resource: () => ({ attributes: {} }), scope: { name: 'u' }, ratio: 0.25, onEnd: () => {} });
+  const quarter = new MpTracer({
+    resource: () => ({ attributes: {} }),
+    scope: { name: 'u' },
+    ratio: 0.25,
+    onEnd: () => {},
+  });
   expect(quarter.startSpan('w').attributes['mp.sampling.weight']).toBeOneOf([1, 4]);
 });
