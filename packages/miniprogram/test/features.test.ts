@@ -49,6 +49,7 @@ describe('breadcrumbs', () => {
     const declared: any[] = [];
     const app = launch({
       globals: {
+        // biome-ignore lint/correctness/noComponentHookFactories: the host's Page() global, not a component
         Page: (o: any) => declared.push(o),
         getCurrentPages: () => [{ route: 'pages/cart/cart' }],
       },
@@ -204,6 +205,7 @@ describe('frameworks', () => {
     const app = launch();
     const helpers = plugin(app.realm, 'frameworks');
     const Boundary = helpers.createErrorBoundary(React, app.otel);
+    // biome-ignore lint/correctness/noComponentHookFactories: one component for this test only
     const Thrower = () => {
       throw new RangeError('bad page index');
     };
