@@ -491,6 +491,12 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
     // storage (async ones answer on a later turn, as WeChat's do)
     setStorage(opts: any) {
       const err = storage.set(String(opts.key), opts.data);
+      if (!opts.success && !opts.fail && !opts.complete) {
+        // promise style (base library ≥ 2.10.2): no callbacks given
+        return new Promise((resolve, reject) =>
+          later(() => (err ? reject({ errMsg: err }) : resolve({ errMsg: 'setStorage:ok' }))),
+        );
+      }
       later(() => finish(opts, err ? { errMsg: err } : undefined, { errMsg: 'setStorage:ok' }));
     },
     setStorageSync(key: string, data: unknown) {

@@ -284,7 +284,10 @@ export class OfflineQueue {
   }
 
   pump(): void {
-    if (!this.ready_ || !this.online_ || this.unauthorized_) return;
+    if (!this.ready_ || !this.online_ || this.unauthorized_) {
+      this.settle_();
+      return;
+    }
     const now = Date.now();
     clearTimeout(this.timer_);
     this.timer_ = undefined;

@@ -1,4 +1,5 @@
 // The offline queue: durability across app restarts, bounds, priorities, retries, backpressure.
+import { INGEST_KEY_HEADER } from '@mp-otel/contracts';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { launchApp, request, startBusinessServer, startOtlpCapture, WxStorage } from './harness';
 
@@ -194,4 +195,128 @@ test('identical errors: one record at once, then one record counting the repeats
   const counts = capture.logs().map((l) => Number(l.attributes['mp.error.count']));
   expect(counts).toEqual([1, 999]);
   expect(capture.requests.length).toBeLessThanOrEqual(2);
+});
+
+test('the ingest key goes in x-mp-otel-key (the header @mp-otel/contracts names)', async () => {
+  const app = launch({ init: { key: 'mpk_example_image_miniprogram_2026' } });
+  app.otel.tracer.startSpan('keyed').end();
+  await app.otel.flush();
+  await capture.waitFor(() => capture.spans().length === 1);
+  expect(app.sdk.INGEST_KEY_HEADER).toBe(INGEST_KEY_HEADER);
+  expect(capture.requests[0]!.headers[INGEST_KEY_HEADER]).toBe('mpk_example_image_miniprogram_2026');
+});
+
+test('401: sending stops at once, nothing is kept, the loss is counted and said once', async () => {
+  capture.reply = () => ({ status: 401 });
+  const warnings: unknown[][] = [];
+  const storage = new WxStorage();
+  const app = launch({
+    storage,
+    init: { key: 'revoked', batch: { maxSize: 1, delayMs: 10 } },
+    globals: { console: { ...console, warn: (...a: unknown[]) => warnings.push(a) } },
+  });
+  for (let i = 0; i < 5; i++) app.otel.tracer.startSpan(`s${i}`).end();
+  app.otel.captureException(new Error('after the key was revoked'));
+  await app.otel.flush();
+  await until(300);
+  app.otel.tracer.startSpan('later').end();
+  await app.otel.flush();
+  await until(100);
+  const sent = capture.requests.length;
+  expect(sent).toBeGreaterThanOrEqual(1);
+  expect(sent).toBeLessThanOrEqual(2); // the request(s) already in flight when the first 401 came back
+  expect(warnings).toHaveLength(1);
+  expect(String(warnings[0]![0])).toContain('401');
+  expect(app.otel.stats()).toMatchObject({ queuedPayloads: 0, dropped: { unauthorized: 7 } });
+  expect([...storage.data.keys()].filter((k) => k.startsWith('mp-otel.queue.'))).toEqual([]);
+});
+
+test('5xx is retried with backoff a bounded number of times, then dropped and counted', async () => {
+  let failures = 0;
+  capture.reply = (req) => {
+    if (req.signal !== 'traces') return undefined;
+    const name = req.body.resourceSpans[0].scopeSpans[0].spans[0].name;
+    if (name === 'recovers' && failures++ < 1) return { status: 500 };
+    if (name === 'never') return { status: 503 };
+    return undefined;
+  };
+  const app = launch({ init: { queue: { maxRetries: 3 }, batch: { maxSize: 1, delayMs: 10 } } });
+  app.otel.tracer.startSpan('recovers').end();
+  app.otel.tracer.startSpan('never').end();
+  await app.otel.flush();
+  await capture.waitFor(
+    () =>
+      capture.requests.filter((r) => r.body.resourceSpans?.[0]?.scopeSpans[0].spans[0].name === 'never')
+        .length === 3,
+    20_000,
+  );
+  await capture.waitFor(() => capture.spans().some((s) => s.name === 'recovers'), 20_000);
+  await until(100);
+  expect(app.otel.stats().dropped).toMatchObject({ server_error: 1 });
+  expect(app.otel.stats().queuedPayloads).toBe(0);
+  const tries = capture.requests.filter(
+    (r) => r.body.resourceSpans?.[0]?.scopeSpans[0].spans[0].name === 'never',
+  );
+  expect(tries[1]!.at - tries[0]!.at).toBeGreaterThanOrEqual(450); // backoff 0.5–1 s, then 1–2 s
+  expect(new Set(tries.map((t) => t.headers['x-mp-otel-batch'])).size).toBe(1);
+});
+
+test('an emoji at character 1,024 of a message is kept whole or dropped whole: the payload stays valid', async () => {
+  const app = launch();
+  app.otel.captureException(new Error(`${'x'.repeat(1023)}😀 and more`));
+  await app.otel.flush();
+  await capture.waitFor(() => capture.logs().length === 1);
+  const message = String(capture.logs()[0]!.attributes['exception.message']);
+  expect(message).toBe('x'.repeat(1023));
+  expect(JSON.stringify(capture.requests[0]!.body)).not.toContain('\ufffd'); // no half an emoji on the wire
+});
+
+test('payload keys the index never learnt of (killed right after writing them) are re-queued; junk is swept', async () => {
+  const storage = new WxStorage();
+  const first = launch({ storage });
+  first.control.setNetwork('none');
+  first.otel.captureException(new Error('just before the kill'));
+  await first.otel.flush();
+  await until(50); // the payload is written …
+  storage.remove('mp-otel.queue'); // … and its index never was (as when killed in between)
+  storage.set('mp-otel.queue.junk', 'not a payload');
+  first.kill();
+
+  const second = launch({ storage });
+  await second.otel.flush();
+  await capture.waitFor(() =>
+    capture.logs().some((l) => l.attributes['exception.message'] === 'just before the kill'),
+  );
+  await until(100);
+  expect([...storage.data.keys()].filter((k) => k.startsWith('mp-otel.queue.'))).toEqual([]);
+});
+
+test('the app’s own storage comes first: its writes never fail because of the queue', async () => {
+  const storage = new WxStorage();
+  const mb = (n: number) => 'x'.repeat(Math.floor(n * 1024 * 1024) - 64);
+  for (let i = 0; i < 7; i++) storage.set(`app.data.${i}`, mb(0.99)); // the app uses ~7 MB
+  const app = launch({ storage, init: { batch: { maxSize: 20, delayMs: 10 } } });
+  app.control.setNetwork('none');
+  for (let i = 0; i < 600; i++)
+    app.otel.tracer.startSpan(`offline ${i}`, { attributes: { pad: 'p'.repeat(1500) } }).end();
+  await app.otel.flush();
+  await until(100);
+  const stored = app.otel.stats().storedBytes;
+  expect(stored).toBeGreaterThan(300_000); // the queue did use storage …
+  expect(storage.bytes()).toBeLessThanOrEqual(10 * 1024 * 1024);
+  // … and the app now needs 3 MB more: sync, callback and promise style writes all succeed
+  expect(() => app.wx.setStorageSync('app.more.0', mb(0.99))).not.toThrow();
+  const viaCallback = await new Promise((resolve) =>
+    app.wx.setStorage({ key: 'app.more.1', data: mb(0.99), success: () => resolve('ok'), fail: resolve }),
+  );
+  expect(viaCallback).toBe('ok');
+  await expect(app.wx.setStorage({ key: 'app.more.2', data: mb(0.9) })).resolves.toMatchObject({
+    errMsg: 'setStorage:ok',
+  });
+  expect(storage.bytes()).toBeLessThanOrEqual(10 * 1024 * 1024);
+  // what left storage is still in memory and is delivered once the network is back
+  const queued = app.otel.stats().queuedRecords;
+  app.control.setNetwork('wifi');
+  await app.otel.flush();
+  await capture.waitFor(() => capture.spans().length + capture.logs().length === queued, 20_000);
 });
