@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { CatalogError, loadCatalog } from '@mp-otel/contracts';
+import { directoryStore } from '@mp-otel/sourcemaps';
 import {
   defaultCatalogPath,
   loadCatalogIntoClickHouse,
@@ -11,6 +12,7 @@ import {
   startEmbedded,
 } from '@mp-otel/store';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
+import { mapsDir, SOURCEMAP_USAGE, sourcemapCommand, startSymbolication } from './sourcemap-commands.js';
 import { formatTable } from './table.js';
 
 const USAGE = `usage:
@@ -21,7 +23,7 @@ const USAGE = `usage:
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-${INCIDENT_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
+${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
 `;
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -51,6 +53,9 @@ export async function main(argv: string[]): Promise<number> {
       out: { type: 'string' },
       json: { type: 'boolean' },
       serve: { type: 'boolean' },
+      release: { type: 'string' },
+      service: { type: 'string' },
+      watch: { type: 'boolean' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -80,6 +85,14 @@ export async function main(argv: string[]): Promise<number> {
         catalog: values.catalog,
         geo: !values['no-geo'],
       });
+      // exception stacks are symbolicated with the maps uploaded into the data directory
+      const stopSymbolication = startSymbolication(
+        emb.client,
+        directoryStore(mapsDir(emb.dataDir)),
+        emb.database,
+        10_000,
+        console.log,
+      );
       console.log('mp-otel: ready. Ctrl-C to stop (queued rows are flushed first).');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -87,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
         process.once('SIGTERM', stop);
       });
       console.log('mp-otel: shutting down…');
+      await stopSymbolication();
       await emb.close();
       return 0;
     }
@@ -170,6 +184,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default: {
+      const maps = await sourcemapCommand(cmd, rest, values, database);
+      if (maps >= 0) return maps;
       const code = await incidentCommand(cmd, { ...values, url: values.url }, database);
       if (code >= 0) return code;
       process.stderr.write(`unknown command ${cmd}\n${USAGE}`);
