@@ -103,11 +103,12 @@ export function dashboardSpecs(catalog: Catalog): DashboardSpec[] {
       },
       {
         kind: 'stat',
-        title: 'UV (15 min, sessions)',
+        title: 'UV (15 min, devices)',
         timeFrom: '15m',
         w: 4,
         h: 5,
-        sql: `SELECT uniqCombined(ResourceAttributes['session.id']) AS uv FROM otel_traces WHERE $__timeFilter(Timestamp) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != ''`,
+        // the SDK's persistent anonymous device.id; sessions only for clients that send none
+        sql: `SELECT uniqCombined(if(ResourceAttributes['device.id'] != '', ResourceAttributes['device.id'], ResourceAttributes['session.id'])) AS uv FROM otel_traces WHERE $__timeFilter(Timestamp) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != ''`,
       },
       {
         kind: 'stat',
@@ -453,6 +454,19 @@ FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUT
         kind: 'table',
         title: 'Top exceptions',
         sql: `SELECT ExceptionType AS type, any(SampleMessage) AS sample_message, sum(Errors) AS exceptions, sum(Records) AS records, uniqExact(Fingerprint) AS fingerprints, groupUniqArray(5)(PageRoute) AS pages FROM mp_errors_1m WHERE $__timeFilter(Minute) AND $__conditionalAll(Platform IN ($platform), $platform) AND $__conditionalAll(OsName IN ($os), $os) AND $__conditionalAll(BaseLibraryVersion IN ($base_library), $base_library) AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY ExceptionType ORDER BY exceptions DESC LIMIT 20`,
+      },
+      {
+        kind: 'table',
+        title: 'Top errors by location (symbolicated)',
+        w: 24,
+        // where each error was thrown, in original sources once its release's maps are uploaded
+        // (mp_symbolicated_stacks, filled by @mp-otel/sourcemaps); the minified first frame until then
+        sql: `SELECT type, any(message) AS sample_message, if(top != '', top, frame) AS location, sum(errors) AS exceptions, max(top != '') AS symbolicated
+FROM (SELECT ServiceName, ResourceAttributes['service.version'] AS release, cityHash64(LogAttributes['exception.stacktrace']) AS hash, LogAttributes['exception.type'] AS type, LogAttributes['exception.message'] AS message, trimBoth(arrayFirst(x -> match(x, ':[0-9]+:[0-9]+'), splitByChar('\\n', LogAttributes['exception.stacktrace']))) AS frame, if(toFloat64OrZero(LogAttributes['mp.error.count']) > 0, toFloat64OrZero(LogAttributes['mp.error.count']), 1.0) AS errors
+  FROM otel_logs WHERE $__timeFilter(Timestamp) AND (EventName = 'exception' OR LogAttributes['event.name'] = 'exception' OR LogAttributes['exception.type'] != '') AND $__conditionalAll(ResourceAttributes['mp.platform'] IN ($platform), $platform) AND $__conditionalAll(ResourceAttributes['os.name'] IN ($os), $os) AND $__conditionalAll(ResourceAttributes['mp.base_library.version'] IN ($base_library), $base_library) AND $__conditionalAll(ResourceAttributes['service.version'] IN ($app_version), $app_version)) AS l
+LEFT JOIN (SELECT ServiceName, Release, StackHash, argMax(TopFrame, SymbolicatedAt) AS top FROM mp_symbolicated_stacks GROUP BY ServiceName, Release, StackHash) AS s
+  ON s.ServiceName = l.ServiceName AND s.Release = l.release AND s.StackHash = l.hash
+GROUP BY type, location ORDER BY exceptions DESC LIMIT 20`,
       },
       {
         kind: 'table',

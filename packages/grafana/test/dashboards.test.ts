@@ -156,7 +156,7 @@ describe('the injected 400 spike shows', () => {
     expect(Number(down.p400)).toBe(0);
     expect(Number(panel('mp-overview', 'Errors (15 min)').rows[0]!.errors)).toBeGreaterThan(0);
     expect(Number(panel('mp-overview', 'QPS (15 min)').rows[0]!.qps)).toBeGreaterThan(0);
-    expect(Number(panel('mp-overview', 'UV (15 min, sessions)').rows[0]!.uv)).toBeGreaterThan(10);
+    expect(Number(panel('mp-overview', 'UV (15 min, devices)').rows[0]!.uv)).toBeGreaterThan(10);
   });
 
   it('Overview: errors by route are zero before the fault and non-zero after, only on upload.image', () => {

@@ -57,7 +57,7 @@ export async function upload(
     } catch (err) {
       throw new Error(`${path}: not a source map (${(err as Error).message})`);
     }
-    if (!map || map.version !== 3 || !Array.isArray(map.sources))
+    if (map?.version !== 3 || !Array.isArray(map.sources))
       throw new Error(`${path}: not a version 3 source map`);
     maps.set(key, map);
   }
