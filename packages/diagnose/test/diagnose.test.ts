@@ -123,6 +123,36 @@ describe('diagnose', () => {
     expect(html.match(/<h4><code>[0-9A-F]+<\/code><\/h4>/g)?.length).toBe(3);
   });
 
+  test('a gateway anomaly is localized by what gateway spans carry: the carrier of the client IP', async () => {
+    // Kong knows the client's IP only: carrier and province come from the cube's IP geo, as in production.
+    const db = emb.database;
+    await emb.client.command({ query: `TRUNCATE TABLE ${db}.mp_ip_geo` });
+    await emb.client.command({
+      query: `INSERT INTO ${db}.mp_ip_geo (ip_start, ip_end, country, province, city, isp, carrier) VALUES
+        (toUInt32(toIPv4('1.0.0.0')), toUInt32(toIPv4('1.0.0.255')), '中国', '北京', '北京市', '联通', 'unicom'),
+        (toUInt32(toIPv4('1.0.1.0')), toUInt32(toIPv4('1.0.1.255')), '中国', '广东省', '广州市', '联通', 'unicom'),
+        (toUInt32(toIPv4('2.0.0.0')), toUInt32(toIPv4('2.0.1.255')), '中国', '广东省', '广州市', '电信', 'telecom'),
+        (toUInt32(toIPv4('3.0.0.0')), toUInt32(toIPv4('3.0.1.255')), '中国', '北京', '北京市', '移动', 'mobile')`,
+    });
+    await emb.client.command({ query: `SYSTEM RELOAD DICTIONARY ${db}.mp_ip_geo_dict` });
+    await emb.client.command({
+      query: `
+        INSERT INTO ${db}.otel_traces (Timestamp, TraceId, SpanId, SpanName, SpanKind, ServiceName, ResourceAttributes, SpanAttributes, Duration, StatusCode)
+        WITH number % 240 AS i, intDiv(number, 240) AS minute, ['1', '2', '3'][1 + i % 3] AS net,
+             minute >= 30 AND net = '1' AND i % 2 = 0 AS failing
+        SELECT fromUnixTimestamp64Milli(toInt64(${T0} + minute * 60000 + i * 200)),
+               hex(cityHash64(number, 1)), hex(cityHash64(number, 2)), 'kong', 'Server', 'kong', map('service.name', 'kong'),
+               map('mp.route_name', 'upload.image', 'http.method', 'POST', 'http.client_ip', concat(net, '.0.', toString(intDiv(i, 6) % 2), '.', toString(i % 200)),
+                   'http.status_code', if(failing, '502', '201')),
+               toUInt64(40000000), if(failing, 'Error', 'Unset')
+          FROM numbers(240 * 40)`,
+    });
+    const d = await diagnoseNow();
+    expect(d.anomaly).toMatchObject({ layer: 'gateway', route: 'upload.image', kpi: 'error_rate' });
+    expect(d.culprits[0]!.where).toEqual({ carrier: 'unicom' });
+    expect(d.verdict?.layer).toBe('gateway');
+  });
+
   test('no fault, no anomaly; the report says so', async () => {
     await generate('0', 400);
     const d = await diagnoseNow();
