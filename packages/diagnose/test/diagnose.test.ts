@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Embedded, startEmbedded } from '@mp-otel/store';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { binomialLlr, culpritF1, diagnose, formatDiagnosis, poissonLlr, renderReport } from '../src/index.js';
+import { diagnose, formatDiagnosis, renderReport } from '../src/index.js';
 
 let emb: Embedded;
 const dataDir = join(tmpdir(), `mp-otel-diagnose-${process.pid}`);
@@ -55,21 +55,6 @@ async function generate(bad: string, status: number, layer: 'client' | 'backend'
 }
 
 const diagnoseNow = (at?: number) => diagnose({ client: emb.client, database: emb.database, at });
-
-describe('scores', () => {
-  test('binomial and Poisson log-likelihood ratios are one-sided and grow with the deviation', () => {
-    expect(binomialLlr(1, 100, 0.05)).toBe(0);
-    expect(binomialLlr(40, 100, 0.01)).toBeGreaterThan(binomialLlr(20, 100, 0.01));
-    expect(binomialLlr(40, 100, 0.01)).toBeGreaterThan(binomialLlr(40, 250, 0.01)); // concentrated beats diluted
-    expect(poissonLlr(5, 10)).toBe(0);
-    expect(poissonLlr(30, 10)).toBeCloseTo(30 * Math.log(3) - 20, 6);
-  });
-  test('culprit F1', () => {
-    expect(culpritF1({ a: '1', b: '2' }, { a: '1', b: '2' })).toBe(1);
-    expect(culpritF1({ a: '1' }, { a: '1', b: '2' })).toBeCloseTo(2 / 3, 6);
-    expect(culpritF1({ a: '2' }, { a: '1' })).toBe(0);
-  });
-});
 
 describe('diagnose', () => {
   test('the seed incident: ios AND base library 3.5.0, not its parents, not its children', async () => {
