@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startOtlpCapture } from '@mp-otel/devkit';
 import {
   ensureCollector,
   newTraceId,
@@ -15,10 +16,9 @@ import {
   shippedConfig,
   sinkOverlay,
   startCollector,
-  startSink,
   tempFile,
   tracesRequest,
-} from '../packages/collector-tests/dist/collector.js';
+} from '@mp-otel/stack';
 
 const SPANS = Number(process.env.BENCH_SPANS ?? 40_000);
 const BATCH = 500;
@@ -152,7 +152,7 @@ service:
   }
 
   // 3. collector with the full shipped pipeline (filter, transform, geoip, tail sampling at 100 %) → sink
-  const sink = await startSink();
+  const sink = await startOtlpCapture();
   const col = await startCollector([shippedConfig, tempFile('bench-sink.yaml', sinkOverlay(sink.url))], {
     MP_OTEL_TAIL_DECISION_WAIT: '1s',
     MP_OTEL_TAIL_SAMPLING_PERCENT: '100',

@@ -1,7 +1,7 @@
 // Dashboards: total query time of each generated dashboard (every variable, annotation and panel query,
 // macros expanded as the ClickHouse datasource does) on a large store, against the same dashboard with
 // every SLI-cube table replaced by its raw-table equivalent — the cube's own materialized-view SELECT
-// (clickhouse/migrations/005_sli_cube.sql) run over otel_traces as a subquery, i.e. what the panel would
+// (cubeViewSql of @mp-otel/contracts, what the migration renders) run over otel_traces as a subquery, i.e. what the panel would
 // cost without the cube. Spans are generated in chDB with INSERT … SELECT FROM numbers(N) into
 // otel_traces, so the materialized views fill the cubes exactly as on ingest.
 //
@@ -10,8 +10,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
-import { runDashboard } from '../packages/grafana/dist/index.js';
-import { startEmbedded } from '../packages/mp-otel/dist/index.js';
+import { cubeViewSql } from '@mp-otel/contracts';
+import { runDashboard } from '@mp-otel/grafana';
+import { startEmbedded } from '@mp-otel/store';
 
 const SPANS = Number(process.env.MP_OTEL_BENCH_SPANS ?? 2_000_000);
 const RAW = process.env.MP_OTEL_BENCH_RAW !== '0';
@@ -19,13 +20,7 @@ const DAYS = 7;
 
 /** The cube's MV SELECT (minute or hour grain) over otel_traces, as a FROM-able subquery. */
 function rawCube(db, grain) {
-  const sql = readFileSync(new URL('../clickhouse/migrations/005_sli_cube.sql', import.meta.url), 'utf8');
-  const start = sql.indexOf('CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.mp_sli_1m_mv');
-  const body = sql.slice(sql.indexOf(' AS\n', start) + 4, sql.indexOf(';', start));
-  let select = body.replaceAll('{{db}}', db).replaceAll('{{default_slow_ms}}', '3000');
-  if (grain === 'hour')
-    select = select.replace('toStartOfMinute(Timestamp) AS Minute', 'toStartOfHour(Timestamp) AS Minute');
-  return `(${select})`;
+  return `(${cubeViewSql(db, grain === 'hour' ? 'toStartOfHour(Timestamp)' : 'toStartOfMinute(Timestamp)')})`;
 }
 
 function toRaw(dash, db) {

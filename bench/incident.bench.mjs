@@ -8,6 +8,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { LATENCY_QUANTILES } from '@mp-otel/contracts';
 import { diagnose } from '@mp-otel/diagnose';
 import { loadScenario, runScenario, scenarioPath } from '@mp-otel/simulator';
 import { readIp2Region, startEmbedded } from '@mp-otel/store';
@@ -37,7 +38,7 @@ export default async function () {
                ['wifi', '4g', '5g'][1 + intDiv(number, 1188) % 3], ['telecom', 'unicom', 'mobile'][1 + intDiv(number, 3564) % 3],
                concat('p', toString(intDiv(number, 10692) % 31)),
                1, 10, if(bad, 9, if(number % 997 = 0, 1, 0)), if(bad, 1, 10), 10, 0, 400, 80,
-               initializeAggregation('quantilesTDigestWeightedState(0.5, 0.9, 0.95, 0.99)', toFloat64(40 + number % 50), toUInt64(10))
+               initializeAggregation('quantilesTDigestWeightedState(${LATENCY_QUANTILES.join(', ')})', toFloat64(40 + number % 50), toUInt64(10))
           FROM numbers(1000000)`,
     });
     const count = Number(

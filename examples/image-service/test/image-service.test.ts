@@ -2,9 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type OtlpCapture,
+  otlpEnv,
+  type RunningService,
+  startOtlpCapture,
+  startService,
+  waitFor,
+} from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OtlpReceiver, waitFor } from '../../../packages/node/test/helpers/otlp-receiver.js';
-import { otlpEnv, type RunningService, startService } from '../../../packages/node/test/helpers/service.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const serviceDir = join(here, '..');
@@ -38,12 +44,12 @@ async function upload(base: string, body: Buffer, headers: Record<string, string
 }
 
 describe('image service with the preset (ESM, --import @mp-otel/node/register)', () => {
-  const receiver = new OtlpReceiver();
+  let receiver: OtlpCapture;
   let svc: RunningService;
   let storage: string;
 
   beforeAll(async () => {
-    await receiver.start();
+    receiver = await startOtlpCapture();
     storage = mkdtempSync(join(tmpdir(), 'mp-otel-img-'));
     svc = await startService({
       script: 'src/server.js',
@@ -53,7 +59,7 @@ describe('image service with the preset (ESM, --import @mp-otel/node/register)',
   });
   afterAll(async () => {
     await svc?.stop();
-    await receiver.close();
+    await receiver?.close();
     rmSync(storage, { recursive: true, force: true });
   });
 
@@ -79,7 +85,7 @@ describe('image service with the preset (ESM, --import @mp-otel/node/register)',
     expect(Buffer.from(await got.arrayBuffer()).equals(data)).toBe(true);
 
     const span = await waitFor(
-      () => receiver.spans.find((s) => s.traceId === traceId && s.kind === SERVER),
+      () => receiver.spans().find((s) => s.traceId === traceId && s.kind === SERVER),
       15_000,
       'upload server span',
     );
@@ -96,7 +102,7 @@ describe('image service with the preset (ESM, --import @mp-otel/node/register)',
     expect(span.resource['telemetry.distro.name']).toBe('mp-otel');
 
     const down = await waitFor(
-      () => receiver.spans.find((s) => s.kind === SERVER && s.attributes['http.route'] === '/images/:id'),
+      () => receiver.spans().find((s) => s.kind === SERVER && s.attributes['http.route'] === '/images/:id'),
       15_000,
       'download span',
     );
@@ -145,7 +151,7 @@ describe('image service with the preset (ESM, --import @mp-otel/node/register)',
 
     // The handler's console.log line was correlated and shipped as a log record of the same trace.
     const log = await waitFor(
-      () => receiver.logs.find((l) => typeof l.body === 'string' && l.body.includes(body.id)),
+      () => receiver.logs().find((l) => typeof l.body === 'string' && l.body.includes(body.id)),
       15_000,
       'log record',
     );
@@ -189,7 +195,7 @@ describe('image service with the preset (ESM, --import @mp-otel/node/register)',
       const json = (await res.json()) as { error: { code: string; retryable: boolean } };
       expect(json.error.code).toBe(c.code);
       const span = await waitFor(
-        () => receiver.spans.find((s) => s.kind === SERVER && s.attributes['app.error_code'] === c.code),
+        () => receiver.spans().find((s) => s.kind === SERVER && s.attributes['app.error_code'] === c.code),
         15_000,
         `span for ${c.name}`,
       );
@@ -220,8 +226,7 @@ describe('image service with the preset (ESM, --import @mp-otel/node/register)',
 describe('image service resilience', () => {
   it('keeps serving when the collector is unreachable, and shuts down promptly', async () => {
     // A port that was just free: nothing listens there.
-    const dead = new OtlpReceiver();
-    await dead.start();
+    const dead = await startOtlpCapture();
     const endpoint = dead.url;
     await dead.close();
     const storage = mkdtempSync(join(tmpdir(), 'mp-otel-img-'));
@@ -250,7 +255,7 @@ describe('image service resilience', () => {
   });
 
   it('flushes spans and metrics on SIGTERM (graceful shutdown)', async () => {
-    const receiver = await new OtlpReceiver().start();
+    const receiver = await startOtlpCapture();
     const storage = mkdtempSync(join(tmpdir(), 'mp-otel-img-'));
     const svc = await startService({
       script: 'src/server.js',
@@ -268,9 +273,9 @@ describe('image service resilience', () => {
       const res = await upload(svc.url, multipart(image(3000)));
       expect(res.status).toBe(201);
       await new Promise((r) => setTimeout(r, 300));
-      expect(receiver.spans.length).toBe(0);
+      expect(receiver.spans().length).toBe(0);
       await svc.stop('SIGTERM');
-      expect(receiver.spans.some((s) => s.attributes['http.route'] === '/upload')).toBe(true);
+      expect(receiver.spans().some((s) => s.attributes['http.route'] === '/upload')).toBe(true);
       expect(receiver.histogram('mp.image.transfer.size', { 'mp.image.direction': 'upload' })?.count).toBe(1);
     } finally {
       await svc.stop('SIGKILL');

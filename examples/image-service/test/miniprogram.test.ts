@@ -4,23 +4,30 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createWx, loadMiniProgramSdk, type OtlpCapture, startOtlpCapture } from '@mp-otel/devkit';
+import {
+  createWx,
+  loadMiniProgramSdk,
+  type OtlpCapture,
+  otlpEnv,
+  type RunningService,
+  startOtlpCapture,
+  startService,
+  waitFor,
+} from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OtlpReceiver, waitFor } from '../../../packages/node/test/helpers/otlp-receiver.js';
-import { otlpEnv, type RunningService, startService } from '../../../packages/node/test/helpers/service.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLIENT = 3;
 const SERVER = 2;
 
 describe('mini-program SDK → image service', () => {
-  const backend = new OtlpReceiver();
+  let backend: OtlpCapture;
   let client: OtlpCapture;
   let svc: RunningService;
   let dir: string;
 
   beforeAll(async () => {
-    await backend.start();
+    backend = await startOtlpCapture();
     client = await startOtlpCapture();
     dir = mkdtempSync(join(tmpdir(), 'mp-otel-e2e-'));
     svc = await startService({
@@ -31,7 +38,7 @@ describe('mini-program SDK → image service', () => {
   });
   afterAll(async () => {
     await svc?.stop();
-    await backend.close();
+    await backend?.close();
     await client?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -80,7 +87,7 @@ describe('mini-program SDK → image service', () => {
 
       for (const c of clientSpans) {
         const server = await waitFor(
-          () => backend.spans.find((s) => s.kind === SERVER && s.parentSpanId === c.spanId),
+          () => backend.spans().find((s) => s.kind === SERVER && s.parentSpanId === c.spanId),
           15_000,
           `server span under client span ${c.name} ${c.attributes['mp.request.api']}`,
         );
@@ -88,12 +95,12 @@ describe('mini-program SDK → image service', () => {
         expect(server.attributes['mp.fingerprint']).toBe(fingerprint);
       }
       const upClient = clientSpans.find((s) => s.attributes['mp.request.api'] === 'uploadFile')!;
-      const upServer = backend.spans.find((s) => s.parentSpanId === upClient.spanId)!;
+      const upServer = backend.spans().find((s) => s.parentSpanId === upClient.spanId)!;
       expect(upServer.attributes['http.route']).toBe('/upload');
       // The client saw the standard error code the service set.
       const badClient = clientSpans.find((s) => s.attributes['http.response.status_code'] === 415)!;
       expect(badClient.attributes['app.error_code']).toBe('UNSUPPORTED_MEDIA_TYPE');
-      const badServer = backend.spans.find((s) => s.parentSpanId === badClient.spanId)!;
+      const badServer = backend.spans().find((s) => s.parentSpanId === badClient.spanId)!;
       expect(badServer.attributes['app.error_code']).toBe('UNSUPPORTED_MEDIA_TYPE');
     } finally {
       await otel.shutdown?.();

@@ -17,9 +17,10 @@ import { formatTable } from './table.js';
 
 const USAGE = `usage:
   mp-otel up [--data-dir DIR] [--otlp-port 4318] [--http-port 8123] [--host 127.0.0.1]
-             [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo]
+             [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo] [--allow-changed-migrations]
   mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR]
   mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U --password P]
+                  [--allow-changed-migrations]
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       'ttl-days': { type: 'string' },
       catalog: { type: 'string' },
       'no-geo': { type: 'boolean' },
+      'allow-changed-migrations': { type: 'boolean' },
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
@@ -84,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
         ttlDays: num(values['ttl-days']),
         catalog: values.catalog,
         geo: !values['no-geo'],
+        allowChanged: values['allow-changed-migrations'],
       });
       // exception stacks are symbolicated with the maps uploaded into the data directory
       const stopSymbolication = startSymbolication(
@@ -146,10 +149,16 @@ export async function main(argv: string[]): Promise<number> {
     case 'migrate': {
       const c = client();
       try {
-        const r = await migrate(c, { database: values.database, ttlDays: num(values['ttl-days']) });
+        const r = await migrate(c, {
+          database: values.database,
+          ttlDays: num(values['ttl-days']),
+          allowChanged: values['allow-changed-migrations'],
+        });
         console.log(
           `database ${r.database}: applied [${r.applied.join(', ')}], already applied [${r.skipped.join(', ')}]`,
         );
+        for (const ch of r.changed)
+          console.log(`warning: migration ${ch.version} (${ch.name}) changed after it was applied`);
       } finally {
         await c.close();
       }

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli.js';
-import { formatTable } from '../src/table.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mp-otel-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,10 +43,5 @@ describe('mp-otel CLI', () => {
     const r = await run(['catalog', 'check']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/catalog ok: \d+ routes/);
-  });
-
-  it('formatTable renders empty results and objects', () => {
-    expect(formatTable([])).toBe('(no rows)\n');
-    expect(formatTable([{ m: { a: '1' } }])).toContain('{"a":"1"}');
   });
 });

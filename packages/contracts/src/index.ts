@@ -11,3 +11,23 @@ export {
   routeRegex,
   routeRows,
 } from './catalog.js';
+export {
+  CUBE_COLUMNS,
+  CUBE_DIMENSIONS,
+  CUBE_MEASURES,
+  type CubeDimension,
+  type CubeMeasure,
+  cubeDimension,
+  cubePlaceholders,
+  cubeViewSql,
+  dimensionSql,
+  LATENCY_QUANTILES,
+  LAYERS,
+  type LatencyQuantile,
+  type Layer,
+  latencySql,
+  localizableDimensions,
+  type SpanSql,
+  spanSql,
+} from './cube.js';
+export * from './names.js';

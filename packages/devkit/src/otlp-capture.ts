@@ -1,6 +1,7 @@
-// A small OTLP/HTTP JSON receiver on 127.0.0.1 that keeps what arrives, for tests and the early demo.
-// It can also misbehave on purpose (status codes, Retry-After, slow answers) to exercise a client, and it
-// drops a repeated `x-mp-otel-batch` id as an idempotent receiver would.
+// The one OTLP/HTTP JSON capture receiver on 127.0.0.1 of the test suites, benches and the early demo: it
+// keeps what arrives and decodes spans, logs and histograms (each request once, on first read). It can also
+// misbehave on purpose (status codes, Retry-After, slow answers) to exercise a client, and it drops a
+// repeated `x-mp-otel-batch` id as an idempotent receiver would.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
@@ -22,10 +23,11 @@ export interface CapturedSpan {
   startTimeUnixNano: string;
   endTimeUnixNano: string;
   flags?: number;
+  traceState?: string;
   status: { code?: number; message?: string };
   attributes: Record<string, AttributeValue>;
   resource: Record<string, AttributeValue>;
-  scope: { name?: string; version?: string };
+  scope: { name?: string; version?: string; attributes: Record<string, AttributeValue> };
   events: Array<{ name: string; attributes: Record<string, AttributeValue> }>;
 }
 
@@ -38,6 +40,18 @@ export interface CapturedLog {
   traceId?: string;
   spanId?: string;
   attributes: Record<string, AttributeValue>;
+  resource: Record<string, AttributeValue>;
+}
+
+/** One data point of a histogram metric (cumulative or delta, as the sender exported it). */
+export interface CapturedHistogramPoint {
+  name: string;
+  unit?: string;
+  attributes: Record<string, AttributeValue>;
+  count: number;
+  sum?: number;
+  bucketCounts: number[];
+  explicitBounds: number[];
   resource: Record<string, AttributeValue>;
 }
 
@@ -68,7 +82,12 @@ export interface OtlpCapture {
    *  answer says otherwise only if `store` is true (a server that took it but failed to say so). */
   reply?: (req: CapturedRequest, index: number) => (Reply & { store?: boolean }) | undefined;
   spans(): CapturedSpan[];
+  /** Spans accepted so far, counted on arrival (cheap to poll). */
+  spanCount(): number;
   logs(): CapturedLog[];
+  histograms(): CapturedHistogramPoint[];
+  /** The latest point of histogram `name` whose attributes include `match`. */
+  histogram(name: string, match?: Record<string, AttributeValue>): CapturedHistogramPoint | undefined;
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -108,74 +127,126 @@ export function attributes(list: any[] | undefined): Record<string, AttributeVal
 
 const MAX_BODY = 16 * 1024 * 1024;
 
+function decodeSpans(body: any): CapturedSpan[] {
+  const out: CapturedSpan[] = [];
+  for (const rs of body.resourceSpans ?? []) {
+    const resource = attributes(rs.resource?.attributes);
+    for (const ss of rs.scopeSpans ?? []) {
+      const scope = {
+        name: ss.scope?.name,
+        version: ss.scope?.version,
+        attributes: attributes(ss.scope?.attributes),
+      };
+      for (const s of ss.spans ?? []) {
+        out.push({
+          traceId: s.traceId,
+          spanId: s.spanId,
+          parentSpanId: s.parentSpanId ?? '',
+          name: s.name,
+          kind: s.kind,
+          startTimeUnixNano: String(s.startTimeUnixNano),
+          endTimeUnixNano: String(s.endTimeUnixNano),
+          flags: s.flags,
+          traceState: s.traceState || undefined,
+          status: s.status ?? {},
+          attributes: attributes(s.attributes),
+          resource,
+          scope,
+          events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attributes(e.attributes) })),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function decodeLogs(body: any): CapturedLog[] {
+  const out: CapturedLog[] = [];
+  for (const rl of body.resourceLogs ?? []) {
+    const resource = attributes(rl.resource?.attributes);
+    for (const sl of rl.scopeLogs ?? []) {
+      for (const l of sl.logRecords ?? []) {
+        out.push({
+          timeUnixNano: String(l.timeUnixNano),
+          severityNumber: l.severityNumber,
+          severityText: l.severityText,
+          eventName: l.eventName,
+          body: anyValue(l.body),
+          traceId: l.traceId,
+          spanId: l.spanId,
+          attributes: attributes(l.attributes),
+          resource,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function decodeHistograms(body: any): CapturedHistogramPoint[] {
+  const out: CapturedHistogramPoint[] = [];
+  for (const rm of body.resourceMetrics ?? []) {
+    const resource = attributes(rm.resource?.attributes);
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const m of sm.metrics ?? []) {
+        for (const p of m.histogram?.dataPoints ?? []) {
+          out.push({
+            name: m.name,
+            unit: m.unit,
+            attributes: attributes(p.attributes),
+            count: Number(p.count),
+            sum: p.sum,
+            bucketCounts: (p.bucketCounts ?? []).map(Number),
+            explicitBounds: p.explicitBounds ?? [],
+            resource,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
 export async function startOtlpCapture(options: { dedupe?: boolean } = {}): Promise<OtlpCapture> {
   const seenBatches = new Set<string>();
+  let spanCount = 0;
+  // each request's body decoded once, on first read (tests poll spans() while a run is going)
+  const decoded = new WeakMap<CapturedRequest, unknown[]>();
+  const read = <T>(signal: string, decode: (body: any) => T[]): T[] =>
+    capture.requests
+      .filter((r) => r.signal === signal && r.accepted)
+      .flatMap((r) => {
+        let items = decoded.get(r) as T[] | undefined;
+        if (!items) {
+          items = decode(r.body);
+          decoded.set(r, items);
+        }
+        return items;
+      });
   const capture: OtlpCapture = {
     url: '',
     requests: [],
     inFlight: 0,
     maxInFlight: 0,
-    spans() {
-      const out: CapturedSpan[] = [];
-      for (const r of capture.requests) {
-        if (r.signal !== 'traces' || !r.accepted) continue;
-        for (const rs of r.body.resourceSpans ?? []) {
-          const resource = attributes(rs.resource?.attributes);
-          for (const ss of rs.scopeSpans ?? []) {
-            for (const s of ss.spans ?? []) {
-              out.push({
-                traceId: s.traceId,
-                spanId: s.spanId,
-                parentSpanId: s.parentSpanId ?? '',
-                name: s.name,
-                kind: s.kind,
-                startTimeUnixNano: String(s.startTimeUnixNano),
-                endTimeUnixNano: String(s.endTimeUnixNano),
-                flags: s.flags,
-                status: s.status ?? {},
-                attributes: attributes(s.attributes),
-                resource,
-                scope: ss.scope ?? {},
-                events: (s.events ?? []).map((e: any) => ({
-                  name: e.name,
-                  attributes: attributes(e.attributes),
-                })),
-              });
-            }
-          }
-        }
-      }
-      return out;
-    },
-    logs() {
-      const out: CapturedLog[] = [];
-      for (const r of capture.requests) {
-        if (r.signal !== 'logs' || !r.accepted) continue;
-        for (const rl of r.body.resourceLogs ?? []) {
-          const resource = attributes(rl.resource?.attributes);
-          for (const sl of rl.scopeLogs ?? []) {
-            for (const l of sl.logRecords ?? []) {
-              out.push({
-                timeUnixNano: String(l.timeUnixNano),
-                severityNumber: l.severityNumber,
-                severityText: l.severityText,
-                eventName: l.eventName,
-                body: anyValue(l.body),
-                traceId: l.traceId,
-                spanId: l.spanId,
-                attributes: attributes(l.attributes),
-                resource,
-              });
-            }
-          }
-        }
-      }
-      return out;
+    spans: () => read('traces', decodeSpans),
+    spanCount: () => spanCount,
+    logs: () => read('logs', decodeLogs),
+    histograms: () => read('metrics', decodeHistograms),
+    histogram(name, match = {}) {
+      const found = capture
+        .histograms()
+        .filter((h) => h.name === name && Object.entries(match).every(([k, v]) => h.attributes[k] === v));
+      return found[found.length - 1];
     },
     async waitFor(predicate, timeoutMs = 10_000) {
       await waitFor(predicate, timeoutMs);
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        // exporters keep connections alive: without this, close() would wait for their idle timeout
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 
   const server = http.createServer((req, res) => {
@@ -218,6 +289,10 @@ export async function startOtlpCapture(options: { dedupe?: boolean } = {}): Prom
       const stored = !reply || (reply.status >= 200 && reply.status < 300) || reply.store === true;
       if (!stored) entry.accepted = false;
       if (entry.accepted && typeof batch === 'string') seenBatches.add(batch);
+      if (entry.accepted && signal === 'traces') {
+        for (const rs of body.resourceSpans ?? [])
+          for (const ss of rs.scopeSpans ?? []) spanCount += ss.spans?.length ?? 0;
+      }
       capture.requests.push(entry);
       const answer = () => send(reply?.status ?? 200, '{}', reply?.headers);
       if (reply?.delayMs) setTimeout(answer, reply.delayMs);

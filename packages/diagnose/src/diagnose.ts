@@ -17,26 +17,9 @@
 // excess outside) without tuning a threshold; (3) counts are sampling-weighted (mp.sampling.weight);
 // (4) a verdict on the layer: errors that clients see but servers never answered point at the network.
 import type { ClickHouseClient } from '@clickhouse/client';
+import { type CubeDimension, LAYERS, type Layer, localizableDimensions } from '@mp-otel/contracts';
 
 export type Kpi = 'error_rate' | 'slow_ratio' | 'volume';
-
-export interface DimensionSpec {
-  /** telemetry attribute name, as scenarios and users say it */
-  attribute: string;
-  /** column of mp_sli_1m */
-  column: string;
-}
-
-export const CLIENT_DIMENSIONS: DimensionSpec[] = [
-  { attribute: 'os.name', column: 'OsName' },
-  { attribute: 'mp.base_library.version', column: 'BaseLibraryVersion' },
-  { attribute: 'mp.host.version', column: 'HostVersion' },
-  { attribute: 'service.version', column: 'AppVersion' },
-  { attribute: 'network.type', column: 'NetworkType' },
-  { attribute: 'carrier', column: 'Carrier' },
-  { attribute: 'province', column: 'Province' },
-];
-export const BACKEND_DIMENSIONS: DimensionSpec[] = [{ attribute: 'host.name', column: 'BackendNode' }];
 
 export interface DiagnoseOptions {
   client: ClickHouseClient;
@@ -61,7 +44,7 @@ export interface DiagnoseOptions {
 export const MIN_EXCESS = { error_rate: 0.005, slow_ratio: 0.05 } as const;
 
 export interface Anomaly {
-  layer: string;
+  layer: Layer;
   route: string;
   kpi: Kpi;
   onsetMs: number;
@@ -123,7 +106,7 @@ export function poissonLlr(c: number, b: number): number {
 }
 
 interface SeriesRow {
-  layer: string;
+  layer: Layer;
   route: string;
   t: number;
   n: number;
@@ -188,11 +171,11 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
             sum(Requests) AS n, sum(Errors) AS e, sum(Slow) AS s
        FROM ${db}.mp_sli_1m
       WHERE Minute >= toDateTime({from:UInt32}) AND Minute <= toDateTime({at:UInt32})
-        AND Route != '' AND Layer IN ('client', 'gateway', 'backend')
+        AND Route != '' AND Layer IN {layers:Array(String)}
         AND ({route:String} = '' OR Route = {route:String})
       GROUP BY Layer, Route, Minute
       ORDER BY Layer, Route, Minute`,
-    { from: Math.floor(from / 1000), at: Math.floor(at / 1000), route: o.route ?? '' },
+    { from: Math.floor(from / 1000), at: Math.floor(at / 1000), route: o.route ?? '', layers: LAYERS },
   );
   const groups = new Map<string, SeriesRow[]>();
   for (const r of series) {
@@ -253,7 +236,8 @@ interface SegmentRow {
 
 export async function localize(o: DiagnoseOptions, a: Anomaly): Promise<Culprit[]> {
   const db = o.database;
-  const dims = a.layer === 'client' ? CLIENT_DIMENSIONS : BACKEND_DIMENSIONS;
+  const dims = localizableDimensions(a.layer);
+  if (dims.length === 0) return [];
   const sets = subsets(
     dims.map((_, i) => `d${i}`),
     o.maxDimensions ?? 3,
@@ -354,7 +338,7 @@ async function layerVerdict(
   a: Anomaly,
   culprit: Culprit | undefined,
 ): Promise<{ verdict: LayerVerdict; codes: Diagnosis['codes'] }> {
-  const dims = a.layer === 'client' ? CLIENT_DIMENSIONS : BACKEND_DIMENSIONS;
+  const dims: CubeDimension[] = localizableDimensions(a.layer);
   const filters = culprit
     ? Object.entries(culprit.where).map(
         ([attr], i) => `${dims.find((d) => d.attribute === attr)!.column} = {v${i}:String}`,
@@ -385,7 +369,7 @@ async function layerVerdict(
   if (a.layer !== 'client') {
     return {
       verdict: {
-        layer: a.layer as LayerVerdict['layer'],
+        layer: a.layer,
         reason: `the ${a.layer} itself: its own spans show the ${a.kpi.replace('_', ' ')} rise`,
       },
       codes,

@@ -1,8 +1,6 @@
 export {
   type Anomaly,
-  BACKEND_DIMENSIONS,
   binomialLlr,
-  CLIENT_DIMENSIONS,
   type Culprit,
   type DiagnoseOptions,
   type Diagnosis,

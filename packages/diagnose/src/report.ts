@@ -2,7 +2,8 @@
 // incident: the timeline, the route's SLIs per minute by layer, the culprit breakdown with its evidence,
 // and exemplar traces from otel_traces drawn as waterfalls.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { BACKEND_DIMENSIONS, CLIENT_DIMENSIONS, type Culprit, type Diagnosis } from './diagnose.js';
+import { cubeDimension, dimensionSql, localizableDimensions, spanSql } from '@mp-otel/contracts';
+import type { Culprit, Diagnosis } from './diagnose.js';
 
 export interface TimelineEvent {
   atMs: number;
@@ -156,9 +157,7 @@ export async function renderReport(o: ReportOptions): Promise<string> {
   const top = d.culprits[0];
   let breakdown = '';
   if (top) {
-    const dims = (a.layer === 'client' ? CLIENT_DIMENSIONS : BACKEND_DIMENSIONS).filter(
-      (x) => x.attribute in top.where,
-    );
+    const dims = localizableDimensions(a.layer).filter((x) => x.attribute in top.where);
     const cols = dims.map((x) => x.column);
     const bad = a.kpi === 'slow_ratio' ? 'Slow' : 'Errors';
     const cells = await rows<Record<string, string | number>>(
@@ -186,38 +185,27 @@ export async function renderReport(o: ReportOptions): Promise<string> {
     )
     .join('')}</table>`;
 
-  // exemplar traces: failing spans of the culprit, each with the rest of its trace. The route and the slow
-  // threshold come from mp_routes, as the cube's view derives them (mp.route_name, else the catalog regex
-  // on "METHOD http.route"; the route's SLO latency, else the migrations' default of 3000 ms).
-  const exParams: Record<string, unknown> = {
-    ...params,
-    onset: Math.floor(a.onsetMs / 1000),
-    kind: a.layer === 'client' ? 'Client' : 'Server',
-  };
-  const culpritFilters = Object.entries(top?.where ?? {}).flatMap(([k, v], i) => {
-    exParams[`k${i}`] = k;
+  // exemplar traces: failing spans of the culprit, each with the rest of its trace. Layer, route, failure
+  // and every dimension are the cube's own derivations (@mp-otel/contracts), so the exemplars are spans the
+  // cube counted in the culprit's cells.
+  const span = spanSql(db);
+  const exParams: Record<string, unknown> = { ...params, onset: Math.floor(a.onsetMs / 1000) };
+  const culpritFilters = Object.entries(top?.where ?? {}).flatMap(([attribute, v], i) => {
+    const dim = cubeDimension(attribute);
+    if (!dim) return [];
     exParams[`v${i}`] = v;
-    // carrier, province and network type are not resource attributes of the span (geo comes from the cube)
-    return ['carrier', 'province', 'network.type'].includes(k)
-      ? []
-      : [`ResourceAttributes[{k${i}:String}] = {v${i}:String}`];
+    return [`${dimensionSql(dim, span)} = {v${i}:String}`];
   });
-  const badFilter =
-    a.kpi === 'slow_ratio'
-      ? 'Duration > 1000000 * if(route.2 > 0, route.2, 3000)'
-      : "(StatusCode = 'Error' OR SpanAttributes['error.type'] != '')";
   const traceIds = (
     await rows<{ TraceId: string }>(
       o.client,
-      `WITH (SELECT (any(match_regex), max(slo_latency_ms)) FROM ${db}.mp_routes WHERE name = {route:String}) AS route
-       SELECT TraceId FROM ${db}.otel_traces
-        WHERE Timestamp >= toDateTime64({onset:UInt32}, 9) AND Timestamp <= toDateTime64({at:UInt32} + 60, 9)
-          AND SpanKind = {kind:String} AND ${badFilter}
-          AND (SpanAttributes['mp.route_name'] = {route:String}
-               OR (route.1 != '' AND match(concat(SpanAttributes['http.request.method'], ' ', SpanAttributes['http.route']), route.1)))
+      `SELECT TraceId FROM ${db}.otel_traces
+        WHERE Timestamp >= toDateTime64({onset:UInt32}, 9) AND Timestamp < toDateTime64({at:UInt32} + 60, 9)
+          AND ${span.layer} = {layer:String} AND ${span.route} = {route:String}
+          AND ${a.kpi === 'slow_ratio' ? span.isSlow : span.isError}
           ${culpritFilters.map((f) => `AND ${f}`).join(' ')}
         ORDER BY Timestamp LIMIT 3`,
-      exParams,
+      { ...exParams, layer: a.layer },
     )
   ).map((r) => r.TraceId);
   let exemplars = '<p>No exemplar traces found.</p>';
@@ -238,8 +226,8 @@ export async function renderReport(o: ReportOptions): Promise<string> {
       o.client,
       `SELECT TraceId, SpanId, ParentSpanId, SpanName, ServiceName, SpanKind, StatusCode,
               toUnixTimestamp64Nano(Timestamp) / 1e6 AS start, Duration / 1e6 AS ms,
-              if(SpanAttributes['http.response.status_code'] != '', SpanAttributes['http.response.status_code'], SpanAttributes['error.type']) AS status,
-              SpanAttributes['app.error_code'] AS code
+              if(${span.status} > 0, toString(${span.status}), ${span.errorType}) AS status,
+              ${span.appErrorCode} AS code
          FROM ${db}.otel_traces WHERE TraceId IN {ids:Array(String)} ORDER BY TraceId, Timestamp`,
       { ids: traceIds },
     );

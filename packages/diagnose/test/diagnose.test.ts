@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Embedded, startEmbedded } from '@mp-otel/store';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { binomialLlr, culpritF1, diagnose, formatDiagnosis, poissonLlr, renderReport } from '../src/index.js';
+import { diagnose, formatDiagnosis, renderReport } from '../src/index.js';
 
 let emb: Embedded;
 const dataDir = join(tmpdir(), `mp-otel-diagnose-${process.pid}`);
@@ -55,21 +55,6 @@ async function generate(bad: string, status: number, layer: 'client' | 'backend'
 }
 
 const diagnoseNow = (at?: number) => diagnose({ client: emb.client, database: emb.database, at });
-
-describe('scores', () => {
-  test('binomial and Poisson log-likelihood ratios are one-sided and grow with the deviation', () => {
-    expect(binomialLlr(1, 100, 0.05)).toBe(0);
-    expect(binomialLlr(40, 100, 0.01)).toBeGreaterThan(binomialLlr(20, 100, 0.01));
-    expect(binomialLlr(40, 100, 0.01)).toBeGreaterThan(binomialLlr(40, 250, 0.01)); // concentrated beats diluted
-    expect(poissonLlr(5, 10)).toBe(0);
-    expect(poissonLlr(30, 10)).toBeCloseTo(30 * Math.log(3) - 20, 6);
-  });
-  test('culprit F1', () => {
-    expect(culpritF1({ a: '1', b: '2' }, { a: '1', b: '2' })).toBe(1);
-    expect(culpritF1({ a: '1' }, { a: '1', b: '2' })).toBeCloseTo(2 / 3, 6);
-    expect(culpritF1({ a: '2' }, { a: '1' })).toBe(0);
-  });
-});
 
 describe('diagnose', () => {
   test('the seed incident: ios AND base library 3.5.0, not its parents, not its children', async () => {
@@ -121,6 +106,36 @@ describe('diagnose', () => {
     const html = await renderReport({ client: emb.client, database: emb.database, diagnosis: d });
     expect(html).not.toContain('No exemplar traces found');
     expect(html.match(/<h4><code>[0-9A-F]+<\/code><\/h4>/g)?.length).toBe(3);
+  });
+
+  test('a gateway anomaly is localized by what gateway spans carry: the carrier of the client IP', async () => {
+    // Kong knows the client's IP only: carrier and province come from the cube's IP geo, as in production.
+    const db = emb.database;
+    await emb.client.command({ query: `TRUNCATE TABLE ${db}.mp_ip_geo` });
+    await emb.client.command({
+      query: `INSERT INTO ${db}.mp_ip_geo (ip_start, ip_end, country, province, city, isp, carrier) VALUES
+        (toUInt32(toIPv4('1.0.0.0')), toUInt32(toIPv4('1.0.0.255')), '中国', '北京', '北京市', '联通', 'unicom'),
+        (toUInt32(toIPv4('1.0.1.0')), toUInt32(toIPv4('1.0.1.255')), '中国', '广东省', '广州市', '联通', 'unicom'),
+        (toUInt32(toIPv4('2.0.0.0')), toUInt32(toIPv4('2.0.1.255')), '中国', '广东省', '广州市', '电信', 'telecom'),
+        (toUInt32(toIPv4('3.0.0.0')), toUInt32(toIPv4('3.0.1.255')), '中国', '北京', '北京市', '移动', 'mobile')`,
+    });
+    await emb.client.command({ query: `SYSTEM RELOAD DICTIONARY ${db}.mp_ip_geo_dict` });
+    await emb.client.command({
+      query: `
+        INSERT INTO ${db}.otel_traces (Timestamp, TraceId, SpanId, SpanName, SpanKind, ServiceName, ResourceAttributes, SpanAttributes, Duration, StatusCode)
+        WITH number % 240 AS i, intDiv(number, 240) AS minute, ['1', '2', '3'][1 + i % 3] AS net,
+             minute >= 30 AND net = '1' AND i % 2 = 0 AS failing
+        SELECT fromUnixTimestamp64Milli(toInt64(${T0} + minute * 60000 + i * 200)),
+               hex(cityHash64(number, 1)), hex(cityHash64(number, 2)), 'kong', 'Server', 'kong', map('service.name', 'kong'),
+               map('mp.route_name', 'upload.image', 'http.method', 'POST', 'http.client_ip', concat(net, '.0.', toString(intDiv(i, 6) % 2), '.', toString(i % 200)),
+                   'http.status_code', if(failing, '502', '201')),
+               toUInt64(40000000), if(failing, 'Error', 'Unset')
+          FROM numbers(240 * 40)`,
+    });
+    const d = await diagnoseNow();
+    expect(d.anomaly).toMatchObject({ layer: 'gateway', route: 'upload.image', kpi: 'error_rate' });
+    expect(d.culprits[0]!.where).toEqual({ carrier: 'unicom' });
+    expect(d.verdict?.layer).toBe('gateway');
   });
 
   test('no fault, no anomaly; the report says so', async () => {

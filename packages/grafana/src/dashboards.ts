@@ -1,25 +1,25 @@
 // The dashboards, as code. Every query reads the schema in clickhouse/migrations: the SLI cubes
 // (mp_sli_route_1m: per minute × layer × route × status; mp_sli_1m: + fingerprint / geo dimensions;
 // mp_sli_1h: hourly rollup), mp_errors_1m (client exceptions), mp_routes (the catalog), and the raw
-// OpenTelemetry tables where a panel needs per-request detail (IPs, user agents, traces).
+// OpenTelemetry tables where a panel needs per-request detail (IPs, user agents, traces). Raw-span
+// queries derive layer, route, status and client IP with the cube's own expressions (@mp-otel/contracts).
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import type { Catalog } from '@mp-otel/contracts';
+import { type Catalog, latencySql, spanSql } from '@mp-otel/contracts';
 import { buildDashboard, type DashboardSpec, type VariableSpec } from './panels.js';
 
 /** The 400 ratio p = n400 / (n200 + n400), with 2xx as "200" (uploads answer 201). */
 export const P400 = `sumIf(Requests, HttpStatus = 400) / nullIf(sumIf(Requests, HttpStatus = 400 OR (HttpStatus >= 200 AND HttpStatus < 300)), 0)`;
-const P99 = 'arrayElement(quantilesTDigestWeightedMerge(0.5, 0.9, 0.95, 0.99)(LatencyMs), 4)';
-const P50 = 'arrayElement(quantilesTDigestWeightedMerge(0.5, 0.9, 0.95, 0.99)(LatencyMs), 1)';
-const P90 = 'arrayElement(quantilesTDigestWeightedMerge(0.5, 0.9, 0.95, 0.99)(LatencyMs), 2)';
+const P99 = latencySql(0.99);
+const P50 = latencySql(0.5);
+const P90 = latencySql(0.9);
 const ERR_RATE = 'sum(Errors) / nullIf(sum(Requests), 0)';
 const AVAIL = 'sum(AvailGood) / nullIf(sum(AvailTotal), 0)';
-/** A route name for a raw span: kong's mp.route_name, else the catalog regex on "METHOD path". */
-const RAW_ROUTE = `if(SpanAttributes['mp.route_name'] != '', SpanAttributes['mp.route_name'],
-  arrayElement((SELECT groupArray(name) FROM (SELECT name, match_regex FROM mp_routes ORDER BY length(path) DESC, name)),
-    arrayFirstIndex(rx -> match(concat(if(SpanAttributes['http.request.method'] != '', SpanAttributes['http.request.method'], SpanAttributes['http.method']), ' ',
-      multiIf(SpanAttributes['http.route'] != '', SpanAttributes['http.route'], SpanAttributes['url.path'] != '', SpanAttributes['url.path'], path(SpanAttributes['url.full']))), rx),
-      (SELECT groupArray(match_regex) FROM (SELECT name, match_regex FROM mp_routes ORDER BY length(path) DESC, name)))))`;
-const CLIENT_IP = `multiIf(SpanAttributes['client.address'] != '', SpanAttributes['client.address'], SpanAttributes['http.client_ip'] != '', SpanAttributes['http.client_ip'], '')`;
+/** The cube's derivations over a raw span, on the datasource's default database. */
+const SPAN = spanSql();
+const RAW_ROUTE = SPAN.route;
+const CLIENT_IP = SPAN.clientIp;
+/** Client spans of a mini-program (the cube's client layer). */
+const CLIENT_SPANS = `${SPAN.layer} = 'client'`;
 const UA = `multiIf(SpanAttributes['user_agent.original'] != '', SpanAttributes['user_agent.original'], SpanAttributes['http.user_agent'] != '', SpanAttributes['http.user_agent'], '')`;
 const BOT_UA = `match(lower(ua), 'bot|spider|crawl|slurp|curl|wget|python|go-http|java/|scan|nmap|sqlmap|nikto|masscan|zgrab|headless')`;
 /** Server spans at the edge: kong when present, else the backends' server spans. */
@@ -108,7 +108,7 @@ export function dashboardSpecs(catalog: Catalog): DashboardSpec[] {
         w: 4,
         h: 5,
         // the SDK's persistent anonymous device.id; sessions only for clients that send none
-        sql: `SELECT uniqCombined(if(ResourceAttributes['device.id'] != '', ResourceAttributes['device.id'], ResourceAttributes['session.id'])) AS uv FROM otel_traces WHERE $__timeFilter(Timestamp) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != ''`,
+        sql: `SELECT uniqCombined(if(ResourceAttributes['device.id'] != '', ResourceAttributes['device.id'], ResourceAttributes['session.id'])) AS uv FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${CLIENT_SPANS}`,
       },
       {
         kind: 'stat',
@@ -341,13 +341,13 @@ GROUP BY Layer, Route ORDER BY slow_ratio DESC, worst_minute_p99_ms DESC LIMIT 1
       {
         kind: 'table',
         title: 'User agents',
-        sql: `SELECT ${UA} AS ua, count() AS requests, countIf(toUInt16OrZero(SpanAttributes['http.response.status_code']) >= 400 OR toUInt16OrZero(SpanAttributes['http.status_code']) >= 400) / requests AS error_rate, ${BOT_UA} AS bot_like
+        sql: `SELECT ${UA} AS ua, count() AS requests, countIf(${SPAN.status} >= 400) / requests AS error_rate, ${BOT_UA} AS bot_like
 FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUTE} = '\${route}' GROUP BY ua ORDER BY requests DESC LIMIT 20`,
       },
       {
         kind: 'table',
         title: 'Client IPs',
-        sql: `SELECT ${CLIENT_IP} AS ip, count() AS requests, requests / sum(requests) OVER () AS share, countIf(toUInt16OrZero(SpanAttributes['http.response.status_code']) >= 400) / requests AS error_rate
+        sql: `SELECT ${CLIENT_IP} AS ip, count() AS requests, requests / sum(requests) OVER () AS share, countIf(${SPAN.status} >= 400) / requests AS error_rate
 FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUTE} = '\${route}' GROUP BY ip ORDER BY requests DESC LIMIT 20`,
       },
       {
@@ -418,7 +418,7 @@ FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUT
         kind: 'table',
         title: 'Client IP concentration',
         thresholds: [[0.1, 'red']],
-        sql: `SELECT ${CLIENT_IP} AS ip, count() AS requests, requests / sum(requests) OVER () AS share, uniqExact(SpanAttributes['url.path']) AS paths, countIf(toUInt16OrZero(SpanAttributes['http.response.status_code']) IN (401, 403, 404, 405)) / requests AS probe_ratio, any(${UA}) AS sample_ua
+        sql: `SELECT ${CLIENT_IP} AS ip, count() AS requests, requests / sum(requests) OVER () AS share, uniqExact(SpanAttributes['url.path']) AS paths, countIf(${SPAN.status} IN (401, 403, 404, 405)) / requests AS probe_ratio, any(${UA}) AS sample_ua
 FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ip != '' GROUP BY ip ORDER BY requests DESC LIMIT 20`,
       },
       {
@@ -430,7 +430,7 @@ FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ip != '' G
         kind: 'table',
         title: 'Probed paths outside the catalog',
         w: 24,
-        sql: `SELECT multiIf(SpanAttributes['url.path'] != '', SpanAttributes['url.path'], SpanAttributes['http.target'] != '', SpanAttributes['http.target'], path(SpanAttributes['http.url'])) AS path, count() AS requests, uniqExact(${CLIENT_IP}) AS ips, groupUniqArray(3)(toUInt16OrZero(if(SpanAttributes['http.response.status_code'] != '', SpanAttributes['http.response.status_code'], SpanAttributes['http.status_code']))) AS statuses
+        sql: `SELECT multiIf(SpanAttributes['url.path'] != '', SpanAttributes['url.path'], SpanAttributes['http.target'] != '', SpanAttributes['http.target'], path(SpanAttributes['http.url'])) AS path, count() AS requests, uniqExact(${CLIENT_IP}) AS ips, groupUniqArray(3)(${SPAN.status}) AS statuses
 FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUTE} = '' GROUP BY path ORDER BY requests DESC LIMIT 20`,
       },
     ],
@@ -506,12 +506,12 @@ FROM otel_logs WHERE $__timeFilter(Timestamp) AND (EventName = 'exception' OR Lo
         kind: 'table',
         title: 'Client requests',
         w: 24,
-        sql: `SELECT Timestamp AS time, TraceId AS trace_id, SpanAttributes['mp.route_name'] AS route, SpanAttributes['http.response.status_code'] AS status, SpanAttributes['error.type'] AS error_type, Duration / 1e6 AS duration_ms, ResourceAttributes['mp.fingerprint'] AS fingerprint, ResourceAttributes['os.name'] AS os, ResourceAttributes['mp.base_library.version'] AS base_library
-FROM otel_traces WHERE $__timeFilter(Timestamp) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != ''
+        sql: `SELECT Timestamp AS time, TraceId AS trace_id, ${RAW_ROUTE} AS route, ${SPAN.status} AS status, SpanAttributes['error.type'] AS error_type, Duration / 1e6 AS duration_ms, ResourceAttributes['mp.fingerprint'] AS fingerprint, ResourceAttributes['os.name'] AS os, ResourceAttributes['mp.base_library.version'] AS base_library
+FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${CLIENT_SPANS}
   AND ('\${trace_id}' = '' OR TraceId = '\${trace_id}')
   AND ('\${fingerprint}' = '' OR ResourceAttributes['mp.fingerprint'] = '\${fingerprint}')
-  AND $__conditionalAll(SpanAttributes['mp.route_name'] IN ($route), $route)
-  AND $__conditionalAll(SpanAttributes['http.response.status_code'] IN ($status), $status)
+  AND $__conditionalAll(${RAW_ROUTE} IN ($route), $route)
+  AND $__conditionalAll(${SPAN.status} IN ($status), $status)
 ORDER BY Timestamp DESC LIMIT 200`,
       },
       {
@@ -553,9 +553,9 @@ ORDER BY startTime`,
         sql: `SELECT route, multiIf(bytes = 0, 'unknown', bytes < 102400, '<100KB', bytes < 1048576, '100KB-1MB', bytes < 5242880, '1MB-5MB', '>=5MB') AS size_bucket,
   count() AS requests, countIf(status BETWEEN 200 AND 299) / requests AS success_ratio,
   quantileTDigest(0.5)(ms) AS p50_ms, quantileTDigest(0.9)(ms) AS p90_ms, quantileTDigest(0.99)(ms) AS p99_ms
-FROM (SELECT SpanAttributes['mp.route_name'] AS route, toUInt64OrZero(if(SpanAttributes['mp.request.api'] = 'uploadFile', SpanAttributes['http.request.body.size'], SpanAttributes['http.response.body.size'])) AS bytes,
-    toUInt16OrZero(SpanAttributes['http.response.status_code']) AS status, Duration / 1e6 AS ms
-  FROM otel_traces WHERE $__timeFilter(Timestamp) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != '' AND SpanAttributes['mp.request.api'] IN ('uploadFile', 'downloadFile'))
+FROM (SELECT ${RAW_ROUTE} AS route, toUInt64OrZero(if(SpanAttributes['mp.request.api'] = 'uploadFile', SpanAttributes['http.request.body.size'], SpanAttributes['http.response.body.size'])) AS bytes,
+    ${SPAN.status} AS status, ${SPAN.durationMs} AS ms
+  FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${CLIENT_SPANS} AND SpanAttributes['mp.request.api'] IN ('uploadFile', 'downloadFile'))
 GROUP BY route, size_bucket ORDER BY route, min(bytes)`,
       },
       {
@@ -577,8 +577,8 @@ GROUP BY direction, size_bucket, outcome ORDER BY direction, size_bucket, outcom
         w: 24,
         sql: `SELECT $__timeInterval(Timestamp) AS time, multiIf(bytes < 102400, '<100KB', bytes < 1048576, '100KB-1MB', bytes < 5242880, '1MB-5MB', '>=5MB') AS size_bucket,
   countIf(status BETWEEN 200 AND 299) / count() AS success_ratio
-FROM (SELECT Timestamp, toUInt64OrZero(SpanAttributes['http.request.body.size']) AS bytes, toUInt16OrZero(SpanAttributes['http.response.status_code']) AS status
-  FROM otel_traces WHERE $__timeFilter(Timestamp) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != '' AND SpanAttributes['mp.request.api'] = 'uploadFile')
+FROM (SELECT Timestamp, toUInt64OrZero(SpanAttributes['http.request.body.size']) AS bytes, ${SPAN.status} AS status
+  FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${CLIENT_SPANS} AND SpanAttributes['mp.request.api'] = 'uploadFile')
 WHERE bytes > 0 GROUP BY time, size_bucket ORDER BY time`,
       },
     ],

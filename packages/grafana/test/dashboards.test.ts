@@ -247,7 +247,7 @@ describe('the other views', () => {
     );
     const list = panel('mp-traces', 'Client requests');
     expect(list.rows).toHaveLength(1);
-    expect(list.rows[0]).toMatchObject({ route: 'upload.image', status: '400' });
+    expect(list.rows[0]).toMatchObject({ route: 'upload.image', status: 400 });
   });
 
   it('Exceptions: the exception log record is counted with its mp.error.count', () => {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { ATTR_APP_ERROR_CODE, HEADER_APP_ERROR_CODE } from '@mp-otel/contracts/names';
 import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { serverSpanFor } from './state.js';
 
@@ -15,9 +16,9 @@ export interface ErrorCodeInfo {
 }
 
 /** Response header carrying the code, so gateways and clients can group by it without parsing bodies. */
-export const ERROR_CODE_HEADER = 'x-app-error-code';
+export const ERROR_CODE_HEADER = HEADER_APP_ERROR_CODE;
 /** Span / metric attribute name. */
-export const ATTR_APP_ERROR_CODE = 'app.error_code';
+export { ATTR_APP_ERROR_CODE };
 
 const entries: ErrorCodeInfo[] = [
   {

@@ -1,3 +1,12 @@
+import {
+  ATTR_APP_ERROR_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_MP_IMAGE_DIRECTION,
+  ATTR_MP_IMAGE_OUTCOME,
+  ATTR_MP_IMAGE_SIZE_BUCKET,
+  METRIC_MP_IMAGE_TRANSFER_DURATION,
+  METRIC_MP_IMAGE_TRANSFER_SIZE,
+} from '@mp-otel/contracts/names';
 import { type Histogram, type MeterProvider, metrics } from '@opentelemetry/api';
 import { state } from './state.js';
 import { VERSION } from './version.js';
@@ -6,14 +15,14 @@ export type ImageDirection = 'upload' | 'download';
 /** success = 2xx/3xx; rejected = 4xx; error = 5xx; aborted = the connection closed before the response ended. */
 export type ImageOutcome = 'success' | 'rejected' | 'error' | 'aborted';
 
-/** Metric names (OpenTelemetry naming: dotted, unit in the unit field, not in the name). */
-export const METRIC_IMAGE_TRANSFER_DURATION = 'mp.image.transfer.duration';
-export const METRIC_IMAGE_TRANSFER_SIZE = 'mp.image.transfer.size';
+/** Metric names (OpenTelemetry naming: dotted, unit in the unit field; owned by @mp-otel/contracts). */
+export const METRIC_IMAGE_TRANSFER_DURATION = METRIC_MP_IMAGE_TRANSFER_DURATION;
+export const METRIC_IMAGE_TRANSFER_SIZE = METRIC_MP_IMAGE_TRANSFER_SIZE;
 /** Attribute names used on both histograms. */
-export const ATTR_IMAGE_DIRECTION = 'mp.image.direction';
-export const ATTR_IMAGE_SIZE_BUCKET = 'mp.image.size_bucket';
-export const ATTR_IMAGE_OUTCOME = 'mp.image.outcome';
-export const ATTR_HTTP_ROUTE = 'http.route';
+export const ATTR_IMAGE_DIRECTION = ATTR_MP_IMAGE_DIRECTION;
+export const ATTR_IMAGE_SIZE_BUCKET = ATTR_MP_IMAGE_SIZE_BUCKET;
+export const ATTR_IMAGE_OUTCOME = ATTR_MP_IMAGE_OUTCOME;
+export { ATTR_HTTP_ROUTE };
 
 /** Explicit histogram boundaries (advice to the SDK; views may override). */
 export const DURATION_BOUNDARIES_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -134,7 +143,7 @@ export function recordImageTransfer(t: ImageTransfer): void {
     [ATTR_IMAGE_OUTCOME]: t.outcome,
   };
   if (t.route) attributes[ATTR_HTTP_ROUTE] = t.route;
-  if (t.errorCode) attributes['app.error_code'] = t.errorCode;
+  if (t.errorCode) attributes[ATTR_APP_ERROR_CODE] = t.errorCode;
   const { duration, size } = instruments();
   duration.record(seconds, attributes);
   size.record(bytes, attributes);

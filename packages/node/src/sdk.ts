@@ -2,6 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import {
+  ATTR_TELEMETRY_DISTRO_NAME,
+  ATTR_TELEMETRY_DISTRO_VERSION,
+  DISTRO_NAME,
+} from '@mp-otel/contracts/names';
 import { DiagLogLevel, diag, isSpanContextValid, type Span } from '@opentelemetry/api';
 import { BaggageSpanProcessor } from '@opentelemetry/baggage-span-processor';
 import { diagLogLevelFromString } from '@opentelemetry/core';
@@ -159,8 +164,8 @@ export function start(options: StartOptions = {}): MpOtelHandle {
   const serviceName = options.serviceName ?? (hasServiceNameInEnv() ? undefined : packageServiceName());
   const resource = defaultResource().merge(
     resourceFromAttributes({
-      'telemetry.distro.name': 'mp-otel',
-      'telemetry.distro.version': VERSION,
+      [ATTR_TELEMETRY_DISTRO_NAME]: DISTRO_NAME,
+      [ATTR_TELEMETRY_DISTRO_VERSION]: VERSION,
       ...options.resourceAttributes,
     }),
   );

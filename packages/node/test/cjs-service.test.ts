@@ -1,8 +1,14 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type OtlpCapture,
+  otlpEnv,
+  type RunningService,
+  startOtlpCapture,
+  startService,
+  waitFor,
+} from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OtlpReceiver, waitFor } from './helpers/otlp-receiver.js';
-import { otlpEnv, type RunningService, startService } from './helpers/service.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgDir = join(here, '..');
@@ -10,11 +16,11 @@ const SERVER = 2;
 const CLIENT = 3;
 
 describe('CommonJS service under --import @mp-otel/node/register', () => {
-  const receiver = new OtlpReceiver();
+  let receiver: OtlpCapture;
   let svc: RunningService;
 
   beforeAll(async () => {
-    await receiver.start();
+    receiver = await startOtlpCapture();
     svc = await startService({
       script: 'test/fixtures/cjs-service.cjs',
       cwd: pkgDir,
@@ -26,7 +32,7 @@ describe('CommonJS service under --import @mp-otel/node/register', () => {
   });
   afterAll(async () => {
     await svc?.stop();
-    await receiver.close();
+    await receiver?.close();
   });
 
   it('traces incoming http, outgoing fetch (undici) and propagates context between them', async () => {
@@ -36,7 +42,11 @@ describe('CommonJS service under --import @mp-otel/node/register', () => {
     expect(tr).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     const [, traceId, spanId] = tr!.split('-');
 
-    const outer = await waitFor(() => receiver.spans.find((s) => s.spanId === spanId), 15_000, 'outer span');
+    const outer = await waitFor(
+      () => receiver.spans().find((s) => s.spanId === spanId),
+      15_000,
+      'outer span',
+    );
     expect(outer.kind).toBe(SERVER);
     expect(outer.attributes['http.route']).toBe('/outer');
     expect(outer.resource['service.name']).toBe('cjs-service');
@@ -45,17 +55,17 @@ describe('CommonJS service under --import @mp-otel/node/register', () => {
     expect(outer.resource['host.name']).toBe('node-7');
     const client = await waitFor(
       () =>
-        receiver.spans.find(
-          (s) => s.traceId === traceId && s.kind === CLIENT && s.parentSpanId === outer.spanId,
-        ),
+        receiver
+          .spans()
+          .find((s) => s.traceId === traceId && s.kind === CLIENT && s.parentSpanId === outer.spanId),
       15_000,
       'undici client span',
     );
     const inner = await waitFor(
       () =>
-        receiver.spans.find(
-          (s) => s.traceId === traceId && s.kind === SERVER && s.attributes['http.route'] === '/inner',
-        ),
+        receiver
+          .spans()
+          .find((s) => s.traceId === traceId && s.kind === SERVER && s.attributes['http.route'] === '/inner'),
       15_000,
       'inner server span',
     );
@@ -75,7 +85,7 @@ describe('CommonJS service under --import @mp-otel/node/register', () => {
     expect(json.trace_id).toBe(traceId);
     expect(json.span_id).toMatch(/^[0-9a-f]{16}$/);
     const record = await waitFor(
-      () => receiver.logs.find((l) => l.traceId === traceId && String(l.body).includes('calling inner')),
+      () => receiver.logs().find((l) => l.traceId === traceId && String(l.body).includes('calling inner')),
       15_000,
       'pino log record',
     );
@@ -90,7 +100,7 @@ describe('CommonJS service under --import @mp-otel/node/register', () => {
       error: { code: 'RATE_LIMITED', message: 'slow down', retryable: true },
     });
     const spanId = res.headers.get('traceresponse')!.split('-')[2];
-    const span = await waitFor(() => receiver.spans.find((s) => s.spanId === spanId), 15_000, 'fail span');
+    const span = await waitFor(() => receiver.spans().find((s) => s.spanId === spanId), 15_000, 'fail span');
     expect(span.attributes['app.error_code']).toBe('RATE_LIMITED');
     expect(span.status.code).toBe(2);
     expect(span.status.message).toBe('RATE_LIMITED: slow down');
@@ -99,7 +109,7 @@ describe('CommonJS service under --import @mp-otel/node/register', () => {
 
 describe('ES module service under --import @mp-otel/node/register', () => {
   it('traces named-import node:http client calls (needs the ESM loader hook) and the server side', async () => {
-    const receiver = await new OtlpReceiver().start();
+    const receiver = await startOtlpCapture();
     const svc = await startService({
       script: 'test/fixtures/esm-service.mjs',
       cwd: pkgDir,
@@ -110,16 +120,16 @@ describe('ES module service under --import @mp-otel/node/register', () => {
       expect(await res.text()).toBe('esm:inner');
       const [, traceId, spanId] = res.headers.get('traceresponse')!.split('-');
       const client = await waitFor(
-        () => receiver.spans.find((s) => s.traceId === traceId && s.kind === CLIENT),
+        () => receiver.spans().find((s) => s.traceId === traceId && s.kind === CLIENT),
         15_000,
         'client span from the named `request` import',
       );
       expect(client.parentSpanId).toBe(spanId);
       const inner = await waitFor(
         () =>
-          receiver.spans.find(
-            (s) => s.traceId === traceId && s.kind === SERVER && s.parentSpanId === client.spanId,
-          ),
+          receiver
+            .spans()
+            .find((s) => s.traceId === traceId && s.kind === SERVER && s.parentSpanId === client.spanId),
         15_000,
         'inner server span',
       );
@@ -134,7 +144,7 @@ describe('ES module service under --import @mp-otel/node/register', () => {
 
 describe('OTEL_LOG_LEVEL=debug', () => {
   it("keeps OpenTelemetry's own diagnostics on the console, out of the exported logs", async () => {
-    const receiver = await new OtlpReceiver().start();
+    const receiver = await startOtlpCapture();
     const svc = await startService({
       script: 'test/fixtures/cjs-service.cjs',
       cwd: pkgDir,
@@ -142,13 +152,13 @@ describe('OTEL_LOG_LEVEL=debug', () => {
     });
     try {
       await (await fetch(`${svc.url}/inner`)).text();
-      await waitFor(() => receiver.logs.length > 0 && receiver.spans.length > 0, 15_000, 'exports');
+      await waitFor(() => receiver.logs().length > 0 && receiver.spans().length > 0, 15_000, 'exports');
       await new Promise((r) => setTimeout(r, 1000));
       // diag lines were printed…
       expect(svc.output()).toMatch(/items to be sent/);
       // …but not shipped as log records (which would make every export produce more records).
-      expect(receiver.logs.filter((l) => String(l.body).includes('items to be sent'))).toHaveLength(0);
-      expect(receiver.logs.some((l) => String(l.body).includes('cjs-service listening'))).toBe(true);
+      expect(receiver.logs().filter((l) => String(l.body).includes('items to be sent'))).toHaveLength(0);
+      expect(receiver.logs().some((l) => String(l.body).includes('cjs-service listening'))).toBe(true);
     } finally {
       await svc.stop();
       await receiver.close();
@@ -158,7 +168,7 @@ describe('OTEL_LOG_LEVEL=debug', () => {
 
 describe('programmatic start() and OTEL_TRACES_SAMPLER', () => {
   it('start({ serviceName, imageSizeBuckets }) from code instruments a CJS service', async () => {
-    const receiver = await new OtlpReceiver().start();
+    const receiver = await startOtlpCapture();
     const env = otlpEnv(receiver.url, 'ignored');
     delete (env as Record<string, string | undefined>).OTEL_SERVICE_NAME;
     const svc = await startService({
@@ -171,7 +181,7 @@ describe('programmatic start() and OTEL_TRACES_SAMPLER', () => {
       const res = await fetch(`${svc.url}/inner`);
       expect(await res.text()).toBe('inner');
       const span = await waitFor(
-        () => receiver.spans.find((s) => s.attributes['http.route'] === '/inner'),
+        () => receiver.spans().find((s) => s.attributes['http.route'] === '/inner'),
         15_000,
         'span',
       );
@@ -194,7 +204,7 @@ describe('programmatic start() and OTEL_TRACES_SAMPLER', () => {
   });
 
   it('honours OTEL_TRACES_SAMPLER=always_off (no spans, service still answers, unsampled traceresponse)', async () => {
-    const receiver = await new OtlpReceiver().start();
+    const receiver = await startOtlpCapture();
     const svc = await startService({
       script: 'test/fixtures/cjs-service.cjs',
       cwd: pkgDir,
@@ -211,7 +221,7 @@ describe('programmatic start() and OTEL_TRACES_SAMPLER', () => {
         'metric',
       );
       await svc.stop();
-      expect(receiver.spans.filter((s) => s.resource['service.name'] === 'cjs-off')).toHaveLength(0);
+      expect(receiver.spans().filter((s) => s.resource['service.name'] === 'cjs-off')).toHaveLength(0);
     } finally {
       await svc.stop();
       await receiver.close();

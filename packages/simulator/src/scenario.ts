@@ -1,6 +1,7 @@
 // Scenario files: YAML validated against scenario.schema.json (JSON Schema 2020-12, ajv).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { CUBE_DIMENSIONS, cubeDimension } from '@mp-otel/contracts';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 
@@ -96,6 +97,13 @@ export function parseScenario(text: string, source = 'scenario'): Scenario {
     if (f.to_minute <= f.from_minute) throw new Error(`${source}: fault "${f.name}" ends before it starts`);
     if (f.effect === 'slow_node' && !f.where?.['host.name'])
       throw new Error(`${source}: slow_node fault "${f.name}" needs where.host.name`);
+  }
+  // an expected culprit must be something diagnosis can name: a localizable dimension of the cube
+  for (const k of Object.keys(s.expect?.culprit ?? {})) {
+    if (!cubeDimension(k)?.localize)
+      throw new Error(
+        `${source}: expect.culprit.${k} is not a dimension diagnosis localizes (${[...new Set(CUBE_DIMENSIONS.filter((d) => d.localize).map((d) => d.attribute))].join(', ')})`,
+      );
   }
   return s;
 }

@@ -3,24 +3,22 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
-import { anyValue, attributes as attrs, waitFor as devkitWaitFor } from '@mp-otel/devkit';
+import { join } from 'node:path';
+import { waitFor as devkitWaitFor, repoRoot } from '@mp-otel/devkit';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const collectorDir = join(repoRoot, 'collector');
+const root = repoRoot();
+export const collectorDir = join(root, 'collector');
 export const collectorBinary = join(collectorDir, '_build', 'mp-otel-collector');
 export const shippedConfig = join(collectorDir, 'config.yaml');
-export const geoTestDb = join(repoRoot, 'packages', 'stack', 'fixtures', 'geo-test.mmdb');
+export const geoTestDb = join(root, 'packages', 'stack', 'fixtures', 'geo-test.mmdb');
 export const FEATURE_GATES = '--feature-gates=processor.tailsamplingprocessor.recordpolicy';
 
 /** Builds the collector when needed (idempotent: scripts/build-collector.mjs skips an up-to-date binary). */
 export function ensureCollector(): string {
-  execFileSync(process.execPath, [join(repoRoot, 'scripts', 'build-collector.mjs'), '--quiet'], {
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-collector.mjs'), '--quiet'], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (!existsSync(collectorBinary)) throw new Error(`collector binary missing: ${collectorBinary}`);
@@ -139,7 +137,8 @@ export async function startCollector(
   };
 }
 
-/** A YAML overlay that sends every pipeline to an OTLP/HTTP JSON sink instead of ClickHouse. */
+/** A YAML overlay that sends every pipeline to an OTLP/HTTP JSON sink (devkit's startOtlpCapture) instead of
+ *  ClickHouse. */
 export function sinkOverlay(sinkUrl: string): string {
   return `exporters:
   otlphttp/sink:
@@ -160,112 +159,6 @@ service:
     metrics:
       exporters: [otlphttp/sink]
 `;
-}
-
-// ---------------------------------------------------------------- OTLP/JSON sink
-
-export interface SinkRequest {
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: any;
-}
-export interface OtlpSink {
-  url: string;
-  requests: SinkRequest[];
-  /** spans received so far (counted on arrival; cheap to poll) */
-  spanCount: () => number;
-  spans: () => FlatSpan[];
-  logs: () => FlatLog[];
-  close: () => Promise<void>;
-}
-export interface FlatSpan {
-  traceId: string;
-  spanId: string;
-  name: string;
-  kind: number;
-  status: number;
-  attrs: Record<string, unknown>;
-  resource: Record<string, unknown>;
-  scope: Record<string, unknown>;
-  events: { name: string; attrs: Record<string, unknown> }[];
-}
-export interface FlatLog {
-  body: unknown;
-  severity: number;
-  attrs: Record<string, unknown>;
-  resource: Record<string, unknown>;
-}
-
-// OTLP/JSON AnyValue decoding is the devkit's (one place for it across the test suites).
-export { anyValue, attrs };
-
-export async function startSink(): Promise<OtlpSink> {
-  const requests: SinkRequest[] = [];
-  let spanCount = 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      let raw = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-      try {
-        const body = JSON.parse(raw.toString('utf8'));
-        requests.push({ path: req.url ?? '', headers: req.headers, body });
-        for (const rs of body.resourceSpans ?? [])
-          for (const ss of rs.scopeSpans ?? []) spanCount += ss.spans?.length ?? 0;
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      } catch {
-        res.writeHead(400).end('expected OTLP/JSON');
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    spanCount: () => spanCount,
-    spans: () =>
-      requests
-        .filter((r) => r.path.startsWith('/v1/traces'))
-        .flatMap((r) =>
-          (r.body.resourceSpans ?? []).flatMap((rs: any) =>
-            (rs.scopeSpans ?? []).flatMap((ss: any) =>
-              (ss.spans ?? []).map(
-                (s: any): FlatSpan => ({
-                  traceId: s.traceId,
-                  spanId: s.spanId,
-                  name: s.name,
-                  kind: s.kind ?? 0,
-                  status: s.status?.code ?? 0,
-                  attrs: attrs(s.attributes),
-                  resource: attrs(rs.resource?.attributes),
-                  scope: attrs(ss.scope?.attributes),
-                  events: (s.events ?? []).map((e: any) => ({ name: e.name, attrs: attrs(e.attributes) })),
-                }),
-              ),
-            ),
-          ),
-        ),
-    logs: () =>
-      requests
-        .filter((r) => r.path.startsWith('/v1/logs'))
-        .flatMap((r) =>
-          (r.body.resourceLogs ?? []).flatMap((rl: any) =>
-            (rl.scopeLogs ?? []).flatMap((sl: any) =>
-              (sl.logRecords ?? []).map(
-                (l: any): FlatLog => ({
-                  body: anyValue(l.body),
-                  severity: l.severityNumber ?? 0,
-                  attrs: attrs(l.attributes),
-                  resource: attrs(rl.resource?.attributes),
-                }),
-              ),
-            ),
-          ),
-        ),
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
 }
 
 // ---------------------------------------------------------------- OTLP/JSON builders

@@ -8,6 +8,13 @@
 // mini-program calls a third party directly): it still labels client spans, but has no Kong route.
 
 import type { Catalog, CatalogRoute } from '@mp-otel/contracts';
+import {
+  ATTR_MP_BUSINESS,
+  ATTR_MP_DEPARTMENT,
+  ATTR_MP_ROUTE_NAME,
+  ATTR_SERVICE_NAME,
+  GATEWAY_SPAN_NAME,
+} from '@mp-otel/contracts/names';
 import { stringify } from 'yaml';
 
 const escapeRegex = (s: string): string => s.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
@@ -37,7 +44,7 @@ function otelPlugin(extra: Record<string, string>) {
     name: 'opentelemetry',
     config: {
       traces_endpoint: TRACES_ENDPOINT,
-      resource_attributes: { 'service.name': 'kong', ...extra },
+      resource_attributes: { [ATTR_SERVICE_NAME]: GATEWAY_SPAN_NAME, ...extra },
       // Follow the client: a parent with sampled=0 is never sampled (Kong honours that itself); with rate 1
       // every request whose parent is sampled (or that has no parent) is sampled, so the mini-program's head
       // decision is the one that counts. The collector's tail sampling bounds the rest.
@@ -97,9 +104,9 @@ export function buildKongConfig(catalog: Catalog) {
       ],
       plugins: [
         otelPlugin({
-          'mp.route_name': route.name,
-          'mp.business': route.business,
-          'mp.department': route.department,
+          [ATTR_MP_ROUTE_NAME]: route.name,
+          [ATTR_MP_BUSINESS]: route.business,
+          [ATTR_MP_DEPARTMENT]: route.department,
         }),
       ],
     });

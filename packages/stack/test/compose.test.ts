@@ -4,12 +4,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { repoRoot } from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectorDir, ensureCollector, removeTempFiles, repoRoot, tempFile } from '../src/collector.js';
+import { collectorDir, ensureCollector, removeTempFiles, tempFile } from '../src/collector.js';
 
 type Any = any;
 const composeCheck = join(collectorDir, '_build', 'compose-check');
-const composeFile = join(repoRoot, 'docker-compose.yml');
+const composeFile = join(repoRoot(), 'docker-compose.yml');
 
 function load(file: string, env: string[] = []): { ok: boolean; project?: Any; error?: string } {
   try {
@@ -91,10 +92,10 @@ describe('docker-compose.yml (compose-go loader)', () => {
       'catalog',
       'grafana',
     ]) {
-      expect(sources).toContain(join(repoRoot, p));
+      expect(sources).toContain(join(repoRoot(), p));
     }
     for (const p of ['kong/kong.yml', 'collector/config.yaml', 'clickhouse/migrations', 'catalog'])
-      expect(existsSync(join(repoRoot, p)), p).toBe(true);
+      expect(existsSync(join(repoRoot(), p)), p).toBe(true);
     const env = (s: string) => project.services[s].environment;
     expect(env('collector').CLICKHOUSE_ENDPOINT).toMatch(/^tcp:\/\/clickhouse:9000/);
     expect(env('image-service').OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://collector:4318');
@@ -103,12 +104,12 @@ describe('docker-compose.yml (compose-go loader)', () => {
       /^grafana-clickhouse-datasource@\d+\.\d+\.\d+$/,
     );
     // the catalog's service URL is the compose service + port Kong proxies to
-    const catalog = readFileSync(join(repoRoot, 'catalog', 'catalog.yaml'), 'utf8');
+    const catalog = readFileSync(join(repoRoot(), 'catalog', 'catalog.yaml'), 'utf8');
     expect(catalog).toContain(`http://image-service:${env('image-service').PORT}`);
     // the collector image is built by collector/Dockerfile from the committed lock
     expect(project.services.collector.build.dockerfile).toBe('collector/Dockerfile');
     expect(existsSync(join(collectorDir, 'Dockerfile'))).toBe(true);
-    expect(existsSync(join(repoRoot, project.services.traffic.command[1]))).toBe(true);
+    expect(existsSync(join(repoRoot(), project.services.traffic.command[1]))).toBe(true);
   });
 
   it('collector/Dockerfile repeats the tested build: same builder version, committed lock, shipped config', () => {
@@ -121,7 +122,7 @@ describe('docker-compose.yml (compose-go loader)', () => {
       (m[1] ?? '').split(/\s+/),
     );
     expect(copies).toContain('collector/go.sum.lock');
-    for (const src of copies) expect(existsSync(join(repoRoot, src)), src).toBe(true);
+    for (const src of copies) expect(existsSync(join(repoRoot(), src)), src).toBe(true);
     expect(dockerfile).toContain('--feature-gates=processor.tailsamplingprocessor.recordpolicy');
     expect(project.services.collector.command).toContain(
       '--feature-gates=processor.tailsamplingprocessor.recordpolicy',

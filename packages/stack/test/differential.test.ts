@@ -9,15 +9,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type OtlpCapture, startOtlpCapture } from '@mp-otel/devkit';
 import { startEmbedded } from '@mp-otel/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   collectorDir,
   ensureCollector,
-  type OtlpSink,
   removeTempFiles,
   startCollector,
-  startSink,
   tempFile,
 } from '../src/collector.js';
 
@@ -84,7 +83,7 @@ async function rows(emb: Embedded, table: string, order: string): Promise<Row[]>
 describe('differential: collector → clickhouse exporter → embedded endpoint vs embedded receiver', () => {
   let emb: Embedded;
   let dataDir: string;
-  let capture: OtlpSink;
+  let capture: OtlpCapture;
   let gateway: Server;
   let supported = false;
 
@@ -95,7 +94,8 @@ describe('differential: collector → clickhouse exporter → embedded endpoint 
     supported = await endpointSpeaksClickhouseGo(emb.clickhouseUrl);
 
     // Capture the SDK's telemetry: uploads fail (400), downloads succeed; sampleRate 0.5 in the generator.
-    capture = await startSink();
+    // every request, retries included: they are what the replay must reproduce
+    capture = await startOtlpCapture({ dedupe: false });
     gateway = createServer((req, res) => {
       req.resume();
       req.on('end', () => res.writeHead(req.method === 'POST' ? 400 : 200).end('{}'));
@@ -128,11 +128,11 @@ describe('differential: collector → clickhouse exporter → embedded endpoint 
   });
 
   it('writes the same otel_traces / otel_logs rows through both paths', async () => {
-    const inputs = capture.requests.filter((r) => r.path === '/v1/traces' || r.path === '/v1/logs');
+    const inputs = capture.requests.filter((r) => r.signal === 'traces' || r.signal === 'logs');
     expect(inputs.length).toBeGreaterThan(0);
     const replay = async (base: string) => {
       for (const r of inputs) {
-        const res = await fetch(`${base}${r.path}`, {
+        const res = await fetch(`${base}/v1/${r.signal}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(r.body),

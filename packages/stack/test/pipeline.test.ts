@@ -1,6 +1,7 @@
 // Runs the real mp-otel collector (built from collector/builder-config.yaml) with the shipped
 // collector/config.yaml; only the exporters are swapped (overlay config) for an OTLP/JSON sink on loopback.
 import { readFileSync } from 'node:fs';
+import { type CapturedSpan, type OtlpCapture, repoRoot, startOtlpCapture } from '@mp-otel/devkit';
 import { context, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -8,20 +9,16 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureCollector,
-  type FlatSpan,
   geoTestDb,
   logsRequest,
   newSpanId,
   newTraceId,
-  type OtlpSink,
   postOtlp,
   type RunningCollector,
   removeTempFiles,
-  repoRoot,
   shippedConfig,
   sinkOverlay,
   startCollector,
-  startSink,
   tempFile,
   tracesRequest,
   validateConfig,
@@ -44,7 +41,7 @@ describe('collector validate', () => {
   });
 
   it('collector/config.yaml is in sync with its template and the catalog (npm run generate)', () => {
-    expect(readFileSync(shippedConfig, 'utf8')).toBe(stackFiles(repoRoot)['collector/config.yaml']);
+    expect(readFileSync(shippedConfig, 'utf8')).toBe(stackFiles(repoRoot())['collector/config.yaml']);
   });
 
   it('accepts the shipped config (with a GeoIP database present)', () => {
@@ -76,14 +73,14 @@ describe('collector validate', () => {
 });
 
 describe('collector pipeline (real binary, shipped config)', () => {
-  let sink: OtlpSink;
+  let sink: OtlpCapture;
   let col: RunningCollector;
   const ids: Record<string, string> = {};
   const big = 'x'.repeat(10_000);
 
   beforeAll(async () => {
     ensureCollector();
-    sink = await startSink();
+    sink = await startOtlpCapture();
     const overlay = tempFile('overlay.yaml', sinkOverlay(sink.url));
     col = await startCollector([shippedConfig, overlay], {
       MP_OTEL_TAIL_DECISION_WAIT: '1s',
@@ -328,7 +325,7 @@ describe('collector pipeline (real binary, shipped config)', () => {
     await sink?.close();
   });
 
-  const byTrace = (id: string | undefined): FlatSpan[] => sink.spans().filter((s) => s.traceId === id);
+  const byTrace = (id: string | undefined): CapturedSpan[] => sink.spans().filter((s) => s.traceId === id);
 
   it('drops noise: health checks, security-scanner user agents, unmatched Kong 404 probes', () => {
     expect(byTrace(ids.health)).toHaveLength(0);
@@ -342,39 +339,39 @@ describe('collector pipeline (real binary, shipped config)', () => {
   it('truncates oversize attributes and bodies, and caps the attribute count', () => {
     const [span] = byTrace(ids.oversize);
     expect(span).toBeDefined();
-    expect(String(span?.attrs['mp.debug.payload'])).toHaveLength(4096);
+    expect(String(span?.attributes['mp.debug.payload'])).toHaveLength(4096);
     // 128 of the 204 attributes sent are kept; mp.route_name is added afterwards by the route mapping
-    const sent = Object.keys(span?.attrs ?? {}).filter((k) => k !== 'mp.route_name');
+    const sent = Object.keys(span?.attributes ?? {}).filter((k) => k !== 'mp.route_name');
     expect(sent).toHaveLength(128);
     // the protected keys survive the cap
-    expect(span?.attrs['app.error_code']).toBe('E_BIG');
-    expect(span?.attrs['mp.route_name']).toBe('upload.image');
+    expect(span?.attributes['app.error_code']).toBe('E_BIG');
+    expect(span?.attributes['mp.route_name']).toBe('upload.image');
     const [log] = sink.logs();
     expect(String(log?.body)).toHaveLength(16_384);
-    expect(String(log?.attrs['exception.stacktrace'])).toHaveLength(8192);
-    expect(log?.attrs['exception.type']).toBe('TypeError');
-    expect(log?.attrs['mp.error.count']).toBe(3);
+    expect(String(log?.attributes['exception.stacktrace'])).toHaveLength(8192);
+    expect(log?.attributes['exception.type']).toBe('TypeError');
+    expect(log?.attributes['mp.error.count']).toBe(3);
   });
 
   it("maps Kong's span to the catalog route, client.address and geo", () => {
     const [kong] = byTrace(ids.kong);
-    expect(kong?.attrs['mp.route_name']).toBe('download.image');
-    expect(kong?.attrs['mp.business']).toBe('image');
-    expect(kong?.attrs['mp.department']).toBe('media-platform');
-    expect(kong?.attrs['client.address']).toBe('203.0.113.7');
-    expect(kong?.attrs['geo.city_name']).toBe('Shanghai');
-    expect(kong?.attrs['geo.country.iso_code']).toBe('CN');
+    expect(kong?.attributes['mp.route_name']).toBe('download.image');
+    expect(kong?.attributes['mp.business']).toBe('image');
+    expect(kong?.attributes['mp.department']).toBe('media-platform');
+    expect(kong?.attributes['client.address']).toBe('203.0.113.7');
+    expect(kong?.attributes['geo.city_name']).toBe('Shanghai');
+    expect(kong?.attributes['geo.country.iso_code']).toBe('CN');
     const [byPath] = byTrace(ids.kongPath);
-    expect(byPath?.attrs['mp.route_name']).toBe('upload.image');
-    expect(byPath?.attrs['mp.business']).toBeUndefined();
+    expect(byPath?.attributes['mp.route_name']).toBe('upload.image');
+    expect(byPath?.attributes['mp.business']).toBeUndefined();
     const [backend] = byTrace(ids.backend);
-    expect(backend?.attrs['mp.route_name']).toBe('download.image');
+    expect(backend?.attributes['mp.route_name']).toBe('download.image');
   });
 
   it('takes client.address from X-Real-IP when the span has none', () => {
     const [span] = byTrace(ids.xrealip);
-    expect(span?.attrs['client.address']).toBe('198.51.100.20');
-    expect(span?.attrs['geo.city_name']).toBe('Beijing');
+    expect(span?.attributes['client.address']).toBe('198.51.100.20');
+    expect(span?.attributes['geo.city_name']).toBe('Beijing');
   });
 
   it('keeps every error and slow trace through tail sampling', () => {
@@ -382,27 +379,27 @@ describe('collector pipeline (real binary, shipped config)', () => {
       expect(byTrace(ids[k]), k).toHaveLength(1);
     }
     // errors and slow spans keep the client's weight: they were not sampled by the collector
-    expect(byTrace(ids.clientError)[0]?.attrs['mp.sampling.weight']).toBe(1);
-    expect(byTrace(ids.slow)[0]?.attrs['mp.sampling.weight']).toBe(1);
+    expect(byTrace(ids.clientError)[0]?.attributes['mp.sampling.weight']).toBe(1);
+    expect(byTrace(ids.slow)[0]?.attributes['mp.sampling.weight']).toBe(1);
   });
 
   it('respects client sampling weights: pre-sampled spans kept as they are, the sampled rest re-weighted', () => {
-    expect(byTrace(ids.presampled)[0]?.attrs['mp.sampling.weight']).toBe(4);
+    expect(byTrace(ids.presampled)[0]?.attributes['mp.sampling.weight']).toBe(4);
     const plain = sink
       .spans()
       .filter(
         (s) =>
           s.resource['service.name'] === 'demo-miniprogram' &&
-          s.status === 0 &&
-          s.attrs['http.response.status_code'] === 200,
+          (s.status.code ?? 0) === 0 &&
+          s.attributes['http.response.status_code'] === 200,
       )
       .filter((s) => s.traceId !== ids.presampled && s.traceId !== ids.slow);
     // 40 traces at 50 %: some kept, some dropped (fixed trace-id hashing, so not exactly 20)
     expect(plain.length).toBeGreaterThan(0);
     expect(plain.length).toBeLessThan(40);
-    for (const s of plain) expect(s.attrs['mp.sampling.weight']).toBe(2);
+    for (const s of plain) expect(s.attributes['mp.sampling.weight']).toBe(2);
     // the sampler's bookkeeping attributes do not reach storage
-    for (const s of sink.spans()) expect(s.scope['tailsampling.policy']).toBeUndefined();
+    for (const s of sink.spans()) expect(s.scope.attributes['tailsampling.policy']).toBeUndefined();
   });
 
   it('answers CORS preflights from H5 pages', async () => {
@@ -455,7 +452,7 @@ describe('collector pipeline (real binary, shipped config)', () => {
       20_000,
       'the gRPC span',
     );
-    expect(got?.attrs['mp.route_name']).toBe('download.image');
+    expect(got?.attributes['mp.route_name']).toBe('download.image');
   });
 
   it('adds deployment.environment.name when the resource has none', () => {

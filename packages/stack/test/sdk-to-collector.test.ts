@@ -6,17 +6,16 @@ import { spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { type OtlpCapture, startOtlpCapture } from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   collectorDir,
   ensureCollector,
-  type OtlpSink,
   type RunningCollector,
   removeTempFiles,
   shippedConfig,
   sinkOverlay,
   startCollector,
-  startSink,
   tempFile,
   waitFor,
 } from '../src/collector.js';
@@ -24,7 +23,7 @@ import {
 const REQUESTS = 8;
 
 describe('mini-program SDK (traffic generator) → collector', () => {
-  let sink: OtlpSink;
+  let sink: OtlpCapture;
   let col: RunningCollector;
   let gateway: Server;
   const seen: { method: string; url: string; headers: IncomingHttpHeaders }[] = [];
@@ -32,7 +31,7 @@ describe('mini-program SDK (traffic generator) → collector', () => {
 
   beforeAll(async () => {
     ensureCollector();
-    sink = await startSink();
+    sink = await startOtlpCapture();
     col = await startCollector([shippedConfig, tempFile('overlay.yaml', sinkOverlay(sink.url))], {
       MP_OTEL_TAIL_DECISION_WAIT: '1s',
       MP_OTEL_TAIL_SAMPLING_PERCENT: '100',
@@ -92,22 +91,22 @@ describe('mini-program SDK (traffic generator) → collector', () => {
   it('client spans pass the collector with route names, weights and the client resource', () => {
     const spans = sink.spans().filter((s) => s.resource['service.name'] === 'demo-miniprogram');
     expect(spans.length).toBeGreaterThanOrEqual(REQUESTS / 2);
-    const failed = spans.filter((s) => s.attrs['http.response.status_code'] === 400);
+    const failed = spans.filter((s) => s.attributes['http.response.status_code'] === 400);
     // every upload failed with 400: errors are never sampled away, by the SDK or the collector
     expect(failed.length).toBe(seen.filter((r) => r.method === 'POST').length);
     for (const s of failed) {
-      expect(s.attrs['mp.route_name']).toBe('upload.image');
-      expect(s.attrs['mp.sampling.weight']).toBe(1);
+      expect(s.attributes['mp.route_name']).toBe('upload.image');
+      expect(s.attributes['mp.sampling.weight']).toBe(1);
       expect(s.resource['mp.platform']).toBe('wechat');
       expect(s.resource['os.name']).toMatch(/^(ios|android)$/);
       expect(s.resource['deployment.environment.name']).toBeDefined();
     }
     // the app reported each failed upload as an exception log record, which passes the collector
-    const exceptions = sink.logs().filter((l) => l.attrs['exception.type'] !== undefined);
+    const exceptions = sink.logs().filter((l) => l.attributes['exception.type'] !== undefined);
     // (the SDK may fold identical errors into one record with mp.error.count)
-    const reported = exceptions.reduce((n, l) => n + Number(l.attrs['mp.error.count'] ?? 1), 0);
+    const reported = exceptions.reduce((n, l) => n + Number(l.attributes['mp.error.count'] ?? 1), 0);
     expect(reported).toBe(failed.length);
-    expect(String(exceptions[0]?.attrs['exception.message'])).toMatch(/upload failed: HTTP 400/);
+    expect(String(exceptions[0]?.attributes['exception.message'])).toMatch(/upload failed: HTTP 400/);
     // every span traced to a request the gateway saw
     const ids = new Set(seen.map((r) => String(r.headers.traceparent).split('-')[1]));
     for (const s of spans) expect(ids.has(s.traceId)).toBe(true);

@@ -60,6 +60,8 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     const boot = createClient({ url: http.url });
     const migrations = await migrate(boot, opts).finally(() => boot.close());
     const database = migrations.database;
+    for (const ch of migrations.changed)
+      log(`mp-otel: warning: migration ${ch.version} (${ch.name}) changed after ${database} applied it`);
     const client = createClient({ url: http.url, database });
     closers.push(() => client.close());
     if (opts.catalog !== false) {

@@ -4,8 +4,10 @@ export { startClickHouseHttp } from './clickhouse-http.js';
 export { type Embedded, type EmbeddedOptions, startEmbedded } from './embedded.js';
 export { loadGeoIntoClickHouse, normaliseCarrier, readIp2Region } from './geo.js';
 export {
+  type ChangedMigration,
   defaultMigrationsDir,
   listMigrations,
+  MigrationChangedError,
   migrate,
   renderSql,
   resolveSchemaOptions,

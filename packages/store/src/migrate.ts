@@ -1,11 +1,13 @@
 // Versioned SQL migrations (clickhouse/migrations/NNN_name.sql), applied in order through @clickhouse/client,
-// recorded in <db>.mp_schema_migrations, idempotent (every statement is IF NOT EXISTS and an applied
-// version is skipped). Works the same against chDB (embedded HTTP front) and a ClickHouse server.
+// recorded in <db>.mp_schema_migrations with a checksum, idempotent (every statement is IF NOT EXISTS and
+// an applied version is skipped). A migration edited after it was applied is reported, not ignored. Works
+// the same against chDB (embedded HTTP front) and a ClickHouse server.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { cubePlaceholders } from '@mp-otel/contracts';
 
 export interface SchemaOptions {
   /** Database for every table (default "otel", env MP_OTEL_DB). */
@@ -21,8 +23,10 @@ export interface SchemaOptions {
   /** Credentials the ip-geo dictionary uses to read its source table on a ClickHouse server. */
   dictUser?: string;
   dictPassword?: string;
-  /** Directory of NNN_name.sql files (default: the repository's clickhouse/migrations). */
+  /** Directory of NNN_name.sql files (default: the copy of clickhouse/migrations packaged with the store). */
   migrationsDir?: string;
+  /** Apply new migrations even when an applied one has changed since (reported in the result). */
+  allowChanged?: boolean;
 }
 
 export interface Migration {
@@ -62,6 +66,7 @@ export function resolveSchemaOptions(
     dictUser: o.dictUser ?? process.env.MP_OTEL_DICT_USER,
     dictPassword: o.dictPassword ?? process.env.MP_OTEL_DICT_PASSWORD,
     migrationsDir: o.migrationsDir ?? defaultMigrationsDir(),
+    allowChanged: o.allowChanged ?? false,
   };
 }
 
@@ -69,9 +74,22 @@ function sqlString(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-/** Replaces {{db}}, {{ttl:<expr>:raw|cube|rollup}}, {{default_slow_ms}} and {{dict_auth}}. */
+/** The cube's derivations from @mp-otel/contracts: {{span.<name>}} and {{cube.<name>}}, for a database. */
+function renderContract(sql: string, db: string): string {
+  const values = cubePlaceholders(db);
+  return sql.replace(/\{\{((?:span|cube)\.\w+)\}\}/g, (_m, name: string) => {
+    const v = values[name];
+    if (v === undefined) throw new Error(`unknown migration placeholder {{${name}}}`);
+    return v;
+  });
+}
+
+/**
+ * Replaces the contract's {{span.*}} / {{cube.*}}, then {{db}}, {{ttl:<expr>:raw|cube|rollup}},
+ * {{default_slow_ms}} and {{dict_auth}}.
+ */
 export function renderSql(sql: string, o: ReturnType<typeof resolveSchemaOptions>): string {
-  return sql
+  return renderContract(sql, o.database)
     .replace(/\{\{db\}\}/g, o.database)
     .replace(/\{\{default_slow_ms\}\}/g, String(Math.max(1, Math.floor(o.defaultSlowMs))))
     .replace(/\{\{dict_auth\}\}/g, () =>
@@ -107,7 +125,8 @@ export function listMigrations(dir: string): Migration[] {
         name: m[2] as string,
         file,
         sql,
-        checksum: createHash('sha256').update(sql).digest('hex').slice(0, 16),
+        // what the migration does: its text with the contract's derivations in (not the install's options)
+        checksum: createHash('sha256').update(renderContract(sql, '{{db}}')).digest('hex').slice(0, 16),
       };
     });
 }
@@ -116,6 +135,27 @@ export interface MigrateResult {
   database: string;
   applied: number[];
   skipped: number[];
+  /** applied migrations whose file (or contract derivations) changed since: only with allowChanged */
+  changed: ChangedMigration[];
+}
+
+export interface ChangedMigration {
+  version: number;
+  name: string;
+  applied: string;
+  now: string;
+}
+
+/** An applied migration no longer matches its file: the database's schema is not what this version expects. */
+export class MigrationChangedError extends Error {
+  constructor(
+    readonly database: string,
+    readonly changed: ChangedMigration[],
+  ) {
+    super(
+      `${changed.map((c) => `migration ${String(c.version).padStart(3, '0')}_${c.name}`).join(', ')} changed after ${database} applied ${changed.length > 1 ? 'them' : 'it'} (checksum ${changed.map((c) => `${c.applied} → ${c.now}`).join(', ')}): the schema in ${database} is not the one this version expects. Start on a new database or data directory, or drop and re-create the changed objects, or pass --allow-changed-migrations to go on as is.`,
+    );
+  }
 }
 
 /** Applies every migration not yet recorded in <db>.mp_schema_migrations, in version order. */
@@ -129,12 +169,22 @@ export async function migrate(client: ClickHouseClient, options: SchemaOptions =
     ) ENGINE = ReplacingMergeTree ORDER BY version`,
   });
   const rs = await client.query({
-    query: `SELECT version FROM ${db}.mp_schema_migrations FINAL`,
+    query: `SELECT version, checksum FROM ${db}.mp_schema_migrations FINAL`,
     format: 'JSONEachRow',
   });
-  const done = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)));
-  const result: MigrateResult = { database: db, applied: [], skipped: [] };
-  for (const m of listMigrations(o.migrationsDir)) {
+  const done = new Map(
+    (await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]),
+  );
+  const migrations = listMigrations(o.migrationsDir);
+  const changed = migrations.flatMap((m) => {
+    const applied = done.get(m.version);
+    return applied !== undefined && applied !== m.checksum
+      ? [{ version: m.version, name: m.name, applied, now: m.checksum }]
+      : [];
+  });
+  if (changed.length > 0 && !o.allowChanged) throw new MigrationChangedError(db, changed);
+  const result: MigrateResult = { database: db, applied: [], skipped: [], changed };
+  for (const m of migrations) {
     if (done.has(m.version)) {
       result.skipped.push(m.version);
       continue;

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzip, inflate } from 'node:zlib';
+import { ATTR_CLIENT_ADDRESS } from '@mp-otel/contracts/names';
 import type { ChdbStore } from '../chdb-store.js';
 import {
   BadRequestError,
@@ -362,7 +363,7 @@ export class OtlpReceiver {
     const ip = req.headers['x-real-ip'];
     const value = Array.isArray(ip) ? ip[0] : ip;
     if (!value) return undefined;
-    return { attributes: { 'client.address': value.trim() } };
+    return { attributes: { [ATTR_CLIENT_ADDRESS]: value.trim() } };
   }
 
   /** Claims a batch id: later requests with the same id wait for this one; a failure releases the id. */

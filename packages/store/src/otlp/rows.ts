@@ -2,6 +2,7 @@
 // are rendered like pdata's Value.AsString(): strings as is, ints in decimal, doubles as ES6 numbers
 // (Go's float64AsString; Inf/NaN as "json: unsupported value: +Inf"), bools true/false, bytes base64,
 // arrays and maps as JSON of their raw values (Go encoding/json, keys sorted, no HTML escaping).
+import { ATTR_SERVICE_NAME } from '@mp-otel/contracts/names';
 import { BadRequestError } from './proto.js';
 
 type Msg = any;
@@ -140,7 +141,7 @@ export function attrsToMap(attrs: Msg[] | undefined): Record<string, string> {
 
 function serviceName(resource: Msg): string {
   for (const kv of resource?.attributes ?? [])
-    if (kv.key === 'service.name') return anyValueToString(kv.value);
+    if (kv.key === ATTR_SERVICE_NAME) return anyValueToString(kv.value);
   return '';
 }
 

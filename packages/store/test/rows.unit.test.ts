@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anyValueToString, formatDouble } from '../src/index.js';
+import { anyValueToString, formatDouble } from '../src/otlp/rows.js';
 
 // Expected strings are what pdata's Value.AsString() returns (collector-contrib clickhouse exporter).
 describe('attribute rendering (pdata AsString parity)', () => {

@@ -6,9 +6,9 @@
 // plugin's runtime behaviour (nothing here runs Kong).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { repoRoot } from '@mp-otel/devkit';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { repoRoot } from '../src/collector.js';
 import { stackFiles } from '../src/generate.js';
 
 type Any = any;
@@ -238,14 +238,14 @@ export function checkKongConfig(doc: Any): string[] {
   return errors;
 }
 
-const kongYml = join(repoRoot, 'kong', 'kong.yml');
+const kongYml = join(repoRoot(), 'kong', 'kong.yml');
 
 describe('kong/kong.yml', () => {
   const doc = parse(readFileSync(kongYml, 'utf8'));
-  const catalog = parse(readFileSync(join(repoRoot, 'catalog', 'catalog.yaml'), 'utf8'));
+  const catalog = parse(readFileSync(join(repoRoot(), 'catalog', 'catalog.yaml'), 'utf8'));
 
   it('is in sync with catalog/catalog.yaml (npm run generate)', () => {
-    expect(readFileSync(kongYml, 'utf8')).toBe(stackFiles(repoRoot)['kong/kong.yml']);
+    expect(readFileSync(kongYml, 'utf8')).toBe(stackFiles(repoRoot())['kong/kong.yml']);
   });
 
   it("passes Kong 3.9's declarative-config rules (transcribed from its schema files)", () => {

@@ -1,5 +1,5 @@
-// Runs a Node service as a child process, optionally with `--import @mp-otel/node/register`, and waits for
-// its "listening on <port>" line.
+// Runs a Node service as a child process, optionally with `--import @mp-otel/node/register` (resolved from
+// the service's folder, which must have @mp-otel/node installed), and waits for its "listening on <port>" line.
 import { type ChildProcess, spawn } from 'node:child_process';
 
 export interface RunningService {
@@ -10,6 +10,7 @@ export interface RunningService {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The OTEL_* environment that points a service's SDK at `endpoint` (OTLP/HTTP JSON, short intervals). */
 export function otlpEnv(endpoint: string, serviceName: string): Record<string, string> {
   return {
     OTEL_SERVICE_NAME: serviceName,
