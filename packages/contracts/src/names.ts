@@ -103,6 +103,64 @@ export const ATTR_MP_SAMPLING_WEIGHT = 'mp.sampling.weight';
 export const ATTR_MP_ERROR_SOURCE = 'mp.error.source';
 /** repeats of an identical error folded into this record (log). */
 export const ATTR_MP_ERROR_COUNT = 'mp.error.count';
+/** the SDK's persistent anonymous device id (UV), kept in wx storage (resource). */
+export const ATTR_DEVICE_ID = 'device.id';
+/** the app's user id, from otel.setUser (resource). */
+export const ATTR_USER_ID = 'user.id';
+/** the user id salted and hashed (setUser with hashing), instead of user.id (resource). */
+export const ATTR_USER_HASH = 'user.hash';
+/** websocket on WebSocket spans (span). */
+export const ATTR_NETWORK_PROTOCOL_NAME = 'network.protocol.name';
+/** the cloud function called (wx.cloud.callFunction) (span). */
+export const ATTR_FAAS_INVOKED_NAME = 'faas.invoked_name';
+/** tencent_cloud (wx.cloud) (span). */
+export const ATTR_FAAS_INVOKED_PROVIDER = 'faas.invoked_provider';
+/** the WeChat Cloud environment of a callFunction / callContainer (span). */
+export const ATTR_MP_CLOUD_ENV = 'mp.cloud.env';
+/** what happened before an exception, oldest first: "-1.234s <category> <message>" (log). */
+export const ATTR_MP_BREADCRUMBS = 'mp.breadcrumbs';
+/** the framework's note on where an error was caught (Vue's info) (log). */
+export const ATTR_MP_ERROR_INFO = 'mp.error.info';
+/** the component an error came from (Vue) (log). */
+export const ATTR_MP_ERROR_COMPONENT = 'mp.error.component';
+/** React's component stack of an error a boundary caught (log). */
+export const ATTR_MP_ERROR_COMPONENT_STACK = 'mp.error.component_stack';
+/** time from connectSocket to open (span). */
+export const ATTR_MP_WEBSOCKET_OPEN_MS = 'mp.websocket.open_ms';
+/** messages sent on the connection (span). */
+export const ATTR_MP_WEBSOCKET_MESSAGES_SENT = 'mp.websocket.messages_sent';
+/** messages received on the connection (span). */
+export const ATTR_MP_WEBSOCKET_MESSAGES_RECEIVED = 'mp.websocket.messages_received';
+/** bytes sent on the connection (span). */
+export const ATTR_MP_WEBSOCKET_BYTES_SENT = 'mp.websocket.bytes_sent';
+/** bytes received on the connection (span). */
+export const ATTR_MP_WEBSOCKET_BYTES_RECEIVED = 'mp.websocket.bytes_received';
+/** the close code (1000 normal; others are errors) (span). */
+export const ATTR_MP_WEBSOCKET_CLOSE_CODE = 'mp.websocket.close_code';
+/** the close reason (span). */
+export const ATTR_MP_WEBSOCKET_CLOSE_REASON = 'mp.websocket.close_reason';
+/** the module a script.evaluate span evaluated (span). */
+export const ATTR_MP_SCRIPT_MODULE = 'mp.script.module';
+/** the (sub)package a package.load span loaded (span). */
+export const ATTR_MP_PACKAGE_NAME = 'mp.package.name';
+/** its size in bytes (span). */
+export const ATTR_MP_PACKAGE_SIZE = 'mp.package.size';
+/** the component path of a component.set_data span (span). */
+export const ATTR_MP_COMPONENT_IS = 'mp.component.is';
+/** the data paths a setData changed (span). */
+export const ATTR_MP_SET_DATA_PATHS = 'mp.set_data.paths';
+/** the update was merged with others (span). */
+export const ATTR_MP_SET_DATA_MERGED = 'mp.set_data.merged';
+/** time the update waited before it started (span). */
+export const ATTR_MP_SET_DATA_PENDING_MS = 'mp.set_data.pending_ms';
+/** how late a timer fired: the JS thread was busy that long (span). */
+export const ATTR_MP_LONG_TASK_LATE_MS = 'mp.long_task.late_ms';
+/** time after the page load when nothing meaningful was rendered yet (log). */
+export const ATTR_MP_WHITE_SCREEN_AFTER_MS = 'mp.white_screen.after_ms';
+/** visible nodes matching the configured selectors (0) (log). */
+export const ATTR_MP_WHITE_SCREEN_VISIBLE_NODES = 'mp.white_screen.visible_nodes';
+/** the content selectors checked (log). */
+export const ATTR_MP_WHITE_SCREEN_SELECTORS = 'mp.white_screen.selectors';
 /** upload | download (metric). */
 export const ATTR_MP_IMAGE_DIRECTION = 'mp.image.direction';
 /** <100KB | 100KB-1MB | 1MB-5MB | >5MB (configurable) (metric). */
@@ -117,6 +175,28 @@ export const GATEWAY_SPAN_NAME = 'kong';
 export const SPAN_APP_LAUNCH = 'app.launch';
 /** a page shown. */
 export const SPAN_PAGE_VIEW = 'page.view';
+/** a page's first render (base library entry). */
+export const SPAN_PAGE_FIRST_RENDER = 'page.first_render';
+/** a page's first paint. */
+export const SPAN_PAGE_FIRST_PAINT = 'page.first_paint';
+/** FCP of a page. */
+export const SPAN_PAGE_FIRST_CONTENTFUL_PAINT = 'page.first_contentful_paint';
+/** LCP of a page. */
+export const SPAN_PAGE_LARGEST_CONTENTFUL_PAINT = 'page.largest_contentful_paint';
+/** script evaluation (base library evaluateScript entry). */
+export const SPAN_SCRIPT_EVALUATE = 'script.evaluate';
+/** a (sub)package download (base library loadPackage entry). */
+export const SPAN_PACKAGE_LOAD = 'package.load';
+/** a page's setData slower than the render plugin's threshold. */
+export const SPAN_PAGE_SET_DATA = 'page.set_data';
+/** a component's setData slower than the threshold. */
+export const SPAN_COMPONENT_SET_DATA = 'component.set_data';
+/** the JS thread was busy past the render plugin's threshold. */
+export const SPAN_MP_LONG_TASK = 'mp.long_task';
+/** one wx.connectSocket connection, connect to close (CLIENT). */
+export const WEBSOCKET_SPAN_NAME = 'WebSocket';
+/** a page that rendered nothing meaningful within the render plugin's timeout. */
+export const EVENT_MP_WHITE_SCREEN = 'mp.white_screen';
 /** an exception log record / span event. */
 export const EVENT_EXCEPTION = 'exception';
 /** the SDK's own report of telemetry it had to drop (mp.dropped.<reason> counts). */
@@ -193,6 +273,35 @@ export const ATTRIBUTE_NAMES: readonly string[] = [
   'mp.sampling.weight',
   'mp.error.source',
   'mp.error.count',
+  'device.id',
+  'user.id',
+  'user.hash',
+  'network.protocol.name',
+  'faas.invoked_name',
+  'faas.invoked_provider',
+  'mp.cloud.env',
+  'mp.breadcrumbs',
+  'mp.error.info',
+  'mp.error.component',
+  'mp.error.component_stack',
+  'mp.websocket.open_ms',
+  'mp.websocket.messages_sent',
+  'mp.websocket.messages_received',
+  'mp.websocket.bytes_sent',
+  'mp.websocket.bytes_received',
+  'mp.websocket.close_code',
+  'mp.websocket.close_reason',
+  'mp.script.module',
+  'mp.package.name',
+  'mp.package.size',
+  'mp.component.is',
+  'mp.set_data.paths',
+  'mp.set_data.merged',
+  'mp.set_data.pending_ms',
+  'mp.long_task.late_ms',
+  'mp.white_screen.after_ms',
+  'mp.white_screen.visible_nodes',
+  'mp.white_screen.selectors',
   'mp.image.direction',
   'mp.image.size_bucket',
   'mp.image.outcome',

@@ -272,3 +272,23 @@ test('sampling: unsampled spans are recorded; errors among them are exported wit
   });
   expect(quarter.startSpan('w').attributes['mp.sampling.weight']).toBeOneOf([1, 4]);
 });
+
+test('every attribute, span and event name the SDK writes is declared in @mp-otel/contracts', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const names = await import('@mp-otel/contracts/names');
+  const declared = new Set<string>(
+    Object.values(names).flatMap((v) => (Array.isArray(v) ? v : typeof v === 'string' ? [v] : [])),
+  );
+  const src = new URL('../src/', import.meta.url);
+  const used = new Set<string>();
+  for (const f of readdirSync(src).filter((n) => n.endsWith('.ts'))) {
+    const text = readFileSync(new URL(f, src), 'utf8');
+    // attribute keys and span/event names: dotted lower-case literals in setAttribute(s)/objects/startSpan
+    for (const m of text.matchAll(
+      /'((?:mp|http|url|server|network|exception|user|device|session|faas|error|app|page|script|package|component|os|service|deployment|telemetry)\.[a-z_.]+)'/g,
+    ))
+      used.add(m[1]!);
+  }
+  expect(used.size).toBeGreaterThan(40);
+  expect([...used].filter((n) => !declared.has(n) && !n.startsWith('mp.dropped.'))).toEqual([]);
+});
