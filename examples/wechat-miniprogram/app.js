@@ -6,6 +6,8 @@ const config = require('./config');
 const otel = init({
   serviceName: 'image-miniprogram',
   endpoint: config.otelEndpoint,
+  key: config.otelKey,
+  hosts: config.hosts,
   // Catalog routes (catalog/catalog.yaml): name the spans the way the gateway and dashboards do.
   routes: [
     { name: 'upload.image', method: 'POST', url: /\/upload(\?|$)/ },
