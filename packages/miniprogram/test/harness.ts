@@ -8,6 +8,7 @@ import {
   loadMiniProgramSdk,
   type OtlpCapture,
   startOtlpCapture,
+  type WxShimOptions,
   WxStorage,
 } from '@mp-otel/devkit';
 

@@ -117,7 +117,10 @@ describe('Retry-After and backoff', () => {
   });
 });
 
-function pipeline(resource = { attributes: { 'service.name': 'unit' } }, ended: MpSpan[] = []) {
+function pipeline(
+  resource: { attributes: Record<string, string> } = { attributes: { 'service.name': 'unit' } },
+  ended: MpSpan[] = [],
+) {
   return {
     ended,
     tracer: new MpTracer({
