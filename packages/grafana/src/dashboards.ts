@@ -457,6 +457,11 @@ FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUT
       },
       {
         kind: 'table',
+        title: 'Exceptions by OS and base library',
+        sql: `SELECT OsName AS os, BaseLibraryVersion AS base_library, AppVersion AS app_version, sum(Errors) AS exceptions FROM mp_errors_1m WHERE $__timeFilter(Minute) AND $__conditionalAll(Platform IN ($platform), $platform) AND $__conditionalAll(OsName IN ($os), $os) AND $__conditionalAll(BaseLibraryVersion IN ($base_library), $base_library) AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY os, base_library, app_version ORDER BY exceptions DESC LIMIT 20`,
+      },
+      {
+        kind: 'table',
         title: 'Top errors by location (symbolicated)',
         w: 24,
         // where each error was thrown, in original sources once its release's maps are uploaded
@@ -467,11 +472,6 @@ FROM (SELECT ServiceName, ResourceAttributes['service.version'] AS release, city
 LEFT JOIN (SELECT ServiceName, Release, StackHash, argMax(TopFrame, SymbolicatedAt) AS top FROM mp_symbolicated_stacks GROUP BY ServiceName, Release, StackHash) AS s
   ON s.ServiceName = l.ServiceName AND s.Release = l.release AND s.StackHash = l.hash
 GROUP BY type, location ORDER BY exceptions DESC LIMIT 20`,
-      },
-      {
-        kind: 'table',
-        title: 'Exceptions by OS and base library',
-        sql: `SELECT OsName AS os, BaseLibraryVersion AS base_library, AppVersion AS app_version, sum(Errors) AS exceptions FROM mp_errors_1m WHERE $__timeFilter(Minute) AND $__conditionalAll(Platform IN ($platform), $platform) AND $__conditionalAll(OsName IN ($os), $os) AND $__conditionalAll(BaseLibraryVersion IN ($base_library), $base_library) AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY os, base_library, app_version ORDER BY exceptions DESC LIMIT 20`,
       },
       {
         kind: 'table',
