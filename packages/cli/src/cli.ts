@@ -1,6 +1,7 @@
 // mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, report, alerts, demo.
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
+import { startConsole } from '@mp-otel/console';
 import { CatalogError, loadCatalog } from '@mp-otel/contracts';
 import { directoryStore } from '@mp-otel/sourcemaps';
 import {
@@ -18,6 +19,7 @@ import { formatTable } from './table.js';
 const USAGE = `usage:
   mp-otel up [--data-dir DIR] [--otlp-port 4318] [--http-port 8123] [--host 127.0.0.1]
              [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo] [--allow-changed-migrations]
+             [--console-port 4000]   (the browser console, on 127.0.0.1)
   mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR]
   mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U --password P]
                   [--allow-changed-migrations]
@@ -58,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       release: { type: 'string' },
       service: { type: 'string' },
       watch: { type: 'boolean' },
+      'console-port': { type: 'string' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -96,6 +99,13 @@ export async function main(argv: string[]): Promise<number> {
         10_000,
         console.log,
       );
+      const consoleServer = await startConsole({
+        store: emb.store,
+        database: emb.database,
+        catalog: loadCatalog(values.catalog ?? defaultCatalogPath()),
+        port: num(values['console-port']) ?? 4000,
+      });
+      console.log(`mp-otel: console on ${consoleServer.url}`);
       console.log('mp-otel: ready. Ctrl-C to stop (queued rows are flushed first).');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -103,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
         process.once('SIGTERM', stop);
       });
       console.log('mp-otel: shutting down…');
+      await consoleServer.close();
       await stopSymbolication();
       await emb.close();
       return 0;

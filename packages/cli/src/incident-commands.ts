@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createClient } from '@clickhouse/client';
+import { startConsole } from '@mp-otel/console';
 import { loadCatalog } from '@mp-otel/contracts';
 import { diagnose, formatDiagnosis, type Kpi, renderReport } from '@mp-otel/diagnose';
 import { evaluateAlerts, formatAlerts } from '@mp-otel/grafana';
@@ -25,7 +26,7 @@ export const INCIDENT_USAGE = `  mp-otel simulate --scenario FILE [--data-dir DI
                    [--data-dir DIR | --url URL] [--database otel]
   mp-otel report [--out report.html] [--route R] [--at TIME] [--data-dir DIR | --url URL]
   mp-otel alerts [--at TIME] [--catalog FILE] [--data-dir DIR | --url URL]   (the provisioned Grafana rules' SQL)
-  mp-otel demo [--scenario FILE] [--data-dir .data/demo] [--serve]
+  mp-otel demo [--scenario FILE] [--data-dir .data/demo] [--serve] [--console-port 4000]
   (TIME: ISO 8601 or epoch milliseconds; default: the newest minute in the store)
 `;
 
@@ -44,6 +45,7 @@ export interface IncidentArgs {
   json?: boolean;
   serve?: boolean;
   catalog?: string;
+  'console-port'?: string;
 }
 
 function parseTime(value: string | undefined): number | undefined {
@@ -154,6 +156,19 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         httpPort: v.serve ? 8123 : 0,
         log: () => {},
       });
+      // the console (with --serve or --console-port): the run's dashboards and its incident, live
+      const cport = v['console-port'] ?? (v.serve ? '4000' : undefined);
+      const con =
+        cport === undefined
+          ? undefined
+          : await startConsole({
+              store: emb.store,
+              database: emb.database,
+              catalog,
+              port: Number(cport),
+              alertIntervalMs: 2000,
+            });
+      if (con) console.log(`mp-otel: console on ${con.url}`);
       try {
         const result = await runDemo({
           store: emb,
@@ -169,7 +184,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         });
         if (v.serve) {
           console.log(
-            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}); Ctrl-C to stop`,
+            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database})${con ? `, console ${con.url}` : ''}; Ctrl-C to stop`,
           );
           await new Promise<void>((r) => {
             process.once('SIGINT', () => r());
@@ -178,6 +193,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         }
         return result.diagnosis.culprits.length > 0 ? 0 : 1;
       } finally {
+        await con?.close();
         await emb.close();
       }
     }
