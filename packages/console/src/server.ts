@@ -100,7 +100,7 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
     if (dash?.[2]) return dashboards.variableOptions(dash[1]!, q);
     if (dash) return dashboards.get(dash[1]!);
     if (path === '/api/traces') return explorer.traces(q);
-    const one = match(/^\/api\/traces\/([^/]{1,64})$/);
+    const one = match(/^\/api\/traces\/([^/]{1,1024})$/);
     if (one) return explorer.trace(one[1]!);
     if (path === '/api/logs') return explorer.logs(q);
     if (path === '/api/exceptions') return explorer.exceptions(q);

@@ -263,9 +263,8 @@ function timeseries(
       ],
     },
   };
-  const u = new uPlot(opts, [times, ...series.map((s) => s.values)] as uPlot.AlignedData, chart);
   // exemplars: one request per interval with its trace (an error first, then the slowest); click → the trace
-  const place = () => {
+  const place = (u: uPlot) => {
     for (const old of u.over.querySelectorAll('.exemplar')) old.remove();
     for (const ex of exemplars) {
       const x = u.valToPos((num(ex.time_ms) ?? 0) / 1000, 'x');
@@ -281,8 +280,10 @@ function timeseries(
         }),
       );
     }
+    el.dataset.exemplars = String(u.over.querySelectorAll('.exemplar').length);
   };
-  place();
+  opts.hooks!.ready = [place];
+  new uPlot(opts, [times, ...series.map((s) => s.values)] as uPlot.AlignedData, chart);
   return true;
 }
 
