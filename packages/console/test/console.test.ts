@@ -132,6 +132,8 @@ describe('the console on the seed replay, in Chromium', () => {
     expect(value).toBeGreaterThan(0.005);
     const bg = await stat.locator('.stat').evaluate((e) => getComputedStyle(e).backgroundColor);
     expect(bg).toBe('rgb(242, 73, 92)'); // Grafana's red: the threshold at 0.5% is crossed
+    await openDashboard(page, '/d/mp-overview?from=now-30m&to=now');
+    writeFileSync(join(shots, 'mp-overview-30m.png'), await page.screenshot({ fullPage: true }));
     // code errors: the 400-ratio series is flat before the fault and spikes after it
     await openDashboard(page, '/d/mp-code-errors');
     const series = page.locator('.panel', { hasText: '400 ratio p = n400' });
@@ -235,6 +237,83 @@ describe('the console on the seed replay, in Chromium', () => {
     expect(
       await page.$$eval('.results tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-trace-id'))),
     ).toEqual([traceId]);
+    await page.close();
+  });
+
+  it('exceptions are grouped (count, first/last seen, fingerprints) and link to their trace; logs are searchable', async () => {
+    const found = JSON.parse((await raw('/api/traces?from=now-1h&status=400&layer=client')).body)
+      .traces as Array<{ trace_id: string }>;
+    const traceId = found[0]!.trace_id;
+    const spans = JSON.parse((await raw(`/api/traces/${traceId}`)).body).spans as Array<{
+      span_id: string;
+      layer: string;
+    }>;
+    const clientSpan = spans.find((x) => x.layer === 'client')!.span_id;
+    const str = (key: string, value: string) => ({ key, value: { stringValue: value } });
+    const record = (n: number) => ({
+      timeUnixNano: String(BigInt(Date.now() - n * 1000) * 1_000_000n),
+      severityText: 'ERROR',
+      severityNumber: 17,
+      eventName: 'exception',
+      body: { stringValue: 'TypeError: cannot read properties of undefined (reading "url")' },
+      traceId,
+      spanId: clientSpan,
+      attributes: [
+        str('exception.type', 'TypeError'),
+        str('exception.message', '图片上传失败 cannot read properties of undefined'),
+        str('exception.stacktrace', 'TypeError: x\n    at upload (app-service.js:1:2345)'),
+        { key: 'mp.error.count', value: { intValue: '3' } },
+      ],
+    });
+    const body = {
+      resourceLogs: [
+        {
+          resource: {
+            attributes: [
+              str('service.name', 'image-miniprogram'),
+              str('os.name', 'ios'),
+              str('mp.base_library.version', '3.5.0'),
+              str('mp.fingerprint', 'fp-test'),
+            ],
+          },
+          scopeLogs: [{ scope: { name: 'test' }, logRecords: [record(5), record(1)] }],
+        },
+      ],
+    };
+    const res = await fetch(`${s.emb.otlpUrl}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+    await s.emb.flush();
+    const page = await newPage();
+    await page.goto(`${s.con.url}/exceptions?from=now-1h`);
+    await page.waitForSelector('.results[data-state="ok"]');
+    const group = page.locator('tr.exception-group', { hasText: '图片上传失败' });
+    const cells = await group.locator('td').allTextContents();
+    expect(cells.slice(0, 4)).toEqual([
+      'TypeError',
+      '图片上传失败 cannot read properties of undefined',
+      '6',
+      '2',
+    ]);
+    expect(cells[6]).toBe('1');
+    expect(cells[7]).toBe('ios 3.5.0');
+    await group.locator('a.trace-link').click();
+    await page.waitForURL(`**/trace/${traceId}`);
+    await page.waitForSelector('.wf-row');
+    await page.locator(`.wf-row[data-span-id="${clientSpan}"]`).click();
+    await expect(page.locator('.span-detail').textContent()).resolves.toContain('图片上传失败');
+    // logs: text search, then the same page in Chinese
+    await page.goto(`${s.con.url}/logs?from=now-1h&q=${encodeURIComponent('reading "url"')}`);
+    await page.waitForSelector('.results[data-state="ok"]');
+    expect(await page.locator('.results tbody tr').count()).toBe(2);
+    await page.click('header button.lang');
+    await page.waitForSelector('header a.active');
+    const nav = await page.locator('header a').allTextContents();
+    expect(nav).toContain(page.url().includes('/logs') ? '日志' : '');
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
     await page.close();
   });
 

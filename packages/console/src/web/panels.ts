@@ -66,10 +66,10 @@ function cell(col: Column, v: unknown, def: PanelDef): Node | string {
   if (isNumeric(col)) {
     const n = num(v);
     if (n === null) return '';
-    const unit = /ratio|rate|share|availability|budget|p400|target/i.test(col.name)
-      ? 'percentunit'
-      : /_ms$/.test(col.name)
-        ? 'ms'
+    const unit = /_ms$/.test(col.name)
+      ? 'ms'
+      : /(^|_)(ratio|rate|share|availability|budget|remaining|p400|target)($|_)/.test(col.name)
+        ? 'percentunit'
         : undefined;
     const txt = fmtNumber(n, unit);
     const c = thresholdColor(def, n);
