@@ -55,7 +55,7 @@ function toRaw(dash, db) {
   return { dash: copy, cubeQueries };
 }
 
-async function generate(client, n, now) {
+export async function generate(client, n, now) {
   // in blocks, so each INSERT's MV pass stays small
   const block = 500_000;
   for (let off = 0; off < n; off += block) {
