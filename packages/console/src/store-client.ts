@@ -17,6 +17,27 @@ export interface QueryOutput {
 const READ = /^\s*(?:\(\s*)*(?:SELECT|WITH)\b/i;
 
 /**
+ * True when `sql` is one statement: no `;` outside string literals, quoted identifiers and comments (chDB runs
+ * every statement of a multi-statement text, and the readonly setting appended applies to the last one only).
+ */
+export function isSingleStatement(sql: string): boolean {
+  for (let i = 0; i < sql.length; i++) {
+    const ch = sql[i];
+    if (ch === "'" || ch === '"' || ch === '`') {
+      for (i++; i < sql.length && sql[i] !== ch; i++) if (sql[i] === '\\') i++;
+      if (i >= sql.length) return false;
+    } else if (ch === '-' && sql[i + 1] === '-') {
+      while (i < sql.length && sql[i] !== '\n') i++;
+    } else if (ch === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      if (end === -1) return false;
+      i = end + 1;
+    } else if (ch === ';') return false;
+  }
+  return true;
+}
+
+/**
  * A query-parameter value as chDB's binder takes it: the value itself (no escaping: the engine never parses
  * it as SQL), an array as a literal whose strings double their quotes.
  */
@@ -37,12 +58,14 @@ export class StoreReader {
    * `unixTime`: DateTime columns as unix seconds (the browser formats them in its own time zone).
    */
   async select(sql: string, params: Params = {}, o: { unixTime?: boolean } = {}): Promise<QueryOutput> {
-    if (!READ.test(sql)) throw new Error('the console runs SELECT statements only');
+    const statement = sql.replace(/;\s*$/, '');
+    if (!READ.test(statement) || !isSingleStatement(statement))
+      throw new Error('the console runs single SELECT statements only');
     const text: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) text[k] = paramText(v);
     const started = performance.now();
     const settings = o.unixTime ? "readonly = 1, date_time_output_format = 'unix_timestamp'" : 'readonly = 1';
-    const r = await this.store.query(`${sql}\nSETTINGS ${settings}`, 'JSON', this.database, text);
+    const r = await this.store.query(`${statement}\nSETTINGS ${settings}`, 'JSON', this.database, text);
     const body = JSON.parse(Buffer.from(r.bytes).toString('utf8') || '{"meta":[],"data":[]}') as {
       meta: Array<{ name: string; type: string }>;
       data: Array<Record<string, unknown>>;
