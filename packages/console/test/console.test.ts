@@ -201,6 +201,13 @@ describe('the console on the seed replay, in Chromium', () => {
     // the span detail: attributes and resource of the selected span
     await page.locator(`.wf-row[data-span-id="${backend!.id}"]`).click();
     await expect(page.locator('.span-detail').textContent()).resolves.toContain('http.route');
+    // the same trace in the trace explorer dashboard's traces panel (Grafana's trace view, here a waterfall)
+    const states = await openDashboard(page, `/d/mp-traces?var-trace_id=${id}`);
+    expect(states.get(2)).toBe('ok');
+    const panelRows = await page.$$eval('[data-panel-id="2"] .wf-row', (els) =>
+      els.map((e) => [e.getAttribute('data-span-id'), e.getAttribute('data-parent-span-id')]),
+    );
+    expect(panelRows).toContainEqual([backend!.id, client!.id]);
     await page.close();
   });
 
