@@ -15,6 +15,7 @@ export interface GrafanaDashboard extends Json {
   time?: { from: string; to: string };
   panels?: GrafanaPanel[];
   templating?: { list: GrafanaVariable[] };
+  annotations?: { list: Array<{ name: string; iconColor?: string; target?: { rawSql?: string } }> };
 }
 export interface GrafanaPanel extends Json {
   id: number;
@@ -102,6 +103,33 @@ export class Dashboards {
         out[v.name] = { options: r.rows.map((row) => String(Object.values(row)[0] ?? '')) };
       } catch (e) {
         out[v.name] = { options: [], error: (e as Error).message };
+      }
+    }
+    return out;
+  }
+
+  /** Annotation events over the dashboard range (e.g. release markers): time (epoch ms) and text. */
+  async annotations(uid: string, q: URLSearchParams, now = Date.now()) {
+    const d = this.get(uid);
+    const range = parseRange(q, now, d.time?.from ?? 'now-6h');
+    const vars = this.variables(d, q);
+    const out: Array<{
+      name: string;
+      color: string;
+      events: Array<{ time_ms: number; text: string }>;
+      error?: string;
+    }> = [];
+    for (const a of d.annotations?.list ?? []) {
+      if (!a.target?.rawSql) continue;
+      try {
+        const r = await this.run(a.target.rawSql, range, vars);
+        out.push({
+          name: a.name,
+          color: a.iconColor ?? '#73BF69',
+          events: r.rows.map((row) => ({ time_ms: Number(row.time) * 1000, text: String(row.text ?? '') })),
+        });
+      } catch (e) {
+        out.push({ name: a.name, color: a.iconColor ?? '#73BF69', events: [], error: (e as Error).message });
       }
     }
     return out;

@@ -95,9 +95,12 @@ export async function startConsole(o: ConsoleOptions): Promise<ConsoleServer> {
         database: o.database,
       };
     const match = (re: RegExp) => re.exec(path) ?? undefined;
-    const dash = match(/^\/api\/dashboards\/([\w-]{1,64})(?:\/(variables)|\/panels\/(\d{1,4}))?$/);
+    const dash = match(
+      /^\/api\/dashboards\/([\w-]{1,64})(?:\/(variables|annotations)|\/panels\/(\d{1,4}))?$/,
+    );
     if (dash?.[3]) return dashboards.panel(dash[1]!, Number(dash[3]), q);
-    if (dash?.[2]) return dashboards.variableOptions(dash[1]!, q);
+    if (dash?.[2] === 'variables') return dashboards.variableOptions(dash[1]!, q);
+    if (dash?.[2] === 'annotations') return dashboards.annotations(dash[1]!, q);
     if (dash) return dashboards.get(dash[1]!);
     if (path === '/api/traces') return explorer.traces(q);
     const one = match(/^\/api\/traces\/([^/]{1,1024})$/);

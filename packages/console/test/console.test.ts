@@ -38,7 +38,9 @@ async function newPage(): Promise<Page> {
 /** Opens a dashboard and waits until every panel has settled; returns panel id → state. */
 async function openDashboard(page: Page, path: string): Promise<Map<number, string>> {
   await page.goto(`${s.con.url}${path}`);
-  await page.waitForSelector('.grid[data-loaded="true"]', { timeout: 120_000 });
+  await page.waitForSelector('.grid[data-loaded="true"], .page-error', { timeout: 120_000 });
+  const failed = await page.$('.page-error');
+  if (failed) throw new Error(`${path}: ${await failed.textContent()}`);
   const states = await page.$$eval('[data-panel-id]', (els) =>
     els.map(
       (e) => [Number(e.getAttribute('data-panel-id')), e.getAttribute('data-panel-state') ?? ''] as const,
@@ -118,6 +120,12 @@ describe('the console on the seed replay, in Chromium', () => {
       expect(await colours(page, png), `${uid} screenshot`).toBeGreaterThan(40);
     }
     console.log(`console dashboards on the seed replay:\n  ${summary.join('\n  ')}\n  screenshots: ${shots}`);
+    // the trend dashboard's annotation (release markers: the first hour each app version appears)
+    await openDashboard(page, '/d/mp-trend');
+    const releases = await page.$$eval('[data-panel-id="2"] .annotation', (els) =>
+      els.map((e) => e.getAttribute('data-text')),
+    );
+    expect(new Set(releases)).toEqual(new Set(['release 1.4.1', 'release 1.4.2']));
     const overview = await openDashboard(page, '/d/mp-overview');
     expect([...overview.values()].every((x) => x === 'ok')).toBe(true);
     await page.close();

@@ -5,7 +5,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { api, fmtDuration, fmtNumber, fmtTime, h, num } from './dom.js';
 import { currentLang, setLang, t } from './i18n.js';
-import { type Exemplar, type PanelDef, renderPanel, type Target } from './panels.js';
+import { type Annotation, type Exemplar, type PanelDef, renderPanel, type Target } from './panels.js';
 import { type WSpan, waterfall } from './waterfall.js';
 
 interface Meta {
@@ -22,6 +22,7 @@ interface Variable {
 }
 interface Dashboard {
   uid: string;
+  annotations?: { list?: unknown[] };
   title: string;
   description?: string;
   time?: { from: string; to: string };
@@ -231,6 +232,13 @@ async function dashboard(uid: string, gen: number) {
   const panelQuery = new URLSearchParams(location.search);
   panelQuery.set('from', from);
   panelQuery.set('to', to);
+  // annotations (release markers…) over the dashboard range, drawn on its time series
+  const annotations = d.annotations?.list?.length
+    ? await api<Annotation[]>(withParams(`/api/dashboards/${uid}/annotations`, panelQuery)).catch(
+        () => [] as Annotation[],
+      )
+    : [];
+  if (gen !== generation) return;
   const routes = q.getAll('var-route');
   const exemplarCache = new Map<string, Promise<Exemplar[]>>();
   const exemplarsFor = (range: { from: number; to: number }) => {
@@ -277,7 +285,7 @@ async function dashboard(uid: string, gen: number) {
         const wantsExemplars = p.type === 'timeseries' && res.to - res.from <= 2 * 86_400_000;
         const ex = wantsExemplars ? await exemplarsFor(res) : [];
         if (gen !== generation) return;
-        el.dataset.panelState = renderPanel(el, body, p, res.targets, res, ex);
+        el.dataset.panelState = renderPanel(el, body, p, res.targets, res, ex, annotations);
       } catch (e) {
         body.replaceChildren(h('div', { class: 'panel-error' }, `${t('error')}: ${(e as Error).message}`));
         el.dataset.panelState = 'error';

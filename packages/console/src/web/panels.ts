@@ -40,6 +40,12 @@ export interface Exemplar {
   duration_ms: number | string;
 }
 
+export interface Annotation {
+  name: string;
+  color: string;
+  events: Array<{ time_ms: number; text: string }>;
+}
+
 export type PanelState = 'ok' | 'nodata' | 'error';
 
 const isTime = (c: Column) => /^(Nullable\()?(DateTime|Date)/.test(c.type);
@@ -200,6 +206,7 @@ function timeseries(
   target: Target,
   range: { from: number; to: number },
   exemplars: Exemplar[],
+  annotations: Annotation[],
 ): boolean {
   const { times, series } = toSeries(target);
   if (!times.length || !series.length) return false;
@@ -282,7 +289,23 @@ function timeseries(
     }
     el.dataset.exemplars = String(u.over.querySelectorAll('.exemplar').length);
   };
-  opts.hooks!.ready = [place];
+  const marks = (u: uPlot) => {
+    for (const old of u.over.querySelectorAll('.annotation')) old.remove();
+    for (const a of annotations)
+      for (const ev of a.events) {
+        const x = u.valToPos(ev.time_ms / 1000, 'x');
+        if (!(x >= 0 && x <= u.over.clientWidth)) continue;
+        u.over.append(
+          h('span', {
+            class: 'annotation',
+            title: `${a.name}: ${ev.text}`,
+            'data-text': ev.text,
+            style: `left:${x}px;border-color:${a.color}`,
+          }),
+        );
+      }
+  };
+  opts.hooks!.ready = [place, marks];
   new uPlot(opts, [times, ...series.map((s) => s.values)] as uPlot.AlignedData, chart);
   return true;
 }
@@ -295,6 +318,7 @@ export function renderPanel(
   targets: Target[],
   range: { from: number; to: number },
   exemplars: Exemplar[] = [],
+  annotations: Annotation[] = [],
 ): PanelState {
   body.replaceChildren();
   const failed = targets.find((x) => x.error);
@@ -316,7 +340,7 @@ export function renderPanel(
         shown = stat(body, el, def, target);
         break;
       case 'timeseries':
-        shown = timeseries(body, el, def, target, range, exemplars);
+        shown = timeseries(body, el, def, target, range, exemplars, annotations);
         break;
       case 'piechart':
         barGauge(body, def, target);
