@@ -329,6 +329,8 @@ describe('the console on the seed replay, in Chromium', () => {
     const nav = await page.locator('header a').allTextContents();
     expect(nav).toContain(page.url().includes('/logs') ? '日志' : '');
     expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');
+    await page.goto(`${s.con.url}/d/mp-overview`);
+    await expect(page.locator('h1').textContent()).resolves.toBe('小程序总览 · Mini-program overview');
     await page.close();
   });
 

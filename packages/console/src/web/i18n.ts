@@ -182,3 +182,21 @@ export function setLang(l: Lang): void {
   }
   document.documentElement.lang = l === 'zh' ? 'zh-CN' : 'en';
 }
+
+/** Dashboard titles in Chinese (the definitions are in English; Grafana shows them as written). */
+const DASHBOARD_ZH: Record<string, string> = {
+  'mp-overview': '小程序总览',
+  'mp-trend': '长期趋势',
+  'mp-code-errors': '状态码错误',
+  'mp-slow-routes': '慢接口风险',
+  'mp-route-detail': '接口详情',
+  'mp-crawler': '爬虫分析',
+  'mp-exceptions': '异常总览',
+  'mp-traces': '链路查询',
+  'mp-image': '图片服务',
+  'mp-slo': 'SLO',
+  'mp-path': '客户端 / 网关 / 后端',
+};
+
+export const dashboardTitle = (uid: string, title: string): string =>
+  lang === 'zh' && DASHBOARD_ZH[uid] ? `${DASHBOARD_ZH[uid]} · ${title}` : title;

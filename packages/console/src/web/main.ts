@@ -4,7 +4,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { api, fmtDuration, fmtNumber, fmtTime, h, num } from './dom.js';
-import { currentLang, setLang, t } from './i18n.js';
+import { currentLang, dashboardTitle, setLang, t } from './i18n.js';
 import { type Annotation, type Exemplar, type PanelDef, renderPanel, type Target } from './panels.js';
 import { type WSpan, waterfall } from './waterfall.js';
 
@@ -134,7 +134,7 @@ function home() {
         h(
           'a',
           { class: 'card', href: `/d/${d.uid}` },
-          h('strong', {}, d.title),
+          h('strong', {}, dashboardTitle(d.uid, d.title)),
           h('p', {}, d.description ?? ''),
           h('code', {}, d.uid),
         ),
@@ -163,7 +163,7 @@ async function dashboard(uid: string, gen: number) {
     h(
       'div',
       { class: 'dash-head' },
-      h('h1', {}, d.title),
+      h('h1', {}, dashboardTitle(d.uid, d.title)),
       h('span', { class: 'spacer' }),
       rangeSelect(q, d.time?.from ?? 'now-6h', (f) =>
         update((p) => {
