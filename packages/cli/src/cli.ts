@@ -99,11 +99,18 @@ export async function main(argv: string[]): Promise<number> {
         10_000,
         console.log,
       );
+      const consolePort = num(values['console-port']) ?? 4000;
       const consoleServer = await startConsole({
         store: emb.store,
         database: emb.database,
         catalog: loadCatalog(values.catalog ?? defaultCatalogPath()),
-        port: num(values['console-port']) ?? 4000,
+        port: consolePort,
+      }).catch(async (err: Error) => {
+        await stopSymbolication();
+        await emb.close();
+        throw new Error(
+          `the console cannot listen on 127.0.0.1:${consolePort} (${err.message}); pick another --console-port`,
+        );
       });
       console.log(`mp-otel: console on ${consoleServer.url}`);
       console.log('mp-otel: ready. Ctrl-C to stop (queued rows are flushed first).');

@@ -167,6 +167,11 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
               catalog,
               port: Number(cport),
               alertIntervalMs: 2000,
+            }).catch(async (err: Error) => {
+              await emb.close();
+              throw new Error(
+                `the console cannot listen on 127.0.0.1:${cport} (${err.message}); pick another --console-port`,
+              );
             });
       if (con) console.log(`mp-otel: console on ${con.url}`);
       try {

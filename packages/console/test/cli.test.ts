@@ -2,6 +2,7 @@
 // answers on 127.0.0.1, and Ctrl-C stops it with the store.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -51,4 +52,38 @@ it('mp-otel up prints "mp-otel: console on http://127.0.0.1:PORT" and serves it 
   child.kill('SIGINT');
   expect(await exited).toBe(0);
   await expect(fetch(`${url}/api/meta`)).rejects.toThrow();
+});
+
+it('a busy console port is a clear error, and the store does not stay up (exit 1)', {
+  timeout: 180_000,
+}, async () => {
+  const busy = net.createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as net.AddressInfo).port;
+  try {
+    const p = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'packages/cli/bin/mp-otel.mjs'),
+        'up',
+        '--data-dir',
+        join(dataDir, 'busy'),
+        '--otlp-port',
+        '0',
+        '--http-port',
+        '0',
+        '--console-port',
+        String(port),
+        '--no-geo',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    p.stderr!.on('data', (c) => (err += c));
+    const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(err).toContain(`the console cannot listen on 127.0.0.1:${port}`);
+  } finally {
+    busy.close();
+  }
 });
