@@ -66,6 +66,22 @@ FROM (SELECT TraceId, Timestamp, Duration, ServiceName, ResourceAttributes, ${S.
     ${where.map((w) => `AND ${w}`).join('\n    ')})
 GROUP BY TraceId ORDER BY start_ms DESC LIMIT {limit:UInt32}`;
     const r = await this.reader.select(sql, params);
+    // the whole of each trace found: every service it crossed, its span count and end-to-end duration
+    const ids = r.rows.map((x) => String(x.trace_id));
+    if (ids.length) {
+      const whole = await this.reader.select(
+        `SELECT TraceId AS trace_id, groupUniqArray(ServiceName) AS services, count() AS spans,
+  (max(toUnixTimestamp64Nano(Timestamp) + Duration) - min(toUnixTimestamp64Nano(Timestamp))) / 1e6 AS trace_ms
+FROM otel_traces
+WHERE has({ids:Array(String)}, TraceId)
+  AND Timestamp >= (SELECT min(Start) FROM otel_traces_trace_id_ts WHERE has({ids:Array(String)}, TraceId)) - INTERVAL 5 MINUTE
+  AND Timestamp <= (SELECT max(End) FROM otel_traces_trace_id_ts WHERE has({ids:Array(String)}, TraceId)) + INTERVAL 5 MINUTE
+GROUP BY TraceId`,
+        { ids },
+      );
+      const byId = new Map(whole.rows.map((x) => [String(x.trace_id), x]));
+      for (const row of r.rows) Object.assign(row, byId.get(String(row.trace_id)) ?? {});
+    }
     return { from, to, traces: r.rows, ms: r.ms };
   }
 

@@ -386,7 +386,7 @@ async function traces(gen: number) {
             h('td', {}, String(x.route ?? '')),
             h('td', { class: (num(x.status) ?? 0) >= 400 ? 'bad' : '' }, String(x.status ?? '')),
             h('td', {}, String(x.error_type ?? '')),
-            h('td', {}, fmtDuration(num(x.duration_ms) ?? 0)),
+            h('td', { title: `${x.spans ?? ''} spans` }, fmtDuration(num(x.trace_ms ?? x.duration_ms) ?? 0)),
             h('td', {}, (x.services as string[]).join(', ')),
             h('td', {}, String(x.os ?? '')),
             h('td', {}, String(x.base_library ?? '')),
