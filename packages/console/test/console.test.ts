@@ -82,7 +82,7 @@ function raw(path: string, headers: Record<string, string> = {}, method = 'GET')
 beforeAll(async () => {
   browser = await launchChromium();
   s = await seeded();
-}, 600_000);
+}, 900_000); // the simulation waits for the machine-wide simulator lock
 
 afterAll(async () => {
   await browser?.close();
