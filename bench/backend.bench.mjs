@@ -131,7 +131,6 @@ async function load(pid, opts) {
     before === undefined || after === undefined
       ? undefined
       : ((after - before) * 1000) / result.requests.total;
-
   return { rps: result.requests.average, p99: result.latency.p99, cpu };
 }
 
@@ -246,7 +245,6 @@ export default async function bench() {
           suite: 'backend preset',
           case: `${name} server CPU per request, vs plain sdk-node + instrumentation-http`,
           value: cpu,
-
           unit: 'µs',
           baseline: plain[key].cpu,
           note: 'baseline: stock NodeSDK + HttpInstrumentation, no preset features',

@@ -63,7 +63,6 @@ const width = /** @type {Record<Column, number>} */ (
 const line = (/** @type {Record<Column, string>} */ r) =>
   `| ${cols.map((c) => r[c].padEnd(width[c])).join(' | ')} |`;
 console.log(line(/** @type {Record<Column, string>} */ (Object.fromEntries(cols.map((c) => [c, c])))));
-
 console.log(`|${cols.map((c) => '-'.repeat(width[c] + 2)).join('|')}|`);
 for (const r of table) console.log(line(r));
 if (rows.some((r) => r.case === 'FAILED')) process.exitCode = 1;
