@@ -109,7 +109,10 @@ describe('node:http', () => {
     const server = createServer(
       withImageTransfer(
         (req, res) => {
-          withImageTransfer((_req: IncomingMessage, _res: ServerResponse) => {}, { route: '/twice' })(req, res); // a second layer is a no-op
+          withImageTransfer((_req: IncomingMessage, _res: ServerResponse) => {}, { route: '/twice' })(
+            req,
+            res,
+          ); // a second layer is a no-op
           // Start reading only later: the middleware must not have switched the stream to flowing mode.
           setTimeout(() => {
             parseFile(req).then((n) => res.end(String(n)));
