@@ -35,7 +35,7 @@ export function kongPath(path: string): string {
 export const kongTag = (key: string, value: string): string =>
   `${key}:${String(value)
     .replace(/[/,]/g, '.')
-    .replace(/[\s\x00-\x20\x7f]+/g, '_')}`;
+    .replace(/[\s\p{Cc}]+/gu, '_')}`;
 
 /** Environment-driven endpoint: Kong's declarative config supports no env interpolation, so compose sets it. */
 const TRACES_ENDPOINT = 'http://collector:4318/v1/traces';
