@@ -137,6 +137,8 @@ function clockDate(now: () => number): DateConstructor {
 }
 
 const SIM_REQUEST_HEADER = 'x-mp-sim-request';
+/** How long a real request may take before the shim gives up (a starved machine, not a modelled fault). */
+const REAL_PATIENCE_MS = 10 * 60_000;
 const ROUTE_OF_PATH = (path: string): Route | undefined =>
   /^\/upload(\?|$)/.test(path)
     ? 'upload.image'
@@ -440,11 +442,15 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
         wx[api] = function (this: unknown, opts: any) {
           const plan = state.current;
           if (!plan) return original.call(this, opts);
-          const atEnd = (fn: unknown) =>
+          const atEnd = (fn: unknown, succeeded: boolean) =>
             typeof fn === 'function'
               ? function (this: unknown, res: unknown) {
-                  state.pin = plan.startMs + planDuration(plan);
+                  const took = planDuration(plan);
+                  state.pin = plan.startMs + Math.min(took, plan.timeoutMs);
                   try {
+                    // slower than the app's timeout on the model: the app saw a timeout
+                    if (succeeded && took > plan.timeoutMs)
+                      return opts.fail?.call(this, { errMsg: `${api}:fail timeout`, errno: 5 });
                     return fn.call(this, res);
                   } finally {
                     state.pin = undefined;
@@ -452,7 +458,11 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
                   }
                 }
               : fn;
-          return original.call(this, { ...opts, success: atEnd(opts.success), fail: atEnd(opts.fail) });
+          return original.call(this, {
+            ...opts,
+            success: atEnd(opts.success, true),
+            fail: atEnd(opts.fail, false),
+          });
         };
       }
       const { sdk, realm } = loadMiniProgramSdk(wx, {
@@ -536,8 +546,10 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       const callbacks = {
         success: (res: any) => done(String(res.statusCode)),
         fail: (err: any) => done(/timeout/.test(err.errMsg) ? 'timeout' : 'network'),
-        // the real wait (the timeout fault's real share is shorter: see `network` above)
-        timeout: plan.timeoutMs,
+        // The app's timeout is the model's (15 simulated seconds, see atEnd). The real request is given as
+        // long as it needs: on a starved machine it may take seconds, which says nothing about the network
+        // (a timeout fault's real wait is its real share: see `network` above).
+        timeout: plan.fault === 'timeout' ? plan.timeoutMs : REAL_PATIENCE_MS,
         header: { [SIM_REQUEST_HEADER]: plan.id },
       };
       c.state.current = plan;
