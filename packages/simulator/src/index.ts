@@ -7,6 +7,13 @@ export {
   runDemo,
 } from './demo.js';
 export { type RunOptions, runScenario, type ScenarioOutcome } from './evaluate.js';
+export {
+  DEFAULT_LATENCY,
+  type LatencyModel,
+  type LatencySpec,
+  latencyModel,
+  latencySpec,
+} from './latency.js';
 export { SIMULATION_LOCK, withMachineLock } from './lock.js';
 export type { Dimension, Fault, Noise, Route, Scenario, Where } from './scenario.js';
 export {
@@ -19,4 +26,13 @@ export {
   scenarioSchema,
 } from './scenario.js';
 export { type FaultWindow, type SimulateOptions, type SimulationResult, simulate } from './simulate.js';
-export { type Clock, realAt, simNow, startTimeWarp, TraceShifts, warpOtlp } from './timewarp.js';
+export {
+  type Clock,
+  realAt,
+  type ServerTiming,
+  simNow,
+  startTimeWarp,
+  TraceModels,
+  TraceShifts,
+  warpOtlp,
+} from './timewarp.js';

@@ -3,7 +3,11 @@
 // nodes with the Node preset, behind a round-robin balancer), with faults injected where they would
 // happen: in the client's base library (corrupted uploads), in the network between phone and servers
 // (timeouts, resets), in a backend node (slow responses); plus scanner and crawler noise. Telemetry goes
-// to an OTLP endpoint (the embedded `mp-otel up`, or a collector) through the simulated clock.
+// to an OTLP endpoint (the embedded `mp-otel up`, or a collector) on the simulated clock. The real HTTP
+// flows end to end, but every duration telemetry reports is the latency model's (latency.ts): each
+// client's SDK reads the simulated clock, pinned to the modelled start and end of each request, and the
+// backend's spans are placed in the window the model gave the request (timewarp.ts), so the verdict does
+// not depend on how busy the machine is.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -13,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createWx, loadMiniProgramSdk, WxStorage } from '@mp-otel/devkit';
+import { latencyModel } from './latency.js';
 import { withMachineLock } from './lock.js';
 import {
   type Dimension,
@@ -23,7 +28,7 @@ import {
   rng,
   type Scenario,
 } from './scenario.js';
-import { type Clock, realAt, simNow, startTimeWarp } from './timewarp.js';
+import { type Clock, realAt, simNow, startTimeWarp, TraceModels } from './timewarp.js';
 
 const require = createRequire(import.meta.url);
 
@@ -97,6 +102,50 @@ function weightsFor(mix: Scenario['mix'], dim: Dimension, os: string): Record<st
     : (w as Record<string, number>);
 }
 
+/** One simulated request as the model times it (simulated epoch ms, model ms). */
+interface Plan {
+  id: string;
+  startMs: number;
+  upMs: number;
+  downMs: number;
+  /** set by the balancer when the request reaches a server */
+  serverMs?: number;
+  fault?: 'timeout' | 'network';
+  corrupt: boolean;
+  timeoutMs: number;
+}
+
+/** How long the request took on the simulated clock: what the client's span says. */
+function planDuration(p: Plan): number {
+  if (p.fault === 'timeout') return p.timeoutMs;
+  if (p.fault === 'network') return p.upMs;
+  return p.upMs + (p.serverMs ?? 0) + p.downMs;
+}
+
+/** A `Date` for a realm whose `now` is the given clock (with no arguments `new Date()` reads it too). */
+function clockDate(now: () => number): DateConstructor {
+  class SimulatedDate extends Date {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(now());
+      else super(...(args as [string | number | Date]));
+    }
+    static override now(): number {
+      return now();
+    }
+  }
+  return SimulatedDate as unknown as DateConstructor;
+}
+
+const SIM_REQUEST_HEADER = 'x-mp-sim-request';
+/** How long a real request may take before the shim gives up (a starved machine, not a modelled fault). */
+const REAL_PATIENCE_MS = 10 * 60_000;
+const ROUTE_OF_PATH = (path: string): Route | undefined =>
+  /^\/upload(\?|$)/.test(path)
+    ? 'upload.image'
+    : /^\/images\/[^/?]+/.test(path)
+      ? 'download.image'
+      : undefined;
+
 const SCANNER_PATHS = [
   '/wp-login.php',
   '/.env',
@@ -141,8 +190,8 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     effect: Fault['effect'],
     profile: Partial<Record<Dimension, string>>,
     route: Route | undefined,
+    now = simNow(clock),
   ) => {
-    const now = simNow(clock);
     return faults.some(
       (f) =>
         f.effect === effect &&
@@ -153,13 +202,33 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     );
   };
 
+  /** A slow node's extra time at a simulated moment (the model's share of a slow_node fault). */
+  const slowDelay = (node: string, atMs: number) => {
+    let extra = 0;
+    for (const f of scenario.faults) {
+      if (
+        f.effect !== 'slow_node' ||
+        !matchesWhere({ 'host.name': f.where!['host.name']! }, { 'host.name': node })
+      )
+        continue;
+      const from = clock.simStartMs + f.from_minute * 60_000;
+      const to = clock.simStartMs + f.to_minute * 60_000;
+      if (atMs >= from && atMs < to) extra += f.delay_ms ?? 1500;
+    }
+    return extra;
+  };
+
   const closers: Array<() => Promise<unknown> | unknown> = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
   };
   try {
     // ── telemetry through the simulated clock ──
-    const warp = await startTimeWarp(options.otlpUrl, clock);
+    const model = latencyModel(scenario);
+    const plans = new Map<string, Plan>();
+    let planSeq = 0;
+    const traceModels = new TraceModels();
+    const warp = await startTimeWarp(options.otlpUrl, clock, traceModels);
     closers.push(() => warp.close());
 
     // ── backend: image-service nodes with the Node preset (+ chaos), behind a round-robin balancer ──
@@ -207,16 +276,30 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     }
     let turn = 0;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    // The balancer times each request on the model: when it reaches the server (simulated), how long the
+    // node takes (the route's time, plus a slow node's delay), registered under the request's trace for the
+    // time warp. Requests that come without trace context (scanners, crawlers) get one here, as an edge that
+    // starts traces would, so that their server spans are timed by the model too.
     const balancer = http.createServer((req, res) => {
       const node = nodes[turn++ % nodes.length]!;
-      const up = http.request(
-        `${node.url}${req.url}`,
-        { method: req.method, headers: req.headers, agent },
-        (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
+      const headers = { ...req.headers };
+      const plan = plans.get(String(headers[SIM_REQUEST_HEADER] ?? ''));
+      delete headers[SIM_REQUEST_HEADER];
+      let traceId = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/i.exec(
+        String(headers.traceparent ?? ''),
+      )?.[1];
+      if (!traceId) {
+        traceId = randomBytes(16).toString('hex');
+        headers.traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+      }
+      const serverStart = plan ? plan.startMs + plan.upMs : simNow(clock);
+      const serverMs = model.server(ROUTE_OF_PATH(req.url ?? '')) + slowDelay(node.name, serverStart);
+      if (plan) plan.serverMs = serverMs;
+      traceModels.set(traceId, { startMs: serverStart, durationMs: serverMs, realAnchorMs: Date.now() });
+      const up = http.request(`${node.url}${req.url}`, { method: req.method, headers, agent }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
       up.on('error', () => {
         if (!res.headersSent) res.writeHead(502);
         res.end();
@@ -237,8 +320,9 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       const kb = minKb * (maxKb / minKb) ** (i / 11);
       const path = join(work, `photo-${i}.jpg`);
       writeFileSync(path, jpeg(Math.round(kb * 1024)));
-      return path;
+      return { path, kb };
     });
+    const SEEDED_KB = 30_000 / 1024;
     const seeded: string[] = [];
     for (let i = 0; i < 6; i++) {
       const body = jpeg(30_000);
@@ -323,6 +407,9 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
               ? 'download.image'
               : undefined
           : undefined;
+      // What this phone's realm reads as the time: the simulated clock, pinned while a request's span
+      // starts (to the modelled start) and ends (to the modelled end); `current` is the request being made.
+      const state: { pin?: number; current?: Plan } = {};
       const { wx, control } = createWx({
         storage: new WxStorage(),
         clientIp: profile.ip || undefined,
@@ -339,25 +426,56 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
           networkType: profile['network.type'],
         },
         network: (call) => {
-          const route = routeOf(call.url);
-          if (!route) return undefined;
-          // A 15 s timeout lasts 15 simulated seconds: 15 000 / speed real ms (so its span is that short too).
-          if (active('timeout', profile, route))
-            return { fail: 'timeout', afterMs: Math.max(20, 15_000 / scenario.speed) };
-          if (active('network_error', profile, route)) return { fail: 'network' };
+          const plan = state.current;
+          if (!plan || !routeOf(call.url)) return undefined;
+          // A 15 s timeout lasts 15 simulated seconds: 15 000 / speed real ms (its span says 15 s).
+          if (plan.fault === 'timeout')
+            return { fail: 'timeout', afterMs: Math.max(20, plan.timeoutMs / scenario.speed) };
+          if (plan.fault === 'network') return { fail: 'network' };
           return undefined;
         },
-        truncateUpload: (call) => active('corrupt_upload', profile, routeOf(call.url)),
+        truncateUpload: () => state.current?.corrupt ?? false,
       });
-      const { sdk, realm } = loadMiniProgramSdk(wx);
+      // Below the SDK (which wraps these after us): when the shim answers, the clock reads the modelled end.
+      for (const api of ['uploadFile', 'downloadFile'] as const) {
+        const original = wx[api];
+        wx[api] = function (this: unknown, opts: any) {
+          const plan = state.current;
+          if (!plan) return original.call(this, opts);
+          const atEnd = (fn: unknown, succeeded: boolean) =>
+            typeof fn === 'function'
+              ? function (this: unknown, res: unknown) {
+                  const took = planDuration(plan);
+                  state.pin = plan.startMs + Math.min(took, plan.timeoutMs);
+                  try {
+                    // slower than the app's timeout on the model: the app saw a timeout
+                    if (succeeded && took > plan.timeoutMs)
+                      return opts.fail?.call(this, { errMsg: `${api}:fail timeout`, errno: 5 });
+                    return fn.call(this, res);
+                  } finally {
+                    state.pin = undefined;
+                    plans.delete(plan.id);
+                  }
+                }
+              : fn;
+          return original.call(this, {
+            ...opts,
+            success: atEnd(opts.success, true),
+            fail: atEnd(opts.fail, false),
+          });
+        };
+      }
+      const { sdk, realm } = loadMiniProgramSdk(wx, {
+        Date: clockDate(() => state.pin ?? simNow(clock)),
+      });
       const otel = sdk.init({
         serviceName: 'image-miniprogram',
-        endpoint: warp.url,
+        endpoint: options.otlpUrl, // on the simulated clock already: no warp
         routes,
         sampleRate: scenario.sample_rate,
         batch: { delayMs: 500 },
       });
-      return { profile, wx, control, realm, otel, inFlight: 0 };
+      return { profile, wx, control, realm, otel, state, inFlight: 0 };
     });
     closers.push(async () => {
       await Promise.all(
@@ -385,7 +503,8 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
         .map((f) => ({
           from: realAt(clock, clock.simStartMs + f.from_minute * 60_000),
           to: realAt(clock, clock.simStartMs + f.to_minute * 60_000),
-          delayMs: f.delay_ms ?? 1500,
+          // the node really holds its answers, for the simulated delay's real share; spans say the model's
+          delayMs: (f.delay_ms ?? 1500) / scenario.speed,
         }));
       writeFileSync(join(work, `chaos-${node.name}.json`), JSON.stringify(schedule));
     }
@@ -402,6 +521,23 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     );
     const act = (c: (typeof clients)[number]) => {
       const route = pick(actionWeights, random) as Route;
+      const startMs = simNow(clock);
+      const net = c.profile['network.type'];
+      const file = route === 'upload.image' ? pool[Math.floor(random() * pool.length)]! : undefined;
+      const plan: Plan = {
+        id: String(++planSeq),
+        startMs,
+        upMs: model.up(net, file?.kb ?? 0.5),
+        downMs: model.down(net, file ? 0.1 : SEEDED_KB),
+        fault: active('timeout', c.profile, route, startMs)
+          ? 'timeout'
+          : active('network_error', c.profile, route, startMs)
+            ? 'network'
+            : undefined,
+        corrupt: route === 'upload.image' && active('corrupt_upload', c.profile, route, startMs),
+        timeoutMs: 15_000,
+      };
+      plans.set(plan.id, plan);
       c.inFlight++;
       const done = (outcome: string) => {
         c.inFlight--;
@@ -410,20 +546,24 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       const callbacks = {
         success: (res: any) => done(String(res.statusCode)),
         fail: (err: any) => done(/timeout/.test(err.errMsg) ? 'timeout' : 'network'),
-        timeout: 15_000,
+        // The app's timeout is the model's (15 simulated seconds, see atEnd). The real request is given as
+        // long as it needs: on a starved machine it may take seconds, which says nothing about the network
+        // (a timeout fault's real wait is its real share: see `network` above).
+        timeout: plan.fault === 'timeout' ? plan.timeoutMs : REAL_PATIENCE_MS,
+        header: { [SIM_REQUEST_HEADER]: plan.id },
       };
-      if (route === 'upload.image') {
-        c.wx.uploadFile({
-          url: `${lb}/upload`,
-          filePath: pool[Math.floor(random() * pool.length)],
-          name: 'file',
-          ...callbacks,
-        });
-      } else {
-        c.wx.downloadFile({
-          url: `${lb}/images/${seeded[Math.floor(random() * seeded.length)]}`,
-          ...callbacks,
-        });
+      c.state.current = plan;
+      c.state.pin = startMs; // the SDK starts its span now
+      try {
+        if (file) c.wx.uploadFile({ url: `${lb}/upload`, filePath: file.path, name: 'file', ...callbacks });
+        else
+          c.wx.downloadFile({
+            url: `${lb}/images/${seeded[Math.floor(random() * seeded.length)]}`,
+            ...callbacks,
+          });
+      } finally {
+        c.state.current = undefined;
+        c.state.pin = undefined;
       }
     };
     let noiseRequests = 0;
