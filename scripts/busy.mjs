@@ -36,7 +36,10 @@ if (command.length === 0) {
   process.exit(2);
 }
 
-/** CPU seconds a process has used (Linux /proc; undefined elsewhere). */
+/**
+ * CPU seconds a process has used (Linux /proc; undefined elsewhere).
+ * @param {number | undefined} pid
+ */
 function cpuSeconds(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -57,15 +60,18 @@ for (const b of burners)
   });
 let stopping = false;
 const startedAt = Date.now();
-const samples = [loadavg()[0]];
-const sampler = setInterval(() => samples.push(loadavg()[0]), 5_000);
+/** The 1-minute load average (os.loadavg() always returns three numbers). */
+const load1 = () => /** @type {number} */ (loadavg()[0]);
+const samples = [load1()];
+const sampler = setInterval(() => samples.push(load1()), 5_000);
 console.log(
   `busy: ${burners.length} CPU burners (pids ${burners.map((b) => b.pid).join(', ')}) beside: ${command.join(' ')} — ${cpus().length} cores, load ${loadavg()
     .map((x) => x.toFixed(2))
     .join(' ')}`,
 );
 
-const child = spawn(command[0], command.slice(1), { cwd: root, stdio: 'inherit' });
+// command is not empty (checked above)
+const child = spawn(/** @type {string} */ (command[0]), command.slice(1), { cwd: root, stdio: 'inherit' });
 const stop = () => {
   stopping = true;
   clearInterval(sampler);
@@ -81,7 +87,7 @@ process.on('SIGTERM', () => child.kill('SIGTERM'));
 child.on('exit', (code, signal) => {
   const cpu = stop();
   const wall = (Date.now() - startedAt) / 1000;
-  samples.push(loadavg()[0]);
+  samples.push(load1());
   const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
   console.log(
     `busy: ${wall.toFixed(0)} s; 1-min load average min ${Math.min(...samples).toFixed(2)}, mean ${mean.toFixed(2)}, max ${Math.max(...samples).toFixed(2)} (${samples.length} samples); burners' CPU ${cpu.map((c) => (c === undefined ? '?' : `${c.toFixed(0)} s`)).join(', ')} of ${wall.toFixed(0)} s each`,
