@@ -263,6 +263,19 @@ describe('scaling the sampling tier', () => {
       }
     });
     expect(refused).toEqual([]);
+    // traffic goes on until the front's resolver has picked up the new sampler (a condition, not a time:
+    // Go re-reads a changed hosts file within ~5 s, the resolver polls every 500 ms)
+    const deadline = Date.now() + 60_000;
+    while (!sink.spans().some((x) => x.resource[SAMPLER_ATTR] === 's3')) {
+      expect(Date.now()).toBeLessThan(deadline);
+      const more = await stream(
+        front,
+        makeTraffic({ traces: 50, spansPerTrace: 4, tracesPerRequest: 5 }).requests,
+      );
+      expect(more.refused).toEqual([]);
+      acked.push(...more.acked);
+      await settle([...running], 4);
+    }
     await settle([...running]);
     const r = account(acked);
     expect(r.lost).toEqual([]);
