@@ -76,7 +76,9 @@ describe('clickhouse/cluster config, read by ClickHouse', () => {
   it('the read profile (users.d) sets real settings to valid values', () => {
     const xml = readFileSync(join(clusterDir, 'users.d', 'cluster-profile.xml'), 'utf8');
     const body = /<default>([\s\S]*?)<\/default>/.exec(xml)?.[1] ?? '';
-    const settings = [...body.matchAll(/<(\w+)>([^<]*)<\/\1>/g)].map((m) => [m[1] as string, m[2] as string]);
+    const settings = [...body.matchAll(/<(\w+)>([^<]*)<\/\1>/g)].map(
+      (m) => [m[1] as string, m[2] as string] as const,
+    );
     expect(settings.map(([k]) => k)).toEqual([
       'optimize_skip_unused_shards',
       'distributed_product_mode',
