@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startOtlpCapture } from '@mp-otel/devkit';
 import {
   collectorBinary,
@@ -174,9 +175,92 @@ async function until(fn, timeoutMs = 300_000) {
   }
 }
 
+// ClickHouse bytes per span: the same generated spans through the embedded store's OTLP receiver into chDB
+// (the migrations' otel_traces + cubes), parts merged (OPTIMIZE FINAL) and not. chDB allows one data
+// directory per process: this runs in a child process (this file with --child).
+async function storageChild() {
+  const { startEmbedded } = await import('@mp-otel/store');
+  const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-bench-ch-'));
+  const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {}, geo: false });
+  try {
+    const load = traffic();
+    await drive(emb.otlpUrl, load.requests);
+    await emb.flush();
+    const measure = async () => {
+      const rs = await emb.client.query({
+        query: `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS disk, sum(data_uncompressed_bytes) AS raw
+                FROM system.parts WHERE active AND database = '${emb.database}' AND table IN ('otel_traces', 'mp_sli_1m', 'mp_sli_1h', 'mp_sli_route_1m', 'otel_traces_trace_id_ts')
+                GROUP BY table`,
+        format: 'JSONEachRow',
+      });
+      return Object.fromEntries(
+        (await rs.json()).map((r) => [
+          r.table,
+          { rows: Number(r.rows), disk: Number(r.disk), raw: Number(r.raw) },
+        ]),
+      );
+    };
+    const before = await measure();
+    for (const t of ['otel_traces', 'mp_sli_1m', 'mp_sli_1h', 'mp_sli_route_1m', 'otel_traces_trace_id_ts'])
+      await emb.client.command({ query: `OPTIMIZE TABLE ${emb.database}.${t} FINAL` });
+    const after = await measure();
+    process.stdout.write(`ROWS ${JSON.stringify({ before, after, spans: SPANS })}\n`);
+  } finally {
+    await emb.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function storage() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('ROWS '));
+      if (code !== 0 || !line) reject(new Error(`tiers bench storage child exited with ${code}`));
+      else resolve(JSON.parse(line.slice(5)));
+    });
+  });
+}
+
+if (process.argv.includes('--child')) {
+  await storageChild();
+  process.exit(0);
+}
+
 export default async function bench() {
   ensureCollector();
   const rows = [];
+  const st = await storage();
+  const per = (o, t) => (o[t]?.disk ?? 0) / st.spans;
+  rows.push(
+    {
+      suite: SUITE,
+      case: 'ClickHouse otel_traces bytes on disk per span (parts merged)',
+      value: Math.round(per(st.after, 'otel_traces')),
+      unit: 'B/span',
+      baseline: Math.round((st.after.otel_traces?.raw ?? 0) / st.spans),
+      note: `baseline: uncompressed; before merge ${Math.round(per(st.before, 'otel_traces'))} B/span; chDB, ${st.spans} generated spans via the OTLP receiver`,
+    },
+    {
+      suite: SUITE,
+      case: 'ClickHouse cubes + trace-id index bytes on disk per span (merged)',
+      value: Math.round(
+        ['mp_sli_1m', 'mp_sli_1h', 'mp_sli_route_1m', 'otel_traces_trace_id_ts'].reduce(
+          (n, t) => n + per(st.after, t),
+          0,
+        ),
+      ),
+      unit: 'B/span',
+      note: 'all spans fall in a few minutes: cube rows per span are lower than in production',
+    },
+  );
   const dirs = [];
   const load = traffic();
   const sink = await startOtlpCapture({ dedupe: false });
