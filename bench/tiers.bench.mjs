@@ -274,71 +274,75 @@ export default async function bench() {
       compression: 'none',
       sending_queue: queue,
     });
-    const sp = { health: await freePort(), metrics: await freePort(), grpc: await freePort() };
-    const sq = mkdtempSync(join(tmpdir(), 'mp-otel-bench-q-'));
-    dirs.push(sq);
-    const s = await start(
-      'sampler',
-      [
-        shippedConfig,
-        join(tiers, 'sampler.yaml'),
-        tempFile(
-          'bench-sampler.yaml',
-          stringify({
-            exporters: { 'otlphttp/sink': sinkExporter(sampler.exporters.clickhouse.sending_queue) },
-            service: {
-              telemetry: telemetry(sp.metrics),
-              pipelines: {
-                traces: { exporters: ['otlphttp/sink'] },
-                logs: { exporters: ['otlphttp/sink'] },
-                metrics: { exporters: ['otlphttp/sink'] },
+    const startTiers = async (env) => {
+      const sp = { health: await freePort(), metrics: await freePort(), grpc: await freePort() };
+      const sq = mkdtempSync(join(tmpdir(), 'mp-otel-bench-q-'));
+      dirs.push(sq);
+      const s = await start(
+        'sampler',
+        [
+          shippedConfig,
+          join(tiers, 'sampler.yaml'),
+          tempFile(
+            'bench-sampler.yaml',
+            stringify({
+              exporters: { 'otlphttp/sink': sinkExporter(sampler.exporters.clickhouse.sending_queue) },
+              service: {
+                telemetry: telemetry(sp.metrics),
+                pipelines: {
+                  traces: { exporters: ['otlphttp/sink'] },
+                  logs: { exporters: ['otlphttp/sink'] },
+                  metrics: { exporters: ['otlphttp/sink'] },
+                },
               },
-            },
-          }),
-        ),
-      ],
-      {
-        ...ENV,
-        MP_OTEL_TIER_GRPC_ENDPOINT: `127.0.0.1:${sp.grpc}`,
-        MP_OTEL_HEALTH_ENDPOINT: `127.0.0.1:${sp.health}`,
-        MP_OTEL_QUEUE_DIR: sq,
-      },
-      sp,
-    );
-    const fp = { health: await freePort(), metrics: await freePort(), http: await freePort() };
-    const fq = mkdtempSync(join(tmpdir(), 'mp-otel-bench-q-'));
-    dirs.push(fq);
-    const f = await start(
-      'front',
-      [
-        shippedConfig,
-        join(tiers, 'front.yaml'),
-        join(tiers, 'front-static.yaml'),
-        tempFile(
-          'bench-front.yaml',
-          stringify({
-            exporters: { 'otlphttp/sink': sinkExporter(front.exporters.clickhouse.sending_queue) },
-            service: {
-              telemetry: telemetry(fp.metrics),
-              pipelines: {
-                logs: { exporters: ['otlphttp/sink'] },
-                metrics: { exporters: ['otlphttp/sink'] },
+            }),
+          ),
+        ],
+        {
+          ...env,
+          MP_OTEL_TIER_GRPC_ENDPOINT: `127.0.0.1:${sp.grpc}`,
+          MP_OTEL_HEALTH_ENDPOINT: `127.0.0.1:${sp.health}`,
+          MP_OTEL_QUEUE_DIR: sq,
+        },
+        sp,
+      );
+      const fp = { health: await freePort(), metrics: await freePort(), http: await freePort() };
+      const fq = mkdtempSync(join(tmpdir(), 'mp-otel-bench-q-'));
+      dirs.push(fq);
+      const f = await start(
+        'front',
+        [
+          shippedConfig,
+          join(tiers, 'front.yaml'),
+          join(tiers, 'front-static.yaml'),
+          tempFile(
+            'bench-front.yaml',
+            stringify({
+              exporters: { 'otlphttp/sink': sinkExporter(front.exporters.clickhouse.sending_queue) },
+              service: {
+                telemetry: telemetry(fp.metrics),
+                pipelines: {
+                  logs: { exporters: ['otlphttp/sink'] },
+                  metrics: { exporters: ['otlphttp/sink'] },
+                },
               },
-            },
-          }),
-        ),
-      ],
-      {
-        ...ENV,
-        MP_OTEL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${fp.http}`,
-        MP_OTEL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${await freePort()}`,
-        MP_OTEL_HEALTH_ENDPOINT: `127.0.0.1:${fp.health}`,
-        MP_OTEL_GEOIP_DB: geoTestDb,
-        MP_OTEL_QUEUE_DIR: fq,
-        MP_OTEL_SAMPLERS: `[127.0.0.1:${sp.grpc}]`,
-      },
-      fp,
-    );
+            }),
+          ),
+        ],
+        {
+          ...env,
+          MP_OTEL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${fp.http}`,
+          MP_OTEL_OTLP_GRPC_ENDPOINT: `127.0.0.1:${await freePort()}`,
+          MP_OTEL_HEALTH_ENDPOINT: `127.0.0.1:${fp.health}`,
+          MP_OTEL_GEOIP_DB: geoTestDb,
+          MP_OTEL_QUEUE_DIR: fq,
+          MP_OTEL_SAMPLERS: `[127.0.0.1:${sp.grpc}]`,
+        },
+        fp,
+      );
+      return { s, f, fp };
+    };
+    const { s, f, fp } = await startTiers(ENV);
     const c0 = { f: cpuSeconds(f.pid), s: cpuSeconds(s.pid) };
     const t0 = Date.now();
     await drive(`http://127.0.0.1:${fp.http}`, load.requests);
@@ -378,6 +382,24 @@ export default async function bench() {
     );
     await f.stop();
     await s.stop();
+
+    // ---- memory a sampler needs per span it holds for a decision: a 60 s decision wait keeps them all
+    {
+      const m = await startTiers({ ...ENV, MP_OTEL_TAIL_DECISION_WAIT: '60s' });
+      const idle = rssMiB(m.s.pid);
+      await drive(`http://127.0.0.1:${m.fp.http}`, load.requests);
+      await until(async () => (await m.s.metric('otelcol_receiver_accepted_spans')) >= SPANS);
+      const held = rssMiB(m.s.pid);
+      rows.push({
+        suite: SUITE,
+        case: 'sampler resident memory per span waiting for its decision',
+        value: Math.round(((held - idle) * 1024 * 1024) / SPANS),
+        unit: 'B/span',
+        note: `RSS ${idle.toFixed(0)} → ${held.toFixed(0)} MiB holding ${SPANS} spans (Go heap, not forced to GC)`,
+      });
+      await m.f.stop();
+      await m.s.stop();
+    }
 
     // ---- baseline: one collector with the shipped config on the same traffic
     const before = sink.spanCount();
