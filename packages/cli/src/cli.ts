@@ -25,7 +25,7 @@ const USAGE = `usage:
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
+${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS, MP_OTEL_CLUSTER (migrate)
 `;
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -154,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
         database: values.database,
         ttlDays: num(values['ttl-days']),
         allowChanged: values['allow-changed-migrations'],
-        cluster: values.cluster,
+        cluster: values.cluster ?? process.env.MP_OTEL_CLUSTER,
       };
       // --print: the DDL a run would execute, `;`-separated, without connecting anywhere
       if (values.print) {

@@ -3,8 +3,10 @@
 //   - every span of every trace reaches exactly one sampler; the noise filter runs on the front;
 //   - sampling decisions are whole-trace, and the kept spans equal a single collector's on the same traffic.
 // Durability (kill -9) and scaling are in tiers-durability.test.ts.
+import { readFileSync } from 'node:fs';
 import { type CapturedSpan, type OtlpCapture, startOtlpCapture } from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   ensureCollector,
   freePort,
@@ -13,9 +15,12 @@ import {
   shippedConfig,
   sinkOverlay,
   tempFile,
+  validateConfig,
 } from '../src/collector.js';
 import {
   type Front,
+  frontConfig,
+  frontStaticConfig,
   makeFront,
   makeSampler,
   makeTraffic,
@@ -23,6 +28,7 @@ import {
   removeDirs,
   SAMPLER_ATTR,
   type Sampler,
+  samplerConfig,
   send,
   startProc,
 } from './tiers-helpers.js';
@@ -75,6 +81,60 @@ afterAll(async () => {
   await Promise.all(procs.map((p) => p.stop()));
   removeTempFiles();
   removeDirs(dirs);
+});
+
+describe('tier configs (overlays on collector/config.yaml)', () => {
+  const base = parse(readFileSync(shippedConfig, 'utf8'));
+  const front = parse(readFileSync(frontConfig, 'utf8'));
+  const sampler = parse(readFileSync(samplerConfig, 'utf8'));
+  const env = { MP_OTEL_GEOIP_DB: geoTestDb, MP_OTEL_QUEUE_DIR: '/tmp/mp-otel-validate' };
+
+  it('the collector accepts front (DNS), front (static) and sampler', () => {
+    for (const configs of [
+      [shippedConfig, frontConfig],
+      [shippedConfig, frontConfig, frontStaticConfig],
+      [shippedConfig, samplerConfig],
+    ]) {
+      const r = validateConfig(configs, { ...env, MP_OTEL_SAMPLERS: '[127.0.0.1:4317]' });
+      expect(r.output, configs.join(' ')).not.toMatch(/Error/);
+      expect(r.code).toBe(0);
+    }
+  });
+
+  it('keeps config.yaml’s pipeline: the front runs its processors up to tail sampling, the sampler the rest', () => {
+    const traces: string[] = base.service.pipelines.traces.processors;
+    const cut = traces.indexOf('tail_sampling');
+    expect(cut).toBeGreaterThan(0);
+    expect(front.service.pipelines.traces.processors).toEqual(traces.slice(0, cut));
+    expect(sampler.service.pipelines.traces.processors).toEqual([
+      'memory_limiter',
+      ...traces.slice(cut).filter((p) => p !== 'batch'),
+    ]);
+    for (const sig of ['logs', 'metrics'])
+      expect(front.service.pipelines[sig].processors, sig).toEqual(
+        base.service.pipelines[sig].processors.filter((p: string) => p !== 'batch'),
+      );
+    // an extension config.yaml enables (auth, health) must stay enabled in the tiers (lists replace, not merge)
+    for (const t of [front, sampler])
+      expect(t.service.extensions).toEqual(expect.arrayContaining(base.service.extensions));
+  });
+
+  it('batches in the exporters with disk queues, never with the batch processor', () => {
+    for (const [name, t] of [
+      ['front', front],
+      ['sampler', sampler],
+    ] as const) {
+      for (const p of Object.values<{ processors: string[]; exporters: string[] }>(t.service.pipelines)) {
+        expect(p.processors, name).not.toContain('batch');
+        for (const e of p.exporters) {
+          expect(t.exporters[e]?.sending_queue?.storage, `${name} ${e}`).toBe('file_storage/queue');
+          expect(t.exporters[e]?.sending_queue?.batch?.sizer, `${name} ${e}`).toBe('items');
+        }
+      }
+    }
+    expect(front.exporters.loadbalancing.routing_key).toBe('traceID');
+    expect(front.exporters.loadbalancing.protocol.otlp.sending_queue.enabled).toBe(false);
+  });
 });
 
 describe('1 front → 3 samplers (static resolver)', () => {

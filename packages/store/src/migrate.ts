@@ -30,7 +30,8 @@ export interface SchemaOptions {
   allowChanged?: boolean;
   /**
    * Render for this ClickHouse cluster (remote_servers name): ON CLUSTER, Replicated engines, Distributed
-   * tables (see cluster.ts). Default: a single node (env MP_OTEL_CLUSTER).
+   * tables (see cluster.ts). Default: a single node. (`mp-otel migrate` also reads MP_OTEL_CLUSTER; the
+   * embedded store never renders for a cluster.)
    */
   cluster?: string;
 }
@@ -63,7 +64,7 @@ export function resolveSchemaOptions(
   Pick<SchemaOptions, 'dictUser' | 'dictPassword' | 'cluster'> {
   const database = o.database ?? process.env.MP_OTEL_DB ?? 'otel';
   if (!IDENTIFIER.test(database)) throw new Error(`invalid database name: ${database}`);
-  const cluster = o.cluster ?? (process.env.MP_OTEL_CLUSTER || undefined);
+  const cluster = o.cluster || undefined;
   if (cluster !== undefined && !IDENTIFIER.test(cluster)) throw new Error(`invalid cluster name: ${cluster}`);
   return {
     cluster,

@@ -52,6 +52,15 @@ describe('single node', () => {
     ]);
     expect(all(single).join('\n')).not.toMatch(/ON CLUSTER|Replicated|Distributed|_local\b/);
   });
+
+  it('is what the library renders whatever MP_OTEL_CLUSTER says (only the CLI reads it: `mp-otel up` stays single)', () => {
+    process.env.MP_OTEL_CLUSTER = 'mp';
+    try {
+      expect(planMigrations({ migrationsDir: dir })).toEqual(single);
+    } finally {
+      delete process.env.MP_OTEL_CLUSTER;
+    }
+  });
 });
 
 describe('cluster', () => {
