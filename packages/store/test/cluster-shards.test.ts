@@ -179,12 +179,11 @@ describe('two shards (cluster DDL executed per shard) vs one node, same rows', (
     const one = await q('single');
     const two = await q('shard_1');
     expect(two.map((r) => r.Route)).toEqual(one.map((r) => r.Route));
-    one.forEach((r, i) =>
-      r.p.forEach((v, k) => {
+    for (const [i, r] of one.entries())
+      for (const [k, v] of r.p.entries()) {
         const w = two[i]?.p[k] as number;
         expect(Math.abs(w - v) / v, `${r.Route} q${k}`).toBeLessThan(0.05);
-      }),
-    );
+      }
   });
 
   it('a non-aggregating read of a cube differs (why readers must GROUP BY): the same key has a row per shard', async () => {
