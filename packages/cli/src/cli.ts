@@ -8,6 +8,7 @@ import {
   loadCatalogIntoClickHouse,
   loadGeoIntoClickHouse,
   migrate,
+  migrationScript,
   resolveSchemaOptions,
   startEmbedded,
 } from '@mp-otel/store';
@@ -20,11 +21,11 @@ const USAGE = `usage:
              [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo] [--allow-changed-migrations]
   mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR]
   mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U --password P]
-                  [--allow-changed-migrations]
+                  [--allow-changed-migrations] [--cluster NAME] [--print]
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
+${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS, MP_OTEL_CLUSTER (migrate)
 `;
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -58,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
       release: { type: 'string' },
       service: { type: 'string' },
       watch: { type: 'boolean' },
+      cluster: { type: 'string' },
+      print: { type: 'boolean' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -147,13 +150,20 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'migrate': {
+      const schema = {
+        database: values.database,
+        ttlDays: num(values['ttl-days']),
+        allowChanged: values['allow-changed-migrations'],
+        cluster: values.cluster ?? process.env.MP_OTEL_CLUSTER,
+      };
+      // --print: the DDL a run would execute, `;`-separated, without connecting anywhere
+      if (values.print) {
+        process.stdout.write(migrationScript(schema));
+        return 0;
+      }
       const c = client();
       try {
-        const r = await migrate(c, {
-          database: values.database,
-          ttlDays: num(values['ttl-days']),
-          allowChanged: values['allow-changed-migrations'],
-        });
+        const r = await migrate(c, schema);
         console.log(
           `database ${r.database}: applied [${r.applied.join(', ')}], already applied [${r.skipped.join(', ')}]`,
         );

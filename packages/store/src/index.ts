@@ -1,6 +1,13 @@
 export { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
 export { ChdbStore } from './chdb-store.js';
 export { startClickHouseHttp } from './clickhouse-http.js';
+export {
+  type ClusterLayout,
+  ClusterRenderError,
+  clusterLayout,
+  clusterStatement,
+  topLevelColumns,
+} from './cluster.js';
 export { type Embedded, type EmbeddedOptions, startEmbedded } from './embedded.js';
 export { loadGeoIntoClickHouse, normaliseCarrier, readIp2Region } from './geo.js';
 export {
@@ -8,7 +15,10 @@ export {
   defaultMigrationsDir,
   listMigrations,
   MigrationChangedError,
+  type MigrationPlan,
   migrate,
+  migrationScript,
+  planMigrations,
   renderSql,
   resolveSchemaOptions,
   type SchemaOptions,
