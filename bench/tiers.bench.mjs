@@ -37,27 +37,37 @@ const CONCURRENCY = 4;
 const PERCENT = process.env.MP_OTEL_TAIL_SAMPLING_PERCENT ?? '10';
 const ENV = { MP_OTEL_TAIL_DECISION_WAIT: '2s', MP_OTEL_TAIL_SAMPLING_PERCENT: PERCENT };
 const tiers = join(collectorDir, 'tiers');
-const yamlOf = (f) => parse(readFileSync(f, 'utf8'));
-const hex = (n) =>
+const yamlOf = (/** @type {string} */ f) => parse(readFileSync(f, 'utf8'));
+const hex = (/** @type {number} */ n) =>
   Array.from({ length: n }, () =>
     Math.floor(Math.random() * 256)
       .toString(16)
       .padStart(2, '0'),
   ).join('');
 
-const cpuSeconds = (pid) => {
+const cpuSeconds = (/** @type {number | undefined} */ pid) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks (CLK_TCK 100)
 };
-const rssMiB = (pid) =>
+const rssMiB = (/** @type {number | undefined} */ pid) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
+/**
+ * @param {string} name
+ * @param {string[]} configs
+ * @param {Record<string, string>} env
+ * @param {{ health: number; metrics: number }} ports
+ */
 async function start(name, configs, env, ports) {
-  const child = spawn(collectorBinary, [...configs.map((c) => `--config=${c}`), FEATURE_GATES], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    collectorBinary,
+    [...configs.map((/** @type {string} */ c) => `--config=${c}`), FEATURE_GATES],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let err = '';
   child.stderr.on('data', (d) => {
     err += d;
@@ -70,7 +80,7 @@ async function start(name, configs, env, ports) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start:\n${err}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const metric = async (m) => {
+  const metric = async (/** @type {string} */ m) => {
     let sum = 0;
     const text = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
     for (const line of text.split('\n')) {
@@ -90,7 +100,7 @@ async function start(name, configs, env, ports) {
   };
 }
 
-const telemetry = (port) => ({
+const telemetry = (/** @type {number} */ port) => ({
   logs: { level: 'warn' },
   metrics: {
     level: 'normal',
@@ -146,6 +156,10 @@ function traffic() {
   return { requests, traces, bytes: requests.reduce((n, r) => n + r.length, 0) };
 }
 
+/**
+ * @param {string} url
+ * @param {string[]} requests
+ */
 async function drive(url, requests) {
   let next = 0;
   const worker = async () => {
@@ -166,6 +180,9 @@ async function drive(url, requests) {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
+/**
+ * @param {() => Promise<boolean> | boolean} fn
+ */
 async function until(fn, timeoutMs = 300_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -238,7 +255,8 @@ export default async function bench() {
   ensureCollector();
   const rows = [];
   const st = await storage();
-  const per = (o, t) => (o[t]?.disk ?? 0) / st.spans;
+  const per = (/** @type {Record<string, { disk?: number }>} */ o, /** @type {string} */ t) =>
+    (o[t]?.disk ?? 0) / st.spans;
   rows.push(
     {
       suite: SUITE,
@@ -261,6 +279,7 @@ export default async function bench() {
       note: 'all spans fall in a few minutes: cube rows per span are lower than in production',
     },
   );
+  /** @type {string[]} */
   const dirs = [];
   const load = traffic();
   const sink = await startOtlpCapture({ dedupe: false });
@@ -268,13 +287,13 @@ export default async function bench() {
     // ---- tiers: 1 front → 1 sampler (CPU of each process measured separately)
     const sampler = yamlOf(join(tiers, 'sampler.yaml'));
     const front = yamlOf(join(tiers, 'front.yaml'));
-    const sinkExporter = (queue) => ({
+    const sinkExporter = (/** @type {unknown} */ queue) => ({
       endpoint: sink.url,
       encoding: 'json',
       compression: 'none',
       sending_queue: queue,
     });
-    const startTiers = async (env) => {
+    const startTiers = async (/** @type {Record<string, string>} */ env) => {
       const sp = { health: await freePort(), metrics: await freePort(), grpc: await freePort() };
       const sq = mkdtempSync(join(tmpdir(), 'mp-otel-bench-q-'));
       dirs.push(sq);
