@@ -9,10 +9,11 @@
 //   node scripts/busy.mjs [--burners N] [-- command args…]
 //   default command: npx vitest run packages/simulator/test/acceptance.test.ts
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SIMULATION_LOCK } from '@mp-otel/simulator';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -45,6 +46,22 @@ function cpuSeconds(pid) {
   } catch {
     return undefined;
   }
+}
+
+// Another simulation on this machine (another checkout's tests) holds the lock: the command would only wait
+// for it, so the burners start once it is free (best effort: it may be taken again meanwhile).
+const lockOwner = () => {
+  try {
+    const pid = Number(readFileSync(join(SIMULATION_LOCK, 'pid'), 'utf8'));
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return existsSync(SIMULATION_LOCK) ? -1 : 0;
+  }
+};
+for (let waited = 0, owner = lockOwner(); owner > 0 && waited < 900; owner = lockOwner(), waited += 2) {
+  if (waited === 0) console.log(`busy: waiting for another simulation (pid ${owner}) to finish first`);
+  await new Promise((r) => setTimeout(r, 2_000));
 }
 
 const burners = Array.from({ length: burnersWanted }, () =>

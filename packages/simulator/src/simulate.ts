@@ -372,6 +372,12 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       responseBytes[`upload.image|${bad.status}`] = bad.body.length;
       const got = await direct('GET', `/images/${seeded[0]}`);
       responseBytes[`download.image|${got.status}`] = got.body.length;
+      const wanted = ['upload.image|201', 'upload.image|400', 'download.image|200'];
+      await waitFor(
+        () => wanted.every((k) => serverSpans.has(k)) && nodeResources.size === nodes.length,
+        30_000,
+        `the image service's spans for ${wanted.join(', ')} from every node`,
+      );
     }
 
     // ── the fleet ──
@@ -482,12 +488,6 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     }
     let crowd: Crowd | undefined;
     if (crowdSpec) {
-      const wanted = ['upload.image|201', 'upload.image|400', 'download.image|200'];
-      await waitFor(
-        () => wanted.every((k) => serverSpans.has(k)) && nodeResources.size === nodes.length,
-        30_000,
-        `the image service's spans for ${wanted.join(', ')} from every node`,
-      );
       crowd = new Crowd({
         scenario,
         scale: crowdSpec,

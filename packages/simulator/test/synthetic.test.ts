@@ -4,13 +4,10 @@
 // from ids, times and the upload's multipart framing.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type AttributeValue,
-  createWx,
-  loadMiniProgramSdk,
-  startOtlpCapture,
-  WxStorage,
-} from '@mp-otel/devkit';
+import { createWx, loadMiniProgramSdk, startOtlpCapture, WxStorage } from '@mp-otel/devkit';
+
+type AttributeValue = unknown;
+
 import { describe, expect, test } from 'vitest';
 import { crowdUser, geoRanges, sdkClientSpan, sdkResource, wxFingerprint } from '../src/index.js';
 
