@@ -82,7 +82,13 @@ console.log(
     .join(' ')}`,
 );
 
-const child = spawn(command[0], command.slice(1), { cwd: root, stdio: 'inherit' });
+// its own process group, so that a signal reaches the whole tree (npx → vitest → its workers → the nodes)
+const child = spawn(command[0], command.slice(1), { cwd: root, stdio: 'inherit', detached: true });
+const signalChild = (sig) => {
+  try {
+    process.kill(-child.pid, sig);
+  } catch {}
+};
 const stop = () => {
   stopping = true;
   clearInterval(sampler);
@@ -93,8 +99,8 @@ const stop = () => {
 process.on('exit', () => {
   for (const b of burners) if (b.exitCode === null) b.kill('SIGKILL');
 });
-process.on('SIGINT', () => child.kill('SIGINT'));
-process.on('SIGTERM', () => child.kill('SIGTERM'));
+process.on('SIGINT', () => signalChild('SIGINT'));
+process.on('SIGTERM', () => signalChild('SIGTERM'));
 child.on('exit', (code, signal) => {
   const cpu = stop();
   const wall = (Date.now() - startedAt) / 1000;
