@@ -403,6 +403,11 @@ export class Crowd {
     });
   }
 
+  /** POSTs waiting or on the wire. */
+  backlog(): number {
+    return this.queue.length + this.sending;
+  }
+
   /** Sends whatever is batched and waits until every POST has been answered. */
   async flush(): Promise<void> {
     this.flushClients();
