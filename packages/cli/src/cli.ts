@@ -32,7 +32,7 @@ const num = (v: string | undefined): number | undefined => (v === undefined ? un
 export async function main(argv: string[]): Promise<number> {
   // `--scale` alone means a million users (`mp-otel demo --scale`); `--scale N` says how many
   const scaleAt = argv.indexOf('--scale');
-  if (scaleAt >= 0 && !/^\d/.test(argv[scaleAt + 1] ?? ''))
+  if (scaleAt >= 0 && (argv[scaleAt + 1] ?? '-').startsWith('-'))
     argv = [...argv.slice(0, scaleAt + 1), '1000000', ...argv.slice(scaleAt + 1)];
   const { values, positionals } = parseArgs({
     args: argv,
