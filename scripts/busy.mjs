@@ -9,10 +9,11 @@
 //   node scripts/busy.mjs [--burners N] [-- command args…]
 //   default command: npx vitest run packages/simulator/test/acceptance.test.ts
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SIMULATION_LOCK } from '@mp-otel/simulator';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -50,6 +51,22 @@ function cpuSeconds(pid) {
   }
 }
 
+// Another simulation on this machine (another checkout's tests) holds the lock: the command would only wait
+// for it, so the burners start once it is free (best effort: it may be taken again meanwhile).
+const lockOwner = () => {
+  try {
+    const pid = Number(readFileSync(join(SIMULATION_LOCK, 'pid'), 'utf8'));
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return existsSync(SIMULATION_LOCK) ? -1 : 0;
+  }
+};
+for (let waited = 0, owner = lockOwner(); owner > 0 && waited < 900; owner = lockOwner(), waited += 2) {
+  if (waited === 0) console.log(`busy: waiting for another simulation (pid ${owner}) to finish first`);
+  await new Promise((r) => setTimeout(r, 2_000));
+}
+
 const burners = Array.from({ length: burnersWanted }, () =>
   spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
 );
@@ -70,8 +87,18 @@ console.log(
     .join(' ')}`,
 );
 
+// its own process group, so that a signal reaches the whole tree (npx → vitest → its workers → the nodes);
 // command is not empty (checked above)
-const child = spawn(/** @type {string} */ (command[0]), command.slice(1), { cwd: root, stdio: 'inherit' });
+const child = spawn(/** @type {string} */ (command[0]), command.slice(1), {
+  cwd: root,
+  stdio: 'inherit',
+  detached: true,
+});
+const signalChild = (/** @type {NodeJS.Signals} */ sig) => {
+  try {
+    process.kill(-(/** @type {number} */ (child.pid)), sig);
+  } catch {}
+};
 const stop = () => {
   stopping = true;
   clearInterval(sampler);
@@ -82,8 +109,8 @@ const stop = () => {
 process.on('exit', () => {
   for (const b of burners) if (b.exitCode === null) b.kill('SIGKILL');
 });
-process.on('SIGINT', () => child.kill('SIGINT'));
-process.on('SIGTERM', () => child.kill('SIGTERM'));
+process.on('SIGINT', () => signalChild('SIGINT'));
+process.on('SIGTERM', () => signalChild('SIGTERM'));
 child.on('exit', (code, signal) => {
   const cpu = stop();
   const wall = (Date.now() - startedAt) / 1000;

@@ -31,6 +31,10 @@ ${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
 
 export async function main(argv: string[]): Promise<number> {
+  // `--scale` alone means a million users (`mp-otel demo --scale`); `--scale N` says how many
+  const scaleAt = argv.indexOf('--scale');
+  if (scaleAt >= 0 && (argv[scaleAt + 1] ?? '-').startsWith('-'))
+    argv = [...argv.slice(0, scaleAt + 1), '1000000', ...argv.slice(scaleAt + 1)];
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -50,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       scenario: { type: 'string' },
       'otlp-url': { type: 'string' },
+      scale: { type: 'string' },
       route: { type: 'string' },
       kpi: { type: 'string' },
       at: { type: 'string' },

@@ -20,12 +20,14 @@ async function simulator(): Promise<typeof import('@mp-otel/simulator')> {
   }
 }
 
-export const INCIDENT_USAGE = `  mp-otel simulate --scenario FILE [--data-dir DIR | --otlp-url URL]
+export const INCIDENT_USAGE = `  mp-otel simulate --scenario FILE [--scale USERS] [--data-dir DIR | --otlp-url URL]
   mp-otel diagnose [--route R] [--kpi error_rate|slow_ratio|volume] [--at TIME] [--json]
                    [--data-dir DIR | --url URL] [--database otel]
   mp-otel report [--out report.html] [--route R] [--at TIME] [--data-dir DIR | --url URL]
   mp-otel alerts [--at TIME] [--catalog FILE] [--data-dir DIR | --url URL]   (the provisioned Grafana rules' SQL)
-  mp-otel demo [--scenario FILE] [--data-dir .data/demo] [--serve]
+  mp-otel demo [--scenario FILE] [--scale [USERS]] [--data-dir .data/demo] [--serve]
+  (--scale: a seed-scale replay, USERS in all (default 1000000), a sample of them the real SDK;
+   demo --scale without --scenario replays the seed incident at scale)
   (TIME: ISO 8601 or epoch milliseconds; default: the newest minute in the store)
 `;
 
@@ -37,6 +39,7 @@ export interface IncidentArgs {
   password?: string;
   scenario?: string;
   'otlp-url'?: string;
+  scale?: string;
   route?: string;
   kpi?: string;
   at?: string;
@@ -51,6 +54,15 @@ function parseTime(value: string | undefined): number | undefined {
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (Number.isNaN(ms)) throw new Error(`--at: not a time: ${value}`);
   return ms;
+}
+
+/** --scale USERS onto a scenario's scale field (the rest of the field, or its defaults, kept). */
+function withScale<T extends { scale?: { users: number } }>(scenario: T, scale: string | undefined): T {
+  if (scale === undefined) return scenario;
+  const users = Number(scale);
+  if (!Number.isInteger(users) || users < 1 || users > 100_000_000)
+    throw new Error(`--scale: a number of users from 1 to 100000000, not ${scale}`);
+  return { ...scenario, scale: { ...scenario.scale, users } };
 }
 
 function ipRanges() {
@@ -79,7 +91,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
     case 'simulate': {
       if (!v.scenario) throw new Error('simulate needs --scenario FILE');
       const { loadScenario, simulate } = await simulator();
-      const scenario = loadScenario(v.scenario);
+      const scenario = withScale(loadScenario(v.scenario), v.scale);
       let emb: Embedded | undefined;
       let otlpUrl = v['otlp-url'];
       if (!otlpUrl) {
@@ -97,6 +109,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
             `fault "${f.name}" (${f.effect}): ${new Date(f.fromMs).toISOString()} … ${new Date(f.toMs).toISOString()}`,
           );
         console.log(`actions: ${JSON.stringify(r.outcomes)}; noise requests: ${r.noiseRequests}`);
+        if (r.crowd) console.log(`generated users: ${JSON.stringify(r.crowd)}`);
       } finally {
         await emb?.close();
       }
@@ -145,7 +158,8 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
     }
     case 'demo': {
       const { freshDir, loadScenario, runDemo, scenarioPath } = await simulator();
-      const scenarioFile = v.scenario ?? scenarioPath('seed-incident');
+      const scenarioFile =
+        v.scenario ?? scenarioPath(v.scale ? 'scale/seed-incident-scale' : 'seed-incident');
       const dataDir = freshDir(resolve(v['data-dir'] ?? '.data/demo'));
       const catalog = loadCatalog(v.catalog ?? defaultCatalogPath());
       const emb = await startEmbedded({
@@ -157,7 +171,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
       try {
         const result = await runDemo({
           store: emb,
-          scenario: loadScenario(scenarioFile),
+          scenario: withScale(loadScenario(scenarioFile), v.scale),
           ipRanges: ipRanges(),
           alerts: async (at) =>
             (await evaluateAlerts({ catalog, client: emb.client, database: emb.database, at })).map((r) => ({

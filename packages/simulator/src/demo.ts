@@ -59,6 +59,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   print(
     `  ${scenario.clients} simulated mini-program clients (the real SDK), ${scenario.duration_minutes} simulated minutes at ×${scenario.speed}`,
   );
+  if (scenario.scale)
+    print(
+      `  seed scale: ${scenario.scale.users} users in all — the other ${scenario.scale.users - scenario.clients} generated as the SDK would emit them, through the same receiver`,
+    );
   print(`  store: embedded ClickHouse (chDB) at ${store.clickhouseUrl}, OTLP at ${store.otlpUrl}\n`);
   // Each row: the time now, the client-layer SLIs of the minute before last (its telemetry has landed),
   // and the rules firing now.
@@ -119,6 +123,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   print(
     `\n  after ${sim.realSeconds.toFixed(0)} s real (${scenario.duration_minutes} simulated minutes): ${JSON.stringify(sim.outcomes)}`,
   );
+  if (sim.crowd)
+    print(
+      `  generated users: ${sim.crowd.requests} requests, ${sim.crowd.clientSpans + sim.crowd.serverSpans} spans in ${sim.crowd.posts} POSTs (the receiver caught up ${sim.crowd.drainSeconds.toFixed(1)} s after the clock stopped)`,
+    );
   print('  final diagnosis:');
   for (const line of formatDiagnosis(final).split('\n')) print(`    ${line}`);
   if (fault && named) {

@@ -15,6 +15,7 @@ export {
   latencySpec,
 } from './latency.js';
 export { SIMULATION_LOCK, withMachineLock } from './lock.js';
+export { drawProfile, type GeoRanges, geoRanges, type Profile, wxFingerprint } from './profile.js';
 export type { Dimension, Fault, Noise, Route, Scenario, Where } from './scenario.js';
 export {
   loadScenario,
@@ -25,7 +26,21 @@ export {
   scenarioPath,
   scenarioSchema,
 } from './scenario.js';
-export { type FaultWindow, type SimulateOptions, type SimulationResult, simulate } from './simulate.js';
+export {
+  type FaultWindow,
+  type SimulateOptions,
+  type SimulationResult,
+  scaleOf,
+  simulate,
+} from './simulate.js';
+export {
+  Crowd,
+  type CrowdStats,
+  crowdUser,
+  type ScaleSpec,
+  sdkClientSpan,
+  sdkResource,
+} from './synthetic.js';
 export {
   type Clock,
   realAt,

@@ -16,9 +16,10 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createWx, loadMiniProgramSdk, WxStorage } from '@mp-otel/devkit';
+import { createWx, loadMiniProgramSdk, WxStorage, waitFor } from '@mp-otel/devkit';
 import { latencyModel } from './latency.js';
 import { withMachineLock } from './lock.js';
+import { drawProfile, geoRanges, wxFingerprint } from './profile.js';
 import {
   type Dimension,
   type Fault,
@@ -28,6 +29,7 @@ import {
   rng,
   type Scenario,
 } from './scenario.js';
+import { Crowd, type CrowdStats, type ScaleSpec } from './synthetic.js';
 import { type Clock, realAt, simNow, startTimeWarp, TraceModels } from './timewarp.js';
 
 const require = createRequire(import.meta.url);
@@ -63,23 +65,19 @@ export interface SimulationResult {
   outcomes: Record<string, Record<string, number>>;
   noiseRequests: number;
   realSeconds: number;
+  /** a seed-scale replay's generated users: what was sent, and how long the receiver took to catch up */
+  crowd?: CrowdStats & { drainSeconds: number; clockWaitedSeconds: number };
 }
 
-type Profile = Record<Dimension, string> & { ip: string; system: string; brand: string; model: string };
+/** The scenario's scale, with its defaults; undefined when it has none (only real SDK clients). */
+export function scaleOf(s: Scenario): ScaleSpec | undefined {
+  if (!s.scale) return undefined;
+  return { requests_per_user_hour: 1, batch_spans: 512, ...s.scale };
+}
 
-const OS_DETAIL: Record<string, { system: (r: () => number) => string; brand: string; model: string }> = {
-  ios: {
-    system: (r) => `iOS ${pick({ '16.7.8': 2, '17.5.1': 5, '18.1': 3 }, r)}`,
-    brand: 'iPhone',
-    model: 'iPhone 15<iPhone15,4>',
-  },
-  android: {
-    system: (r) => `Android ${pick({ '12': 2, '13': 4, '14': 4 }, r)}`,
-    brand: 'HUAWEI',
-    model: 'ALN-AL00',
-  },
-  ohos: { system: () => 'HarmonyOS 5.0.0', brand: 'HUAWEI', model: 'Mate 70' },
-};
+const APP_ID = 'wx5f1c0ffee0ddba11';
+/** POSTs of generated telemetry in flight or waiting beyond which the simulated clock waits. */
+const CROWD_BACKLOG = 16;
 
 /** A small real JPEG of about `bytes` bytes: SOI, APP0, filler, EOI. */
 function jpeg(bytes: number): Buffer {
@@ -88,18 +86,6 @@ function jpeg(bytes: number): Buffer {
     0x01, 0x00, 0x00,
   ]);
   return Buffer.concat([head, randomBytes(Math.max(0, bytes - head.length - 2)), Buffer.from([0xff, 0xd9])]);
-}
-
-function ipString(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-function weightsFor(mix: Scenario['mix'], dim: Dimension, os: string): Record<string, number> | undefined {
-  const w = mix[dim];
-  if (!w) return undefined;
-  return 'per_os' in w
-    ? (w.per_os as Record<string, Record<string, number>>)[os]
-    : (w as Record<string, number>);
 }
 
 /** One simulated request as the model times it (simulated epoch ms, model ms). */
@@ -228,7 +214,29 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     const plans = new Map<string, Plan>();
     let planSeq = 0;
     const traceModels = new TraceModels();
-    const warp = await startTimeWarp(options.otlpUrl, clock, traceModels);
+    // A seed-scale replay clones the service's own SERVER spans (by route and status) and node resources.
+    const crowdSpec = scaleOf(scenario);
+    const serverSpans = new Map<string, any>();
+    const nodeResources = new Map<string, any[]>();
+    const observe = crowdSpec
+      ? (signal: string, body: any) => {
+          if (signal !== 'traces') return;
+          for (const rs of body.resourceSpans ?? []) {
+            const attrs: any[] = rs.resource?.attributes ?? [];
+            const host = attrs.find((a) => a.key === 'host.name')?.value?.stringValue;
+            if (host && !nodeResources.has(host)) nodeResources.set(host, structuredClone(attrs));
+            for (const ss of rs.scopeSpans ?? [])
+              for (const sp of ss.spans ?? []) {
+                if (sp.kind !== 2) continue;
+                const attr = (k: string) => sp.attributes?.find((a: any) => a.key === k)?.value;
+                const route = ROUTE_OF_PATH(String(attr('url.path')?.stringValue ?? ''));
+                const key = `${route}|${attr('http.response.status_code')?.intValue ?? ''}`;
+                if (route && !serverSpans.has(key)) serverSpans.set(key, structuredClone(sp));
+              }
+          }
+        }
+      : undefined;
+    const warp = await startTimeWarp(options.otlpUrl, clock, traceModels, observe);
     closers.push(() => warp.close());
 
     // ── backend: image-service nodes with the Node preset (+ chaos), behind a round-robin balancer ──
@@ -323,82 +331,65 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       return { path, kb };
     });
     const SEEDED_KB = 30_000 / 1024;
-    const seeded: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const body = jpeg(30_000);
+    /** A real request through the balancer, before the fleet starts (seed images, templates). */
+    const direct = (
+      method: string,
+      path: string,
+      payload?: Buffer,
+      headers: Record<string, string | number> = {},
+    ) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const req = http.request(`${lb}${path}`, { method, headers }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+        });
+        req.on('error', reject);
+        req.end(payload);
+      });
+    const multipart = (body: Buffer, closed = true) => {
       const boundary = 'seed';
       const payload = Buffer.concat([
         Buffer.from(
           `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="seed.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`,
         ),
         body,
-        Buffer.from(`\r\n--${boundary}--\r\n`),
+        Buffer.from(closed ? `\r\n--${boundary}--\r\n` : ''),
       ]);
-      const id = await new Promise<string>((resolve, reject) => {
-        const req = http.request(
-          `${lb}/upload`,
-          {
-            method: 'POST',
-            headers: {
-              'content-type': `multipart/form-data; boundary=${boundary}`,
-              'content-length': payload.length,
-            },
-          },
-          (res) => {
-            const parts: Buffer[] = [];
-            res.on('data', (c: Buffer) => parts.push(c));
-            res.on('end', () => {
-              try {
-                resolve(JSON.parse(Buffer.concat(parts).toString()).id);
-              } catch (e) {
-                reject(e);
-              }
-            });
-          },
-        );
-        req.on('error', reject);
-        req.end(payload);
-      });
-      seeded.push(id);
+      return [
+        payload,
+        { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length },
+      ] as const;
+    };
+    const seeded: string[] = [];
+    const responseBytes: Record<string, number> = {};
+    for (let i = 0; i < 6; i++) {
+      const r = await direct('POST', '/upload', ...multipart(jpeg(30_000)));
+      seeded.push(JSON.parse(r.body.toString()).id);
+      responseBytes[`upload.image|${r.status}`] = r.body.length;
+    }
+    if (crowdSpec) {
+      // what the service answers a truncated upload and a download with (sizes here; spans via the warp)
+      const bad = await direct('POST', '/upload', ...multipart(jpeg(2_000), false));
+      responseBytes[`upload.image|${bad.status}`] = bad.body.length;
+      const got = await direct('GET', `/images/${seeded[0]}`);
+      responseBytes[`download.image|${got.status}`] = got.body.length;
+      const wanted = ['upload.image|201', 'upload.image|400', 'download.image|200'];
+      await waitFor(
+        () => wanted.every((k) => serverSpans.has(k)) && nodeResources.size === nodes.length,
+        30_000,
+        `the image service's spans for ${wanted.join(', ')} from every node`,
+      );
     }
 
     // ── the fleet ──
-    const byGeo = new Map<string, Array<{ ip_start: number; ip_end: number }>>();
-    for (const r of options.ipRanges ?? []) {
-      const key = `${r.carrier}|${r.province}`;
-      (byGeo.get(key) ?? byGeo.set(key, []).get(key)!).push(r);
-    }
+    const byGeo = geoRanges(options.ipRanges);
     const routes = options.routes ?? [
       { name: 'upload.image', method: 'POST', url: /\/upload(\?|$)/ },
       { name: 'download.image', method: 'GET', url: /\/images\/[^/?]+/ },
     ];
     const clients = Array.from({ length: scenario.clients }, () => {
-      const os = pick(scenario.mix['os.name'], random);
-      const value = (dim: Dimension, fallback: string) => {
-        const w = weightsFor(scenario.mix, dim, os);
-        return w ? pick(w, random) : fallback;
-      };
-      const detail = OS_DETAIL[os] ?? OS_DETAIL.android!;
-      const carrier = value('carrier', '');
-      const province = value('province', '');
-      const ranges = byGeo.get(`${carrier}|${province}`) ?? [];
-      const range = ranges[Math.floor(random() * ranges.length)];
-      const profile: Profile = {
-        'os.name': os,
-        'mp.base_library.version': value('mp.base_library.version', '3.4.10'),
-        'mp.host.version': value('mp.host.version', '8.0.50'),
-        'service.version': value('service.version', '1.4.2'),
-        'network.type': value('network.type', 'wifi'),
-        carrier,
-        province,
-        'host.name': '',
-        ip: range
-          ? ipString(range.ip_start + Math.floor(random() * (range.ip_end - range.ip_start + 1)))
-          : '',
-        system: detail.system(random),
-        brand: detail.brand,
-        model: detail.model,
-      };
+      const profile = drawProfile(scenario.mix, random, byGeo);
       const routeOf = (url: string): Route | undefined =>
         url.startsWith(lb)
           ? url.includes('/upload')
@@ -413,18 +404,7 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       const { wx, control } = createWx({
         storage: new WxStorage(),
         clientIp: profile.ip || undefined,
-        fingerprint: {
-          platform: os,
-          system: profile.system,
-          brand: profile.brand,
-          model: profile.model,
-          version: profile['mp.host.version'],
-          SDKVersion: profile['mp.base_library.version'],
-          appVersion: profile['service.version'],
-          appId: 'wx5f1c0ffee0ddba11',
-          envVersion: 'release',
-          networkType: profile['network.type'],
-        },
+        fingerprint: wxFingerprint(profile, APP_ID),
         network: (call) => {
           const plan = state.current;
           if (!plan || !routeOf(call.url)) return undefined;
@@ -508,6 +488,29 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
         }));
       writeFileSync(join(work, `chaos-${node.name}.json`), JSON.stringify(schedule));
     }
+    let crowd: Crowd | undefined;
+    if (crowdSpec) {
+      crowd = new Crowd({
+        scenario,
+        scale: crowdSpec,
+        otlpUrl: options.otlpUrl,
+        model: latencyModel({ ...scenario, seed: scenario.seed + 1 }),
+        byGeo,
+        lb,
+        seeded,
+        uploadKb: pool.map((p) => p.kb),
+        responseBytes,
+        serverSpans,
+        nodeResources,
+        active: (effect, profile, route, at) => active(effect, profile, route, at),
+        slowDelay,
+        appId: APP_ID,
+      });
+      closers.push(() => crowd?.close());
+      log(
+        `simulate: seed scale: ${crowdSpec.users} users (${scenario.clients} of them the real SDK), ${crowdSpec.requests_per_user_hour} requests per user-hour`,
+      );
+    }
     log(`simulate: the clock starts at ${new Date(clock.simStartMs).toISOString()} (×${clock.speed})`);
 
     // ── traffic ──
@@ -577,13 +580,33 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     let minute = -1;
     let owed = 0;
     let lastTick = Date.now();
+    let crowdAt = clock.simStartMs;
+    let crowdStalledMs = 0;
+    let crowdFlushed = Date.now();
     const scans = scenario.noise.filter((n) => n.kind === 'security_scan');
     const crawlers = scenario.noise.filter((n) => n.kind === 'crawler');
     let crawlOwed = 0;
     await new Promise<void>((resolve) => {
       const tick = setInterval(async () => {
         const now = Date.now();
+        // The receiver fell behind the generated users: the simulated clock waits for it (the real
+        // clients make no requests meanwhile), so what lands in a minute does not depend on its speed.
+        if (crowd && crowd.backlog() > CROWD_BACKLOG) {
+          clock.realStartMs += now - lastTick;
+          crowdStalledMs += now - lastTick;
+          lastTick = now;
+          return;
+        }
         const sim = simNow(clock, now);
+        if (crowd) {
+          const to = Math.min(sim, simStartMs() + durationMs);
+          crowd.advance(crowdAt, to, scenario.clients);
+          crowdAt = to;
+          if (now - crowdFlushed >= 500) {
+            crowd.tick();
+            crowdFlushed = now;
+          }
+        }
         if (sim >= simStartMs() + durationMs) {
           clearInterval(tick);
           resolve();
@@ -640,6 +663,9 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     await Promise.all(
       clients.map((c) => Promise.race([c.otel.flush(), new Promise((r) => setTimeout(r, 10_000))])),
     );
+    const crowdDrainStarted = Date.now();
+    await crowd?.flush();
+    const crowdDrainSeconds = (Date.now() - crowdDrainStarted) / 1000;
     await closeAll(); // nodes get SIGTERM: the preset flushes spans and metrics on the way out
     return {
       scenario: scenario.name,
@@ -650,6 +676,15 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       outcomes,
       noiseRequests,
       realSeconds: (Date.now() - setupStartedMs) / 1000,
+      ...(crowd
+        ? {
+            crowd: {
+              ...crowd.stats,
+              drainSeconds: crowdDrainSeconds,
+              clockWaitedSeconds: crowdStalledMs / 1000,
+            },
+          }
+        : {}),
     };
   } catch (e) {
     await closeAll();

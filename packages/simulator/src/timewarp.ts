@@ -168,6 +168,8 @@ export async function startTimeWarp(
   targetUrl: string,
   clock: Clock,
   models?: TraceModels,
+  /** sees every parsed body before it is moved (real timestamps) */
+  observe?: (signal: string, body: any) => void,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const traces = new TraceShifts();
   const server = http.createServer((req, res) => {
@@ -185,9 +187,9 @@ export async function startTimeWarp(
       }
       let body: string;
       try {
-        body = JSON.stringify(
-          warpOtlp(signal, JSON.parse(Buffer.concat(chunks).toString('utf8')), clock, traces, models),
-        );
+        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        observe?.(signal, parsed);
+        body = JSON.stringify(warpOtlp(signal, parsed, clock, traces, models));
       } catch (e) {
         return answer(400, JSON.stringify({ message: `invalid OTLP/JSON: ${(e as Error).message}` }));
       }
