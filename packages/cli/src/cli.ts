@@ -11,25 +11,50 @@ import {
   resolveSchemaOptions,
   startEmbedded,
 } from '@mp-otel/store';
+import { clientAuth } from './credentials.js';
+import {
+  checkRetentionEnv,
+  daysFlag,
+  hostFlag,
+  hostListFlag,
+  portFlag,
+  UsageError,
+  urlFlag,
+} from './flags.js';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
 import { mapsDir, SOURCEMAP_USAGE, sourcemapCommand, startSymbolication } from './sourcemap-commands.js';
 import { formatTable } from './table.js';
 
 const USAGE = `usage:
-  mp-otel up [--data-dir DIR] [--otlp-port 4318] [--http-port 8123] [--host 127.0.0.1]
+  mp-otel up [--data-dir DIR] [--otlp-port 4318] [--http-port 8123]
+             [--otlp-host 127.0.0.1] [--sql-host 127.0.0.1] [--host ADDR (both)] [--allowed-hosts a,b]
              [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo] [--allow-changed-migrations]
-  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR]
-  mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U --password P]
+  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR] [--user U]
+  mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U]
                   [--allow-changed-migrations]
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
+${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS,
+  MP_OTEL_CLICKHOUSE_USER / MP_OTEL_CLICKHOUSE_PASSWORD (the SQL endpoint's administrator; also
+  _READER_, _WRITER_, _MIGRATOR_ variants), MP_OTEL_DATA_DIR
+SQL credentials: without --user/MP_OTEL_CLICKHOUSE_PASSWORD the CLI uses the ones a running \`mp-otel up\`
+  keeps in its data directory (found by URL, or in --data-dir / .data/mp-otel).
 `;
 
-const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
-
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`mp-otel: ${(err as Error).message}\n(mp-otel --help for usage)\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -38,6 +63,9 @@ export async function main(argv: string[]): Promise<number> {
       'otlp-port': { type: 'string' },
       'http-port': { type: 'string' },
       host: { type: 'string' },
+      'otlp-host': { type: 'string' },
+      'sql-host': { type: 'string' },
+      'allowed-hosts': { type: 'string' },
       database: { type: 'string' },
       'ttl-days': { type: 'string' },
       catalog: { type: 'string' },
@@ -65,28 +93,50 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return cmd ? 0 : 1;
   }
-  const url = values.url ?? process.env.MP_OTEL_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+  // every flag value is checked before anything starts
+  const ttlDays = daysFlag('--ttl-days', values['ttl-days']);
+  checkRetentionEnv();
+  const otlpPort = portFlag('--otlp-port', values['otlp-port']);
+  const httpPort = portFlag('--http-port', values['http-port']);
+  const host = hostFlag('--host', values.host);
+  const otlpHost = hostFlag('--otlp-host', values['otlp-host']);
+  const sqlHost = hostFlag('--sql-host', values['sql-host']);
+  const allowedHosts = hostListFlag('--allowed-hosts', values['allowed-hosts']);
+  const url = urlFlag('--url', values.url ?? process.env.MP_OTEL_CLICKHOUSE_URL) ?? 'http://127.0.0.1:8123';
   const database = resolveSchemaOptions({ database: values.database, migrationsDir: '.' }).database;
-  const client = (withDb = false) =>
-    createClient({
+  const client = (withDb = false, role: 'admin' | 'migrator' = 'admin') => {
+    const auth = clientAuth({
+      user: values.user,
+      password: values.password,
       url,
-      username: values.user ?? 'default',
-      password: values.password ?? '',
+      dataDir: values['data-dir'],
+      role,
+    });
+    return createClient({
+      url,
+      username: auth.username,
+      password: auth.password,
       ...(withDb ? { database } : {}),
     });
+  };
 
   switch (cmd) {
     case 'up': {
       const emb = await startEmbedded({
         dataDir: values['data-dir'],
-        otlpPort: num(values['otlp-port']),
-        httpPort: num(values['http-port']),
-        host: values.host,
+        otlpPort,
+        httpPort,
+        host,
+        otlpHost,
+        sqlHost,
+        allowedHosts,
         database: values.database,
-        ttlDays: num(values['ttl-days']),
+        ttlDays,
         catalog: values.catalog,
         geo: !values['no-geo'],
         allowChanged: values['allow-changed-migrations'],
+        // `mp-otel query` (from any directory) finds this endpoint's credentials
+        announce: true,
       });
       // exception stacks are symbolicated with the maps uploaded into the data directory
       const stopSymbolication = startSymbolication(
@@ -147,11 +197,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'migrate': {
-      const c = client();
+      const c = client(false, 'migrator');
       try {
         const r = await migrate(c, {
           database: values.database,
-          ttlDays: num(values['ttl-days']),
+          ttlDays,
           allowChanged: values['allow-changed-migrations'],
         });
         console.log(

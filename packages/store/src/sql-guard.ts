@@ -147,7 +147,7 @@ const ENGINE_ALLOW =
 
 /** Settings a read-only or insert-only user may change in a SETTINGS clause (readonly=2-like). */
 const USER_SETTINGS_ALLOW =
-  /^(?:max_threads|max_block_size|max_execution_time|timeout_overflow_mode|max_result_rows|max_result_bytes|result_overflow_mode|max_rows_to_read|max_bytes_to_read|read_overflow_mode|max_rows_to_group_by|group_by_overflow_mode|max_memory_usage|join_use_nulls|enable_analyzer|allow_experimental_analyzer|date_time_output_format|date_time_input_format|output_format_[a-z0-9_]+|input_format_[a-z0-9_]+|optimize_[a-z0-9_]+|use_query_cache|final|prefer_column_name_to_alias|aggregate_functions_null_for_empty|joined_subquery_requires_alias|limit|offset)$/;
+  /^(?:async_insert|wait_for_async_insert|async_insert_[a-z0-9_]+|insert_deduplicate|max_insert_block_size|max_threads|max_block_size|max_execution_time|timeout_overflow_mode|max_result_rows|max_result_bytes|result_overflow_mode|max_rows_to_read|max_bytes_to_read|read_overflow_mode|max_rows_to_group_by|group_by_overflow_mode|max_memory_usage|join_use_nulls|enable_analyzer|allow_experimental_analyzer|date_time_output_format|date_time_input_format|output_format_[a-z0-9_]+|input_format_[a-z0-9_]+|optimize_[a-z0-9_]+|use_query_cache|final|prefer_column_name_to_alias|aggregate_functions_null_for_empty|joined_subquery_requires_alias|limit|offset)$/;
 
 /** Settings nobody may set through the endpoint (they re-enable what the guard refuses). */
 const SETTINGS_DENY =
@@ -448,8 +448,12 @@ export class SqlGuard {
       const fm = /\nFORMAT ([A-Za-z0-9_]+)$|^(INSERT INTO [\s\S]*) FORMAT ([A-Za-z0-9_]+)$/.exec(canonical);
       if (root?.type === 'InsertQuery' && !hasSelect && fm) {
         const format = (fm[1] ?? fm[3])!;
-        const head = canonical.slice(0, canonical.length - `FORMAT ${format}`.length).trimEnd();
+        let head = canonical.slice(0, canonical.length - `FORMAT ${format}`.length).trimEnd();
         await this.verify(canonical, ast, ctx, 'insert-data');
+        // an INSERT's own SETTINGS (async_insert…, checked above) are ignored, as URL settings are:
+        // the data is read with the endpoint's fixed settings
+        const st = tokenize(head).find((t) => t.depth === 0 && isWord(t, 'SETTINGS'));
+        if (st) head = head.slice(0, st.start).trimEnd();
         const inline = textBytes
           ? textBytes.subarray(Buffer.byteLength(text.slice(0, split.dataStart)))
           : Buffer.from(text.slice(split.dataStart), 'utf8');
@@ -558,12 +562,6 @@ export class SqlGuard {
       if (restricted && !USER_SETTINGS_ALLOW.test(s.toLowerCase()))
         throw readonlyRefusal(`Cannot modify '${s}' setting in readonly mode`);
     }
-    if (mode === 'insert-data' && settings.length > 0)
-      throw new SqlGuardError(
-        `Code: ${CODE.NOT_IMPLEMENTED}. DB::Exception: SETTINGS in an INSERT with data are not supported by the mp-otel SQL endpoint. (NOT_IMPLEMENTED)`,
-        CODE.NOT_IMPLEMENTED,
-        400,
-      );
 
     // 5. the role's statement kinds
     const tables = ast.filter((n) => n.type === 'TableIdentifier' || n.type === 'TableExpression');

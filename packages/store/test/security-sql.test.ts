@@ -387,6 +387,13 @@ describe('roles as on a real server', () => {
     try {
       await c.insert({ table: 'default.sec_t', values: [{ a: 'writer', n: 7 }], format: 'JSONEachRow' });
       expect((await sql("SELECT n FROM default.sec_t WHERE a = 'writer' FORMAT TSV")).text).toBe('7\n');
+      // an INSERT's own settings are accepted (and ignored, as URL settings are); data rides in the body
+      const withSettings = await sql('{"a":"writer2","n":8}\n', {
+        role: 'writer',
+        query: 'INSERT INTO default.sec_t SETTINGS async_insert = 0 FORMAT JSONEachRow',
+      });
+      expect(withSettings.status).toBe(200);
+      expect((await sql("SELECT n FROM default.sec_t WHERE a = 'writer2' FORMAT TSV")).text).toBe('8\n');
       // what clickhouse-go asks at start-up: server info and the table's columns
       expect((await sql("SELECT version() != '' FORMAT TSV", { role: 'writer' })).status).toBe(200);
       expect((await sql('DESC TABLE default.sec_t FORMAT TSV', { role: 'writer' })).status).toBe(200);

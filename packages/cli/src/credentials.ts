@@ -1,0 +1,38 @@
+// Which user the CLI connects as, found without asking: --user/--password, then MP_OTEL_CLICKHOUSE_USER /
+// MP_OTEL_CLICKHOUSE_PASSWORD, then the credentials a running `mp-otel up` announced for that URL (the
+// per-user registry), then <data dir>/mp-otel-credentials.json (--data-dir, MP_OTEL_DATA_DIR or
+// .data/mp-otel). The password itself is never taken from or printed to the command line by the CLI.
+import { resolve } from 'node:path';
+import { CREDENTIALS_FILE, findAnnouncedCredentials, readCredentialsFile } from '@mp-otel/store';
+
+export interface ClientAuth {
+  username: string;
+  password: string;
+  /** where they came from (for messages) */
+  source: string;
+}
+
+type Role = 'admin' | 'migrator' | 'writer' | 'reader';
+
+export function clientAuth(
+  o: { user?: string; password?: string; url: string; dataDir?: string; role?: Role },
+  env: NodeJS.ProcessEnv = process.env,
+): ClientAuth {
+  const role = o.role ?? 'admin';
+  if (o.user !== undefined || o.password !== undefined)
+    return { username: o.user ?? 'default', password: o.password ?? '', source: 'command line' };
+  if (env.MP_OTEL_CLICKHOUSE_PASSWORD)
+    return {
+      username: env.MP_OTEL_CLICKHOUSE_USER || 'default',
+      password: env.MP_OTEL_CLICKHOUSE_PASSWORD,
+      source: 'MP_OTEL_CLICKHOUSE_PASSWORD',
+    };
+  const announced = findAnnouncedCredentials(o.url, env);
+  const a = announced?.users[role] ?? announced?.users.admin;
+  if (announced && a) return { ...a, source: announced.file };
+  const file = resolve(o.dataDir ?? env.MP_OTEL_DATA_DIR ?? '.data/mp-otel', CREDENTIALS_FILE);
+  const users = readCredentialsFile(file);
+  const u = users?.[role] ?? users?.admin;
+  if (u) return { ...u, source: file };
+  return { username: env.MP_OTEL_CLICKHOUSE_USER || 'default', password: '', source: 'none' };
+}
