@@ -1,0 +1,17 @@
+import { startEmbedded } from '@mp-otel/store';
+import { mkdtempSync, rmSync } from 'node:fs';
+const dir = mkdtempSync('/tmp/sqlsec-bench-');
+const emb = await startEmbedded({ dataDir: dir, otlpPort: 0, httpPort: 0, geo: false, catalog: false, log: () => {}, env: {} });
+const c = emb.credentials.reader;
+const auth = 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64');
+const N = 300;
+const post = async (q) => { const r = await fetch(emb.clickhouseUrl + '/', { method: 'POST', body: q, headers: { Authorization: auth } }); await r.text(); if (!r.ok) throw new Error(q); };
+const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const time = async (f) => { const ts = []; for (let i = 0; i < N; i++) { const t = performance.now(); await f(i); ts.push(performance.now() - t); } return med(ts); };
+const q = 'SELECT Route, sum(Requests) FROM otel.mp_sli_1m WHERE Minute > now() - INTERVAL 1 HOUR GROUP BY Route';
+await post(q);
+const repeated = await time(() => post(q));
+const distinct = await time((i) => post(q + ` LIMIT ${1000 + i}`));
+const direct = await time((i) => emb.store.query(q + ` LIMIT ${5000 + i}`));
+console.log({ repeated_ms: repeated.toFixed(2), distinct_ms: distinct.toFixed(2), direct_chdb_ms: direct.toFixed(2), load: (await import('node:os')).loadavg()[0] });
+await emb.close(); rmSync(dir, { recursive: true, force: true });
