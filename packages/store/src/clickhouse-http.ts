@@ -65,7 +65,7 @@ export function statusForCode(code: number): number {
   if (
     [
       1, 6, 26, 27, 33, 36, 38, 41, 42, 43, 44, 46, 47, 48, 53, 62, 69, 70, 72, 73, 80, 107, 117, 130, 131,
-      184, 190, 215, 298, 344, 352, 393, 456, 457,
+      115, 184, 190, 215, 298, 344, 352, 393, 456, 457,
     ].includes(code)
   )
     return 400;
@@ -200,6 +200,12 @@ export async function handleClickHouseRequest(
   try {
     let result: { bytes: Uint8Array; rowsRead: number; bytesRead: number; elapsed: number };
     let format = url.searchParams.get('default_format') ?? 'TabSeparated';
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(format))
+      throw new SqlGuardError(
+        `Code: 73. DB::Exception: Unknown format ${JSON.stringify(format.slice(0, 64))}. (UNKNOWN_FORMAT)`,
+        73,
+        400,
+      );
     const text = urlQuery || body.toString('utf8');
     if (text.trim() === '')
       throw Object.assign(new Error('Empty query'), {

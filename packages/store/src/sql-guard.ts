@@ -92,6 +92,7 @@ const STATIC_DENY = [
   'filesystem',
   'catboostEvaluate',
   'disk',
+  'reverseDNSQuery',
   'infile',
   // network
   'url',
@@ -151,7 +152,7 @@ const USER_SETTINGS_ALLOW =
 
 /** Settings nobody may set through the endpoint (they re-enable what the guard refuses). */
 const SETTINGS_DENY =
-  /^(?:format_template_[a-z0-9_]*|format_schema[a-z0-9_]*|output_format_schema|.*file.*|.*schema_cache.*|readonly|allow_ddl|allow_introspection_functions|disk|storage_policy|allow_experimental_[a-z0-9_]*|allow_suspicious_[a-z0-9_]*|.*path.*|.*executable.*|.*_url.*|remote_[a-z0-9_]*|s3_[a-z0-9_]*|hdfs_[a-z0-9_]*|azure_[a-z0-9_]*|input_format_values_interpret_expressions|input_format_values_deduce_templates_of_expressions)$/;
+  /^(?:allow_[a-z0-9_]*|.*dns.*|.*http.*|.*proxy.*|format_template_[a-z0-9_]*|format_schema[a-z0-9_]*|output_format_schema|.*file.*|.*schema_cache.*|readonly|allow_ddl|allow_introspection_functions|disk|storage_policy|allow_experimental_[a-z0-9_]*|allow_suspicious_[a-z0-9_]*|.*path.*|.*executable.*|.*_url.*|remote_[a-z0-9_]*|s3_[a-z0-9_]*|hdfs_[a-z0-9_]*|azure_[a-z0-9_]*|input_format_values_interpret_expressions|input_format_values_deduce_templates_of_expressions)$/;
 
 /** Statement kinds (the first line of EXPLAIN AST) per role. */
 const READ_KINDS = new Set([
@@ -423,8 +424,11 @@ export class SqlGuard {
     const e = await this.store.query(`EXPLAIN AST ${canonical}`, 'TabSeparatedRaw', undefined, params);
     const ast = parseExplainAst(Buffer.from(e.bytes).toString('utf8'));
     const out = { canonical, ast };
-    if (this.cache.size > 500) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(key, out);
+    // remember small statements only (dashboards repeat theirs), so the cache stays a few MB at most
+    if (key.length <= 16 * 1024) {
+      if (this.cache.size >= 500) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(key, out);
+    }
     return out;
   }
 
@@ -602,7 +606,9 @@ export class SqlGuard {
 export function settingNames(toks: Token[]): string[] {
   const names: string[] = [];
   for (let k = 0; k < toks.length; k++) {
-    if (!isWord(toks[k], 'SETTINGS')) continue;
+    // SETTINGS clauses, and ALTER TABLE … MODIFY SETTING
+    if (!isWord(toks[k], 'SETTINGS') && !(isWord(toks[k], 'SETTING') && isWord(toks[k - 1], 'MODIFY')))
+      continue;
     let j = k + 1;
     if (toks[j]?.text === '(') j++;
     for (;;) {

@@ -259,6 +259,8 @@ describe('no file or network access through SQL, whatever is sent (as the admini
       "CREATE USER u IDENTIFIED BY 'x'",
       'GRANT ALL ON *.* TO default',
       "CREATE NAMED COLLECTION nc AS url = 'http://x'",
+      "SELECT reverseDNSQuery('127.0.0.1')",
+      'ALTER TABLE default.sec_t MODIFY SETTING allow_remote_fs_zero_copy_replication = 1',
     ]) {
       const r = await sql(q);
       expect([q, r.status]).toEqual([q, 403]);
