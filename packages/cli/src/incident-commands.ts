@@ -187,6 +187,8 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         otlpPort: v.serve ? 4318 : 0,
         httpPort: v.serve ? 8123 : 0,
         log: () => {},
+        // with --serve, `mp-otel query` finds this endpoint's credentials
+        announce: v.serve === true,
       });
       try {
         // SIGINT/SIGTERM: the image-service nodes are stopped and the store closed before exiting
@@ -210,7 +212,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         );
         if (v.serve) {
           console.log(
-            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}); Ctrl-C to stop`,
+            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}; users and passwords in ${emb.credentialsFile}); Ctrl-C to stop`,
           );
           await new Promise<void>((r) => {
             process.once('SIGINT', () => r());
