@@ -6,6 +6,7 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseError, createClient } from '@clickhouse/client';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREDENTIALS_FILE, type Credential, type Role } from '../src/index.js';
 import { embedded } from './helpers.js';
@@ -272,6 +273,80 @@ describe('no file or network access through SQL, whatever is sent (as the admini
     expect(r.status).toBe(400);
     expect(r.code).toBe('62');
   });
+});
+
+describe('fuzz: obfuscated file/url access is always refused', () => {
+  // random spellings (case, comments, backquotes, whitespace) of a dangerous call, wrapped in random
+  // query shapes (subqueries, WITH, IN, JOIN, UNION, view(), INSERT INTO FUNCTION, CREATE … AS, scalar
+  // use, SETTINGS): the answer is a 4xx and nothing of /etc/passwd comes back, nothing reaches the sink
+  const spellCase = (w: string) =>
+    fc
+      .array(fc.boolean(), { minLength: w.length, maxLength: w.length })
+      .map((bs) => [...w].map((c, i) => (bs[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
+  const gap = fc.constantFrom(' ', '\n', '\t', ' /* ; */ ', ' -- c\n', '  ', '/**/');
+  const fn = fc
+    .tuple(
+      fc.constantFrom(
+        'file',
+        'url',
+        's3',
+        'remote',
+        'executable',
+        'fileCluster',
+        'urlCluster',
+        'input',
+        'hdfs',
+      ),
+      fc.boolean(),
+      gap,
+    )
+    .chain(([name, quoted, g]) =>
+      (name === 'file' || name === 'url' ? spellCase(name) : fc.constant(name)).map((n) => {
+        const called = quoted ? `\`${n}\`` : n;
+        const arg =
+          name === 'url' || name === 'urlCluster' || name === 's3' || name === 'hdfs'
+            ? `'${sinkUrl}/fuzz', LineAsString`
+            : name === 'remote'
+              ? "'127.0.0.1:9000', system.one"
+              : name === 'input'
+                ? "'a String'"
+                : "'/etc/passwd', LineAsString";
+        return `${called}${g}(${arg})`;
+      }),
+    );
+  const shape = fc.constantFrom(
+    (f: string) => `SELECT * FROM ${f}`,
+    (f: string) => `SELECT * FROM (SELECT * FROM (SELECT * FROM ${f}))`,
+    (f: string) => `WITH x AS (SELECT * FROM ${f}) SELECT * FROM x`,
+    (f: string) => `SELECT 1 WHERE 'root' IN (SELECT * FROM ${f})`,
+    (f: string) => `SELECT * FROM system.one AS a JOIN ${f} AS b ON 1`,
+    (f: string) => `SELECT 1 UNION ALL SELECT * FROM ${f}`,
+    (f: string) => `SELECT * FROM view(SELECT * FROM ${f})`,
+    (f: string) => `INSERT INTO FUNCTION ${f} SELECT 'x'`,
+    (f: string) => `CREATE TABLE default.fz ENGINE = MergeTree ORDER BY tuple() AS SELECT * FROM ${f}`,
+    (f: string) => `SELECT (SELECT count() FROM ${f}) SETTINGS max_threads = 1`,
+    (f: string) => `DESCRIBE TABLE ${f}`,
+    (f: string) => `EXPLAIN PLAN SELECT * FROM ${f}`,
+  );
+  it('refuses every generated variant (200 runs)', async () => {
+    const before = sinkHits;
+    await fc.assert(
+      fc.asyncProperty(fn, shape, fc.boolean(), async (f, wrap, lower) => {
+        const q = lower
+          ? wrap(f)
+              .toLowerCase()
+              .replace(/'\/etc\/passwd'/, "'/etc/passwd'")
+          : wrap(f);
+        const r = await sql(q);
+        expect(r.status, q).toBeGreaterThanOrEqual(400);
+        expect(r.status, q).toBeLessThan(500);
+        expect(r.text).not.toMatch(/root:.*:0:0:/);
+      }),
+      { numRuns: 200, seed: 11 },
+    );
+    expect(sinkHits).toBe(before);
+    expect((await sql('EXISTS TABLE default.fz FORMAT TSV')).text).toBe('0\n');
+  }, 120_000);
 });
 
 describe('GET is read-only, as on a ClickHouse server', () => {
