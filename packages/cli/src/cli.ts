@@ -14,6 +14,7 @@ import {
 import { clientAuth } from './credentials.js';
 import {
   checkRetentionEnv,
+  choiceFlag,
   daysFlag,
   hostFlag,
   hostListFlag,
@@ -32,6 +33,8 @@ const USAGE = `usage:
   mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR] [--user U]
   mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U]
                   [--allow-changed-migrations]
+  mp-otel credentials [--role reader|writer|migrator|admin] [--url URL | --data-dir DIR]
+                      (CLICKHOUSE_USER=… / CLICKHOUSE_PASSWORD=… lines for Grafana or a collector)
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
@@ -74,6 +77,7 @@ async function run(argv: string[]): Promise<number> {
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
+      role: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       scenario: { type: 'string' },
       'otlp-url': { type: 'string' },
@@ -229,6 +233,22 @@ async function run(argv: string[]): Promise<number> {
       } finally {
         await c.close();
       }
+      return 0;
+    }
+    case 'credentials': {
+      // one role's user and password as environment lines, for a collector (CLICKHOUSE_USER/PASSWORD of
+      // collector/config.yaml, role writer) or Grafana (role reader) pointed at `mp-otel up`
+      const role =
+        choiceFlag('--role', values.role, ['admin', 'migrator', 'writer', 'reader'] as const) ?? 'reader';
+      const auth = clientAuth({ url, dataDir: values['data-dir'], role, strictRole: true });
+      if (auth.source === 'none') {
+        process.stderr.write(
+          `mp-otel: no credentials found for ${url} (is \`mp-otel up\` running? --data-dir DIR reads DIR/mp-otel-credentials.json)\n`,
+        );
+        return 1;
+      }
+      const q = (v: string) => `'${v.replace(/'/g, "'\\''")}'`;
+      process.stdout.write(`CLICKHOUSE_USER=${q(auth.username)}\nCLICKHOUSE_PASSWORD=${q(auth.password)}\n`);
       return 0;
     }
     case 'geo': {

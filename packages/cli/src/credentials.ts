@@ -15,24 +15,32 @@ export interface ClientAuth {
 type Role = 'admin' | 'migrator' | 'writer' | 'reader';
 
 export function clientAuth(
-  o: { user?: string; password?: string; url: string; dataDir?: string; role?: Role },
+  o: {
+    user?: string;
+    password?: string;
+    url: string;
+    dataDir?: string;
+    role?: Role;
+    /** only that role's credentials (no fallback to the administrator, no environment) */
+    strictRole?: boolean;
+  },
   env: NodeJS.ProcessEnv = process.env,
 ): ClientAuth {
   const role = o.role ?? 'admin';
   if (o.user !== undefined || o.password !== undefined)
     return { username: o.user ?? 'default', password: o.password ?? '', source: 'command line' };
-  if (env.MP_OTEL_CLICKHOUSE_PASSWORD)
+  if (env.MP_OTEL_CLICKHOUSE_PASSWORD && !o.strictRole)
     return {
       username: env.MP_OTEL_CLICKHOUSE_USER || 'default',
       password: env.MP_OTEL_CLICKHOUSE_PASSWORD,
       source: 'MP_OTEL_CLICKHOUSE_PASSWORD',
     };
   const announced = findAnnouncedCredentials(o.url, env);
-  const a = announced?.users[role] ?? announced?.users.admin;
+  const a = announced?.users[role] ?? (o.strictRole ? undefined : announced?.users.admin);
   if (announced && a) return { ...a, source: announced.file };
   const file = resolve(o.dataDir ?? env.MP_OTEL_DATA_DIR ?? '.data/mp-otel', CREDENTIALS_FILE);
   const users = readCredentialsFile(file);
-  const u = users?.[role] ?? users?.admin;
+  const u = users?.[role] ?? (o.strictRole ? undefined : users?.admin);
   if (u) return { ...u, source: file };
   return { username: env.MP_OTEL_CLICKHOUSE_USER || 'default', password: '', source: 'none' };
 }

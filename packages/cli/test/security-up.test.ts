@@ -163,6 +163,24 @@ describe('mp-otel up: the SQL endpoint of the real process', () => {
     expect(r.out).toContain('| 42     |');
     expect(r.code).toBe(0);
   });
+
+  it("mp-otel credentials prints one role's user and password for Grafana or a collector", async () => {
+    const r = await cli(['credentials', '--role', 'writer', '--url', sqlUrl], {
+      cwd: join(work, 'elsewhere'),
+    });
+    expect(r.code).toBe(0);
+    const m = /^CLICKHOUSE_USER='(.+)'\nCLICKHOUSE_PASSWORD='(.+)'\n$/.exec(r.out);
+    expect(m?.[1]).toBe('mp_writer');
+    const headers = { 'X-ClickHouse-User': m![1]!, 'X-ClickHouse-Key': m![2]! };
+    const read = await fetch(`${sqlUrl}/`, {
+      method: 'POST',
+      body: 'SELECT count() FROM otel.otel_traces',
+      headers,
+    });
+    expect(read.status).toBe(403);
+    const desc = await fetch(`${sqlUrl}/`, { method: 'POST', body: 'DESC TABLE otel.otel_traces', headers });
+    expect(desc.status).toBe(200);
+  });
 });
 
 describe('bad flags get clear errors', () => {
