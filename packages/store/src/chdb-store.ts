@@ -92,13 +92,20 @@ export class ChdbStore {
    * FROM INFILE, so it never passes through the SQL parser (no statement splitting; the Values format does
    * not evaluate expressions). `insertHead` must be a checked `INSERT INTO t [(cols)]` (see sql-guard.ts).
    */
-  insertData(insertHead: string, format: string, data: Uint8Array, database?: string): Promise<QueryResult> {
+  insertData(
+    insertHead: string,
+    format: string,
+    data: Uint8Array,
+    database?: string,
+    /** the Values data's expressions were checked (sql-guard.ts): let the Values format evaluate them */
+    valuesExpressions = false,
+  ): Promise<QueryResult> {
     if (!/^[A-Za-z0-9_]+$/.test(format))
       throw new ChdbError(`Code: 73. DB::Exception: Unknown format ${format}`, 73);
     mkdirSync(this.scratchDir, { recursive: true, mode: 0o700 });
     const file = join(this.scratchDir, `in-${++this.scratchSeq}.data`);
     writeFileSync(file, data, { mode: 0o600 });
-    const sql = `${insertHead} FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' SETTINGS input_format_values_interpret_expressions = 0, input_format_values_deduce_templates_of_expressions = 0 FORMAT ${format}`;
+    const sql = `${insertHead} FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' SETTINGS input_format_values_interpret_expressions = ${valuesExpressions ? 1 : 0}, input_format_values_deduce_templates_of_expressions = ${valuesExpressions ? 1 : 0} FORMAT ${format}`;
     return this.query(sql, 'TabSeparated', database).finally(() => rmSync(file, { force: true }));
   }
 

@@ -226,7 +226,13 @@ export async function handleClickHouseRequest(
         revision > 0 && /^Native$/i.test(checked.format)
           ? transcodeNative(checked.data, inputLayout(revision), PLAIN)
           : checked.data;
-      result = await store.insertData(checked.head, checked.format, data, database);
+      result = await store.insertData(
+        checked.head,
+        checked.format,
+        data,
+        database,
+        checked.valuesExpressions,
+      );
       format = 'TabSeparated';
     } else {
       const explicit = trailingFormat(checked.sql);

@@ -366,6 +366,11 @@ export type GuardedStatement =
       format: string;
       data: Buffer;
       statement: string;
+      /**
+       * Values data whose expressions were checked like a statement (`SELECT <data>` through the parser and
+       * the function rules): may be read with expression interpretation on. Otherwise literals only.
+       */
+      valuesExpressions: boolean;
     };
 
 /** Largest statement text (inline INSERT data excluded) the guard parses, as ClickHouse's max_query_size. */
@@ -467,7 +472,8 @@ export class SqlGuard {
               ? Buffer.concat([inline, Buffer.from('\n'), data])
               : data
             : inline;
-        return { kind: 'insert', head, format, data: all, statement: canonical };
+        const valuesExpressions = /^values$/i.test(format) && (await this.checkValuesData(all, params));
+        return { kind: 'insert', head, format, data: all, statement: canonical, valuesExpressions };
       }
     }
     const whole = data && data.length > 0 ? `${text}\n${data.toString('utf8')}` : text;
@@ -481,6 +487,47 @@ export class SqlGuard {
       );
     await this.verify(canonical, ast, ctx, 'statement');
     return { kind: 'query', sql: canonical, statement: canonical };
+  }
+
+  /**
+   * The Values format evaluates expressions in its data (`VALUES (toUInt32(toIPv4('1.0.0.0')))`, but also
+   * `VALUES (file('/etc/passwd'))`). Data up to MAX_QUERY_SIZE is parsed as `SELECT <data>` by ClickHouse's
+   * parser — one statement, no table references, no refused function — and then may use expressions;
+   * larger data is read as literals only. Returns whether expressions may be interpreted.
+   */
+  private async checkValuesData(data: Buffer, params: Record<string, string>): Promise<boolean> {
+    if (data.length > MAX_QUERY_SIZE) return false;
+    const text = data.toString('utf8').replace(/;\s*$/, '');
+    if (text.trim() === '') return false;
+    const { ast, canonical } = await this.parse(`SELECT ${text}`, params).catch((err: Error) => {
+      if (err instanceof SqlGuardError) throw err;
+      throw new SqlGuardError(
+        `Code: ${CODE.SYNTAX_ERROR}. DB::Exception: VALUES data must be rows of expressions separated by commas (${err.message.replace(/^Code: \d+\. DB::Exception: /, '').slice(0, 300)}); send other data with FORMAT JSONEachRow. (SYNTAX_ERROR)`,
+        CODE.SYNTAX_ERROR,
+        400,
+      );
+    });
+    if (ast[0]?.type !== 'SelectWithUnionQuery' || ast.some((n) => n.type === 'TableExpression'))
+      throw forbidden('a table reference inside VALUES data');
+    const deny = await this.denySet();
+    for (const n of ast)
+      if (
+        (n.type === 'Function' || n.type === 'FunctionWithKeyValueArguments') &&
+        deny.has(n.name.split(/\s+/)[0]!.toLowerCase())
+      )
+        throw forbidden(`${n.name.split(/\s+/)[0]}() inside VALUES data`);
+    const toks = tokenize(canonical);
+    for (let k = 0; k + 1 < toks.length; k++) {
+      const t = toks[k]!;
+      if (
+        (t.kind === 'word' || t.kind === 'ident') &&
+        toks[k + 1]!.text === '(' &&
+        deny.has(unquote(t).toLowerCase())
+      )
+        throw forbidden(`${unquote(t)}() inside VALUES data`);
+    }
+    if (settingNames(toks).length > 0) throw forbidden('SETTINGS inside VALUES data');
+    return true;
   }
 
   private async verify(

@@ -238,14 +238,28 @@ describe('no file or network access through SQL, whatever is sent (as the admini
     expect(expr.status).toBeLessThan(500);
     const stored = await sql('SELECT a FROM default.sec_t ORDER BY a FORMAT TSV');
     expect(stored.text).not.toContain(readFileSync('/etc/hostname', 'utf8').trim());
+    // expressions in VALUES are checked like a statement: functions work, file() and table reads do not
+    const exprOk = await sql(
+      "INSERT INTO default.sec_t (a, n) VALUES (concat('e', 'x'), toUInt32(toIPv4('0.0.0.9')))",
+    );
+    expect(exprOk.status).toBe(200);
+    expect((await sql("SELECT n FROM default.sec_t WHERE a = 'ex' FORMAT TSV")).text).toBe('9\n');
+    for (const q of [
+      'INSERT INTO default.sec_t (a) VALUES ((SELECT any(a) FROM default.sec_t))',
+      "INSERT INTO default.sec_t (a) VALUES (`FILE` /**/ ('/etc/hostname'))",
+      "INSERT INTO default.sec_t (a) VALUES ('x') SELECT 1",
+    ]) {
+      const r = await sql(q);
+      expect([q, r.status >= 400 && r.status < 500]).toEqual([q, true]);
+    }
     // plain inline inserts keep working, quotes and semicolons inside values included
     const ok = await sql("INSERT INTO default.sec_t (a, n) VALUES ('x;y', 1), ('it''s', 2)");
     expect(ok.status).toBe(200);
     const json = await sql('INSERT INTO default.sec_t FORMAT JSONEachRow\n{"a":"j;1","n":3}\n');
     expect(json.status).toBe(200);
-    expect((await sql('SELECT a, n FROM default.sec_t WHERE n > 0 ORDER BY n FORMAT TSV')).text).toBe(
-      "x;y\t1\nit\\'s\t2\nj;1\t3\n",
-    );
+    expect(
+      (await sql('SELECT a, n FROM default.sec_t WHERE n > 0 AND n < 9 ORDER BY n FORMAT TSV')).text,
+    ).toBe("x;y\t1\nit\\'s\t2\nj;1\t3\n");
   });
 
   it('refuses the statements and settings that would change the shared session or re-enable access', async () => {
