@@ -162,7 +162,7 @@ export function freshDir(dir: string): string {
     if (entries.length > 0) {
       if (!existsSync(marker))
         throw new Error(
-          `--data-dir ${dir}: the folder is not empty and was not created by mp-otel demo (no ${DEMO_MARKER} in it); nothing was deleted. Choose a new or empty folder.`,
+          `--data-dir ${dir}: the folder is not empty and was not created by mp-otel demo (no ${DEMO_MARKER} in it); nothing was deleted. Choose a new or empty folder${entries.includes('report.html') ? ' (a demo folder from before this check has no marker: remove it yourself if you no longer need it)' : ''}.`,
         );
       // the demo's own folder from an earlier run: remove what is in it, keep the folder and its marker
       for (const e of entries) if (e !== DEMO_MARKER) rmSync(join(dir, e), { recursive: true, force: true });
