@@ -38,9 +38,23 @@ export function clientAuth(
   const announced = findAnnouncedCredentials(o.url, env);
   const a = announced?.users[role] ?? (o.strictRole ? undefined : announced?.users.admin);
   if (announced && a) return { ...a, source: announced.file };
-  const file = resolve(o.dataDir ?? env.MP_OTEL_DATA_DIR ?? '.data/mp-otel', CREDENTIALS_FILE);
+  // a local data directory's passwords go only to a local endpoint (or when the directory was named):
+  // `mp-otel query --url http://elsewhere:8123` must not hand them to another server
+  const explicitDir = o.dataDir ?? env.MP_OTEL_DATA_DIR;
+  if (!explicitDir && !isLoopbackUrl(o.url))
+    return { username: env.MP_OTEL_CLICKHOUSE_USER || 'default', password: '', source: 'none' };
+  const file = resolve(explicitDir ?? '.data/mp-otel', CREDENTIALS_FILE);
   const users = readCredentialsFile(file);
   const u = users?.[role] ?? (o.strictRole ? undefined : users?.admin);
   if (u) return { ...u, source: file };
   return { username: env.MP_OTEL_CLICKHOUSE_USER || 'default', password: '', source: 'none' };
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    const h = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    return h === 'localhost' || h === '::1' || /^127\./.test(h);
+  } catch {
+    return false;
+  }
 }
