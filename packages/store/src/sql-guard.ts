@@ -151,8 +151,16 @@ const USER_SETTINGS_ALLOW =
   /^(?:async_insert|wait_for_async_insert|async_insert_[a-z0-9_]+|insert_deduplicate|max_insert_block_size|max_threads|max_block_size|max_execution_time|timeout_overflow_mode|max_result_rows|max_result_bytes|result_overflow_mode|max_rows_to_read|max_bytes_to_read|read_overflow_mode|max_rows_to_group_by|group_by_overflow_mode|max_memory_usage|join_use_nulls|enable_analyzer|allow_experimental_analyzer|date_time_output_format|date_time_input_format|output_format_[a-z0-9_]+|input_format_[a-z0-9_]+|optimize_[a-z0-9_]+|use_query_cache|final|prefer_column_name_to_alias|aggregate_functions_null_for_empty|joined_subquery_requires_alias|limit|offset)$/;
 
 /** Settings nobody may set through the endpoint (they re-enable what the guard refuses). */
+/**
+ * Settings the administrator and the migrator may also set: table settings of the MergeTree family and
+ * query tuning. An allow-list, because some settings carry SQL in a string (additional_table_filters,
+ * additional_result_filter), change the dialect or the default engine, or name files.
+ */
+const ADMIN_SETTINGS_ALLOW =
+  /^(?:index_granularity(?:_bytes)?|ttl_only_drop_parts|merge_with_(?:ttl|recompression_ttl)_timeout|min_(?:bytes|rows)_for_(?:wide|compact)_part|parts_to_(?:delay|throw)_insert|max_parts_in_total|old_parts_lifetime|max_suspicious_broken_parts|enable_mixed_granularity_parts|mutations_sync|alter_sync|lightweight_deletes_sync|insert_[a-z0-9_]+|max_[a-z0-9_]+|min_insert_block_size_[a-z0-9_]+|join_[a-z0-9_]+|distributed_aggregation_memory_efficient|group_by_two_level_threshold(?:_bytes)?|send_logs_level|log_comment|materialize_ttl_after_modify)$/;
+
 const SETTINGS_DENY =
-  /^(?:allow_[a-z0-9_]*|.*dns.*|.*http.*|.*proxy.*|format_template_[a-z0-9_]*|format_schema[a-z0-9_]*|output_format_schema|.*file.*|.*schema_cache.*|readonly|allow_ddl|allow_introspection_functions|disk|storage_policy|allow_experimental_[a-z0-9_]*|allow_suspicious_[a-z0-9_]*|.*path.*|.*executable.*|.*_url.*|remote_[a-z0-9_]*|s3_[a-z0-9_]*|hdfs_[a-z0-9_]*|azure_[a-z0-9_]*|input_format_values_interpret_expressions|input_format_values_deduce_templates_of_expressions)$/;
+  /^(?:additional_[a-z0-9_]*|dialect|default_[a-z0-9_]*engine|allow_[a-z0-9_]*|.*dns.*|.*http.*|.*proxy.*|format_template_[a-z0-9_]*|format_schema[a-z0-9_]*|output_format_schema|.*file.*|.*schema_cache.*|readonly|allow_ddl|allow_introspection_functions|disk|storage_policy|allow_experimental_[a-z0-9_]*|allow_suspicious_[a-z0-9_]*|.*path.*|.*executable.*|.*_url.*|remote_[a-z0-9_]*|s3_[a-z0-9_]*|hdfs_[a-z0-9_]*|azure_[a-z0-9_]*|input_format_values_interpret_expressions|input_format_values_deduce_templates_of_expressions)$/;
 
 /** Statement kinds (the first line of EXPLAIN AST) per role. */
 const READ_KINDS = new Set([
@@ -609,9 +617,29 @@ export class SqlGuard {
     const settings = settingNames(toks);
     const restricted = ctx.role === 'reader' || ctx.role === 'writer' || ctx.readOnly;
     for (const s of settings) {
-      if (SETTINGS_DENY.test(s.toLowerCase())) throw forbidden(`setting ${s}`);
-      if (restricted && !USER_SETTINGS_ALLOW.test(s.toLowerCase()))
-        throw readonlyRefusal(`Cannot modify '${s}' setting in readonly mode`);
+      const n = s.toLowerCase();
+      if (SETTINGS_DENY.test(n)) throw forbidden(`setting ${s}`);
+      if (USER_SETTINGS_ALLOW.test(n)) continue;
+      if (restricted) throw readonlyRefusal(`Cannot modify '${s}' setting in readonly mode`);
+      if (!ADMIN_SETTINGS_ALLOW.test(n)) throw forbidden(`setting ${s} (not on the endpoint's allow-list)`);
+    }
+
+    // 4b. SQL inside string literals that ClickHouse runs later: a CLICKHOUSE dictionary source's QUERY,
+    //     WHERE and INVALIDATE_QUERY. Each is checked as a read-only statement of this user.
+    if (kind === 'CreateQuery' && toks.some((t) => isWord(t, 'DICTIONARY'))) {
+      for (let k = 0; k + 1 < toks.length; k++) {
+        const key = toks[k]!;
+        const lit = toks[k + 1]!;
+        if (key.kind !== 'word' || lit.kind !== 'quoted') continue;
+        const w = key.text.toUpperCase();
+        if (w !== 'QUERY' && w !== 'WHERE' && w !== 'INVALIDATE_QUERY') continue;
+        // ClickHouse itself reads the literal's value (its escaping rules, not a re-implementation)
+        const r = await this.store.query(`SELECT ${lit.text}`, 'TabSeparatedRaw');
+        const inner = Buffer.from(r.bytes).toString('utf8').replace(/\n$/, '');
+        const stmt = w === 'WHERE' ? `SELECT 1 WHERE ${inner}` : inner;
+        const parsed = await this.parse(stmt, {});
+        await this.verify(parsed.canonical, parsed.ast, { ...ctx, readOnly: true }, 'statement');
+      }
     }
 
     // 5. the role's statement kinds

@@ -171,6 +171,11 @@ describe('no file or network access through SQL, whatever is sent (as the admini
       `BACKUP TABLE default.sec_t TO File('${target}')`,
       `ATTACH TABLE default.f6 FROM '${loot}' (a String) ENGINE = MergeTree ORDER BY a`,
       `CREATE DICTIONARY default.d1 (a String) PRIMARY KEY a SOURCE(FILE(path '/etc/passwd' format 'LineAsString')) LAYOUT(FLAT()) LIFETIME(0)`,
+      // SQL hidden in string literals that ClickHouse runs later
+      `CREATE DICTIONARY default.d4 (a String) PRIMARY KEY a SOURCE(CLICKHOUSE(QUERY 'SELECT line AS a FROM file(\\'/etc/passwd\\', LineAsString)')) LAYOUT(FLAT()) LIFETIME(0)`,
+      `CREATE DICTIONARY default.d5 (a String) PRIMARY KEY a SOURCE(CLICKHOUSE(TABLE 'sec_t' DB 'default' WHERE 'a IN (SELECT * FROM file(''/etc/passwd'', LineAsString))')) LAYOUT(FLAT()) LIFETIME(0)`,
+      `SELECT * FROM default.sec_t SETTINGS additional_table_filters = {'default.sec_t': 'a IN (SELECT * FROM file(\\'/etc/passwd\\', LineAsString))'}`,
+      `SELECT * FROM default.sec_t SETTINGS additional_result_filter = 'a IN (SELECT * FROM file(\\'/etc/passwd\\', LineAsString))'`,
       `SELECT 1 FORMAT Template SETTINGS format_template_resultset = '/etc/passwd'`,
     ];
     for (const q of attempts) {
