@@ -114,6 +114,8 @@ export default async function () {
       `exporters:
   clickhouse:
     endpoint: ${emb.clickhouseUrl}
+    username: ${emb.credentials.writer.username}
+    password: ${JSON.stringify(emb.credentials.writer.password)}
     database: ${emb.database}
     compress: none
     async_insert: false

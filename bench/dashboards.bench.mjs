@@ -127,7 +127,13 @@ export default async function () {
   const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-bench-dashboards-'));
   const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {} });
   // a client with a long timeout for the bulk INSERT … SELECT and the raw-table runs
-  const client = createClient({ url: emb.clickhouseUrl, database: emb.database, request_timeout: 900_000 });
+  const client = createClient({
+    url: emb.clickhouseUrl,
+    username: emb.credentials.reader.username,
+    password: emb.credentials.reader.password,
+    database: emb.database,
+    request_timeout: 900_000,
+  });
   /** @type {import('./run.mjs').BenchRow[]} */
   const rows = [];
   try {

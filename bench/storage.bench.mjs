@@ -161,7 +161,13 @@ async function child() {
     const N = Number(process.env.MP_OTEL_BENCH_SPANS ?? 2_000_000);
     const CHUNK = 500_000;
     const { createClient } = await import('@clickhouse/client');
-    const slow = createClient({ url: emb.clickhouseUrl, request_timeout: 900_000, log: { level: 127 } });
+    const slow = createClient({
+      url: emb.clickhouseUrl,
+      username: emb.credentials.admin.username,
+      password: emb.credentials.admin.password,
+      request_timeout: 900_000,
+      log: { level: 127 },
+    });
     const base = Math.floor(Date.now() / 1000) - 86400; // the last 24 h, fixed for every chunk
     const tg = performance.now();
     for (let off = 0; off < N; off += CHUNK) {

@@ -3,11 +3,14 @@
 // repository), on the embedded store (--data-dir, started in-process) or on any ClickHouse over HTTP (--url).
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createClient } from '@clickhouse/client';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { loadCatalog } from '@mp-otel/contracts';
 import { diagnose, formatDiagnosis, type Kpi, renderReport } from '@mp-otel/diagnose';
 import { evaluateAlerts, formatAlerts } from '@mp-otel/grafana';
 import { defaultCatalogPath, type Embedded, readIp2Region, startEmbedded } from '@mp-otel/store';
+import { withTermination } from './children.js';
+import { clientAuth } from './credentials.js';
+import { choiceFlag, UsageError } from './flags.js';
 
 /** The simulator is dev tooling, installed with the repository (not a dependency of the published CLI). */
 async function simulator(): Promise<typeof import('@mp-otel/simulator')> {
@@ -52,7 +55,10 @@ export interface IncidentArgs {
 function parseTime(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (Number.isNaN(ms)) throw new Error(`--at: not a time: ${value}`);
+  if (Number.isNaN(ms)) throw new UsageError(`--at: not a time (ISO 8601 or epoch milliseconds): ${value}`);
+  // the diagnosis looks an hour back from --at; before 2000 there is no telemetry to look at
+  if (ms < Date.UTC(2000, 0, 1) || ms > Date.now() + 366 * 86_400_000)
+    throw new UsageError(`--at: ${value} is not a moment telemetry can come from`);
   return ms;
 }
 
@@ -61,8 +67,24 @@ function withScale<T extends { scale?: { users: number } }>(scenario: T, scale: 
   if (scale === undefined) return scenario;
   const users = Number(scale);
   if (!Number.isInteger(users) || users < 1 || users > 100_000_000)
-    throw new Error(`--scale: a number of users from 1 to 100000000, not ${scale}`);
+    throw new UsageError(`--scale: a number of users from 1 to 100000000, not ${scale}`);
   return { ...scenario, scale: { ...scenario.scale, users } };
+}
+
+const KPIS = ['error_rate', 'slow_ratio', 'volume'] as const satisfies readonly Kpi[];
+
+/** diagnose/report/alerts on a store without data: a clear error rather than a ClickHouse one. */
+async function requireData(store: { client: ClickHouseClient; database: string }, at: number | undefined) {
+  if (at !== undefined) return;
+  const rs = await store.client.query({
+    query: `SELECT count() AS n FROM ${store.database}.mp_sli_1m`,
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ n: string }>();
+  if (Number(row?.n ?? 0) === 0)
+    throw new UsageError(
+      `no telemetry in ${store.database}.mp_sli_1m yet: nothing to diagnose (send some with \`mp-otel simulate\` or the SDK, or point --data-dir/--url at a store with data)`,
+    );
 }
 
 function ipRanges() {
@@ -82,7 +104,8 @@ async function openStore(v: IncidentArgs, database: string) {
     });
     return { client: emb.client, database: emb.database, close: () => emb.close() };
   }
-  const client = createClient({ url: v.url, username: v.user ?? 'default', password: v.password ?? '' });
+  const auth = clientAuth({ user: v.user, password: v.password, url: v.url, role: 'reader' });
+  const client = createClient({ url: v.url, username: auth.username, password: auth.password });
   return { client, database, close: () => client.close() };
 }
 
@@ -99,7 +122,12 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         otlpUrl = emb.otlpUrl;
       }
       try {
-        const r = await simulate(scenario, { otlpUrl, ipRanges: ipRanges(), log: (l) => console.log(l) });
+        const r = await withTermination(
+          () => simulate(scenario, { otlpUrl, ipRanges: ipRanges(), log: (l) => console.log(l) }),
+          async () => {
+            await emb?.close();
+          },
+        );
         await emb?.flush();
         console.log(
           `simulated ${scenario.duration_minutes} minutes in ${r.realSeconds.toFixed(0)} s: ${new Date(r.simStartMs).toISOString()} … ${new Date(r.simEndMs).toISOString()}`,
@@ -117,14 +145,17 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
     }
     case 'diagnose':
     case 'report': {
+      const kpi = choiceFlag('--kpi', v.kpi, KPIS);
+      const at = parseTime(v.at);
       const store = await openStore(v, database);
       try {
+        await requireData(store, at);
         const d = await diagnose({
           client: store.client,
           database: store.database,
           route: v.route,
-          kpi: v.kpi as Kpi | undefined,
-          at: parseTime(v.at),
+          kpi,
+          at,
         });
         if (cmd === 'diagnose') {
           console.log(v.json ? JSON.stringify(d, null, 2) : formatDiagnosis(d));
@@ -142,13 +173,15 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
       }
     }
     case 'alerts': {
+      const at = parseTime(v.at);
       const store = await openStore(v, database);
       try {
+        await requireData(store, at);
         const results = await evaluateAlerts({
           catalog: loadCatalog(v.catalog ?? defaultCatalogPath()),
           client: store.client,
           database: store.database,
-          at: parseTime(v.at),
+          at,
         });
         console.log(formatAlerts(results));
         return 0;
@@ -160,6 +193,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
       const { freshDir, loadScenario, runDemo, scenarioPath } = await simulator();
       const scenarioFile =
         v.scenario ?? scenarioPath(v.scale ? 'scale/seed-incident-scale' : 'seed-incident');
+      // a folder the demo did not create is never emptied (freshDir refuses it)
       const dataDir = freshDir(resolve(v['data-dir'] ?? '.data/demo'));
       const catalog = loadCatalog(v.catalog ?? defaultCatalogPath());
       const emb = await startEmbedded({
@@ -167,23 +201,32 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         otlpPort: v.serve ? 4318 : 0,
         httpPort: v.serve ? 8123 : 0,
         log: () => {},
+        // with --serve, `mp-otel query` finds this endpoint's credentials
+        announce: v.serve === true,
       });
       try {
-        const result = await runDemo({
-          store: emb,
-          scenario: withScale(loadScenario(scenarioFile), v.scale),
-          ipRanges: ipRanges(),
-          alerts: async (at) =>
-            (await evaluateAlerts({ catalog, client: emb.client, database: emb.database, at })).map((r) => ({
-              rule: r.rule,
-              firing: r.firing,
-              text: formatAlerts([r]).split('\n')[1]?.replace(/\s+/g, ' '),
-            })),
-          reportPath: resolve(dataDir, 'report.html'),
-        });
+        // SIGINT/SIGTERM: the image-service nodes are stopped and the store closed before exiting
+        const result = await withTermination(
+          () =>
+            runDemo({
+              store: emb,
+              scenario: withScale(loadScenario(scenarioFile), v.scale),
+              ipRanges: ipRanges(),
+              alerts: async (at) =>
+                (await evaluateAlerts({ catalog, client: emb.client, database: emb.database, at })).map(
+                  (r) => ({
+                    rule: r.rule,
+                    firing: r.firing,
+                    text: formatAlerts([r]).split('\n')[1]?.replace(/\s+/g, ' '),
+                  }),
+                ),
+              reportPath: resolve(dataDir, 'report.html'),
+            }),
+          () => emb.close(),
+        );
         if (v.serve) {
           console.log(
-            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}); Ctrl-C to stop`,
+            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}; users and passwords in ${emb.credentialsFile}); Ctrl-C to stop`,
           );
           await new Promise<void>((r) => {
             process.once('SIGINT', () => r());

@@ -1,6 +1,19 @@
+export {
+  announceEndpoint,
+  authenticate,
+  CREDENTIALS_FILE,
+  type Credential,
+  type Credentials,
+  DEFAULT_USERNAMES,
+  endpointRegistryDir,
+  findAnnouncedCredentials,
+  ROLES,
+  readCredentialsFile,
+  resolveCredentials,
+} from './auth.js';
 export { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
 export { ChdbStore } from './chdb-store.js';
-export { startClickHouseHttp } from './clickhouse-http.js';
+export { foreignRequest, hostAllowed, startClickHouseHttp } from './clickhouse-http.js';
 export {
   type ClusterLayout,
   ClusterRenderError,
@@ -27,3 +40,4 @@ export {
 export { decodeJson, decodeProtobuf, requestType } from './otlp/proto.js';
 export { OtlpReceiver, startReceiver } from './otlp/receiver.js';
 export { anyValueToString, formatDouble, logRows, metricRows, traceRows } from './otlp/rows.js';
+export { type Role, SqlGuard, SqlGuardError, settingNames, tokenize } from './sql-guard.js';
