@@ -24,7 +24,7 @@ const USAGE = `usage:
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
+${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_CLICKHOUSE_USER, MP_OTEL_CLICKHOUSE_PASSWORD, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
 `;
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -60,6 +60,9 @@ export async function main(argv: string[]): Promise<number> {
       watch: { type: 'boolean' },
     },
   });
+  // credentials from the environment, so that no password has to appear on a command line
+  values.user ??= process.env.MP_OTEL_CLICKHOUSE_USER || undefined;
+  values.password ??= process.env.MP_OTEL_CLICKHOUSE_PASSWORD || undefined;
   const [cmd, ...rest] = positionals;
   if (values.help || !cmd) {
     process.stdout.write(USAGE);
