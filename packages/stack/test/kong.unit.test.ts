@@ -18,6 +18,7 @@ import {
   TELEMETRY_ROUTE,
   TELEMETRY_UPSTREAM,
 } from '../src/kong.js';
+import { kongMatches } from '../src/rehearsal.js';
 
 type Any = any;
 
@@ -340,25 +341,6 @@ const kongYml = join(repoRoot(), 'kong', 'kong.yml');
 
 const telemetryRoute = (doc: Any) =>
   doc.services.flatMap((s: Any) => s.routes).find((r: Any) => r.name === TELEMETRY_ROUTE);
-
-/**
- * Which route and upstream Kong's router picks for a request, for this config's shapes (Kong 3.9,
- * router_flavor traditional_compatible): a route matches when its methods (if any) include the method and
- * one of its paths matches — a `~` path is a regex anchored at the start of the path, a plain path a
- * prefix. Returns every match: the config is unambiguous when there is at most one.
- */
-export function kongMatches(doc: Any, method: string, path: string) {
-  const out: { route: string; upstream: string }[] = [];
-  for (const s of doc.services ?? [])
-    for (const r of s.routes ?? []) {
-      if (r.methods && !r.methods.includes(method)) continue;
-      const hit = (r.paths ?? []).some((p: string) =>
-        p.startsWith('~') ? new RegExp(`^(?:${p.slice(1)})`).test(path) : path.startsWith(p),
-      );
-      if (hit) out.push({ route: r.name, upstream: s.url });
-    }
-  return out;
-}
 
 describe('kong/kong.yml', () => {
   const doc = parse(readFileSync(kongYml, 'utf8'));
