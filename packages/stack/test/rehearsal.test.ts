@@ -34,7 +34,6 @@ import {
   kv,
   newSpanId,
   newTraceId,
-  waitFor,
 } from '../src/collector.js';
 import {
   dockerfileSteps,
@@ -92,6 +91,21 @@ function runCommand(
   return { child, done, output: () => output };
 }
 
+/** Polls an async condition until it holds (a condition wait, not a sleep). */
+async function until<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const healthy = async (argv: string[], cwd: string): Promise<boolean> => {
   const r = runCommand(argv.slice(1), {}, cwd);
   return (await r.done).code === 0;
@@ -99,6 +113,7 @@ const healthy = async (argv: string[], cwd: string): Promise<boolean> => {
 
 describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)', () => {
   let clone: string;
+  let reused: string | undefined;
   let dataDir: string;
   let project: Any;
   let store: ChdbStore | undefined;
@@ -114,9 +129,11 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
 
   beforeAll(async () => {
     ensureCollector();
-    clone = mkdtempSync(join(tmpdir(), 'mp-otel-rehearsal-'));
+    // MP_OTEL_REHEARSAL_CLONE=DIR (development only): reuse a clone built by an earlier run, kept in DIR
+    reused = process.env.MP_OTEL_REHEARSAL_CLONE;
+    clone = reused ?? mkdtempSync(join(tmpdir(), 'mp-otel-rehearsal-'));
     dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-rehearsal-store-'));
-    execFileSync('git', ['clone', '--quiet', root, clone], { stdio: 'pipe' });
+    if (!reused) execFileSync('git', ['clone', '--quiet', root, clone], { stdio: 'pipe' });
     project = composeProject(join(clone, 'docker-compose.yml'));
     store = new ChdbStore(dataDir);
     ch = await startClickHouseHttp({ store, port: 0 });
@@ -142,7 +159,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     await db?.close();
     await ch?.close();
     await store?.close();
-    for (const d of [clone, dataDir]) if (d) rmSync(d, { recursive: true, force: true });
+    for (const d of [reused ? '' : clone, dataDir]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   const svc = (name: string) => project.services[name];
@@ -165,7 +182,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     const app = runs.filter((r) => !system.includes(r));
     expect(app.join(' && ')).toMatch(/npm ci .*&& npm run build/);
     rmSync(join(clone, '.git'), { recursive: true, force: true }); // excluded from the build context
-    for (const run of app) {
+    for (const run of reused ? [] : app) {
       const started = Date.now();
       try {
         execFileSync('sh', ['-c', run], {
@@ -250,7 +267,12 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
   it('clickhouse-init: its command, as user migrator, migrates a bare store and loads the catalog and geo', async () => {
     const s = svc('clickhouse-init');
     expect(s.environment.MP_OTEL_CLICKHOUSE_USER).toBe('migrator');
-    const r = runCommand(s.command, addr.env(s.environment), clone);
+    // chDB has one user (default): the users of clickhouse/users.d do not exist in it, so the dictionary's
+    // source (which reads mp_ip_geo as MP_OTEL_DICT_USER on a server) authenticates as that user here — the
+    // same {{dict_auth}} rendering, another name. The migrator's credentials are sent and not checked.
+    expect(s.environment.MP_OTEL_DICT_USER).toBe('readonly');
+    const env = { ...addr.env(s.environment), MP_OTEL_DICT_USER: 'default', MP_OTEL_DICT_PASSWORD: '' };
+    const r = runCommand(s.command, env, clone);
     children.push(r.child);
     const { code, output } = await r.done;
     expect(code, output).toBe(0);
@@ -300,7 +322,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
       clone,
     );
     children.push(r.child);
-    await waitFor(
+    await until(
       async () => {
         if (r.child.exitCode !== null) throw new Error(`collector exited:\n${r.output()}`);
         return fetch(`${collectorHttp}/v1/traces`, { method: 'OPTIONS' }).then(
@@ -345,7 +367,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
       body: JSON.stringify(body),
     });
     expect(res.status).toBe(200);
-    await waitFor(
+    await until(
       async () =>
         (await q(`SELECT 1 FROM ${database}.otel_traces WHERE TraceId = '${traceId}'`)).length > 0 ||
         undefined,
@@ -361,7 +383,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     const r = runCommand(s.command, env, join(clone, s.working_dir.replace(/^\/app\/?/, '')));
     children.push(r.child);
     const check = addr.apply(JSON.stringify(s.healthcheck.test));
-    await waitFor(
+    await until(
       async () => {
         if (r.child.exitCode !== null) throw new Error(`image-service exited:\n${r.output()}`);
         return (await healthy(JSON.parse(check), clone)) || undefined;
@@ -391,7 +413,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     const r = runCommand(s.command, env, clone);
     children.push(r.child);
     const check = JSON.parse(addr.apply(JSON.stringify(s.healthcheck.test)));
-    await waitFor(async () => (await healthy(check, clone)) || undefined, 20_000, 'traffic healthy');
+    await until(async () => (await healthy(check, clone)) || undefined, 20_000, 'traffic healthy');
     const { code, output } = await r.done;
     expect(code, output).toBe(0);
     const routed = new Set(kong.log.filter((l) => l.status < 500).map((l) => l.route));
@@ -399,7 +421,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     expect(kong.log.filter((l) => l.route === 'telemetry' && l.status === 200).length).toBeGreaterThan(0);
     expect(kong.log.filter((l) => l.route === 'telemetry').every((l) => l.status !== 401)).toBe(true);
     // client spans (through Kong) and the image service's server spans (direct) reach the store
-    await waitFor(
+    await until(
       async () => {
         const rows = await q<{ s: string; n: string }>(
           `SELECT ServiceName AS s, count() AS n FROM ${database}.otel_traces GROUP BY s`,
@@ -512,7 +534,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
       });
       expect(res.status).toBe(200);
     }
-    await waitFor(
+    await until(
       async () => {
         const rows = await q<{ c: string }>(
           `SELECT DISTINCT Carrier AS c FROM ${database}.mp_sli_1m WHERE Carrier != ''`,
@@ -522,13 +544,18 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
       60_000,
       'carrier rows in the cube',
     );
+    const grafanaDb = createClient({
+      url: ch?.url,
+      database: project.services.grafana.environment.CLICKHOUSE_DATABASE,
+    });
     const dashDir = join(clone, 'grafana', 'dashboards');
     const failures: string[] = [];
     let queries = 0;
     const geoVariables: Record<string, number> = {};
     for (const file of readdirSync(dashDir).filter((f) => f.endsWith('.json'))) {
       const dashboard = JSON.parse(readFileSync(join(dashDir, file), 'utf8'));
-      const results = await runDashboard(dashboard, { client: db, database, to: Date.now() + 60_000 });
+      // as Grafana's datasource: queries run with the compose database as the default database
+      const results = await runDashboard(dashboard, { client: grafanaDb, to: Date.now() + 60_000 });
       for (const r of results) {
         queries++;
         if (r.error) failures.push(`${file} ${r.source} "${r.title}" ${r.refId}: ${r.error.slice(0, 300)}`);
@@ -554,12 +581,13 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
         to: at,
         intervalMs: 60_000,
       });
-      const rs = await createClient({ url: ch?.url, database }).query({ query: sql, format: 'JSONEachRow' });
+      const rs = await grafanaDb.query({ query: sql, format: 'JSONEachRow' });
       const rows = await rs.json<Any>();
       expect(rows.length, rule.title).toBeGreaterThanOrEqual(0);
       // labels are interpolated by Grafana: they must not contain `$`
       expect(JSON.stringify(rule.labels ?? {}), rule.title).not.toContain('$');
     }
+    await grafanaDb.close();
     const evaluated = await evaluateAlerts({
       catalog: parse(readFileSync(join(clone, 'catalog', 'catalog.yaml'), 'utf8')),
       client: db,
