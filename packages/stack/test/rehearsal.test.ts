@@ -705,5 +705,9 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     );
     expect(diagnosis.anomaly).toBeDefined();
     expect(diagnosis.culprits[0].where).toMatchObject({ carrier: 'unicom' });
+    const top = diagnosis.culprits[0];
+    console.log(
+      `rehearsal: diagnosis at ${at}: ${JSON.stringify(top.where)} rate ${(100 * top.inside.rate).toFixed(1)}% inside vs ${(100 * top.outside.rate).toFixed(1)}% outside, explains ${(100 * top.explains).toFixed(0)}%; layer ${diagnosis.verdict?.layer ?? '?'}`,
+    );
   }, 900_000);
 });
