@@ -349,7 +349,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     );
     // async_insert as shipped (the config's default, compose does not override it)
     expect(env.CLICKHOUSE_ASYNC_INSERT).toBeUndefined();
-    expect(readFileSync(config, 'utf8')).toContain('async_insert: ${env:CLICKHOUSE_ASYNC_INSERT:-true}');
+    expect(readFileSync(config, 'utf8')).toContain(`async_insert: $${'{'}env:CLICKHOUSE_ASYNC_INSERT:-true}`);
     const traceId = newTraceId();
     const body = {
       resourceSpans: [
