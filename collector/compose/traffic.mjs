@@ -2,9 +2,13 @@
 // bare realm on the devkit's wx shim, which does real HTTP) calling the catalog routes through Kong, and
 // sending its own telemetry to the collector. A share of the simulated devices reproduce the seed's
 // incident (iOS + one base-library version) so the dashboards have something to find.
-//   GATEWAY_URL=http://kong:8000 OTLP_ENDPOINT=http://collector:4318 TRAFFIC_RPS=2 node collector/compose/traffic.mjs
-// Stops after TRAFFIC_MAX_REQUESTS requests when set (default: runs until stopped).
+//   GATEWAY_URL=http://kong:8000 OTLP_ENDPOINT=http://kong:8000 TRAFFIC_RPS=2 node collector/compose/traffic.mjs
+// Telemetry goes where a real phone's goes: through Kong, with the app's ingest key (MP_OTEL_INGEST_KEY,
+// default: the first key of the catalog's first app). Stops after TRAFFIC_MAX_REQUESTS requests when set
+// (default: runs until stopped). Health: GET http://127.0.0.1:$TRAFFIC_HEALTH_PORT/healthz answers 200 while
+// business requests complete (one within the last 30 s, or none expected yet), 503 otherwise.
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createWx, loadMiniProgramSdk } from '@mp-otel/devkit';
@@ -17,6 +21,11 @@ const rps = Math.max(0.1, Number(process.env.TRAFFIC_RPS ?? 2));
 const maxRequests = Number(process.env.TRAFFIC_MAX_REQUESTS ?? Number.POSITIVE_INFINITY);
 /** @type {import('@mp-otel/contracts').Catalog} */
 const catalog = parse(readFileSync(join(root, 'catalog', 'catalog.yaml'), 'utf8'));
+const key = process.env.MP_OTEL_INGEST_KEY || catalog.apps?.[0]?.keys?.[0]?.key;
+const healthPort = Number(process.env.TRAFFIC_HEALTH_PORT ?? 0);
+const startedAt = Date.now();
+let lastCompleted = 0;
+let completed = 0;
 
 const FLEET = [
   { platform: 'ios', system: 'iOS 17.2.1', brand: 'iPhone', model: 'iPhone 15', SDKVersion: '3.4.1' },
@@ -32,6 +41,8 @@ function device(fp) {
   const otel = sdk.init({
     serviceName: 'demo-miniprogram',
     endpoint,
+    key,
+    hosts: [new URL(gateway).hostname],
     sampleRate: 0.5,
     routes: catalog.routes.map((r) => ({
       name: r.name,
@@ -66,7 +77,11 @@ function call(dev) {
             'mp.page.route': route.page,
           });
       },
-      complete: resolve,
+      complete: () => {
+        lastCompleted = Date.now();
+        completed++;
+        resolve();
+      },
     });
   });
 }
@@ -75,6 +90,7 @@ const timer = setInterval(
   () => {
     if (sent >= maxRequests) {
       clearInterval(timer);
+      health?.close();
       Promise.all(devices.map((d) => d.otel.flush())).then(() => process.exit(0));
       return;
     }
@@ -85,7 +101,17 @@ const timer = setInterval(
   },
   Math.round(1000 / rps),
 );
+const health =
+  healthPort > 0
+    ? createServer((req, res) => {
+        const now = Date.now();
+        const ok = now - lastCompleted < 30_000 || (completed === 0 && now - startedAt < 30_000);
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok, sent, completed, lastCompleted }));
+      }).listen(healthPort, '127.0.0.1')
+    : undefined;
 process.on('SIGTERM', () => {
   clearInterval(timer);
+  health?.close();
   Promise.all(devices.map((d) => d.otel.flush())).finally(() => process.exit(0));
 });

@@ -25,7 +25,7 @@ const ERROR = 2; // SpanStatusCode.ERROR
 export interface RequestContext {
   tracer: MpTracer;
   platform: Platform;
-  /** The telemetry endpoint: its requests are neither traced nor given trace headers. */
+  /** The telemetry endpoint: its requests (`${endpoint}/v1/…`) are neither traced nor given trace headers. */
   endpoint: string;
   /** True for URLs that may receive traceparent/baggage (the app's own hosts). */
   propagateTo(url: string, host: string): boolean;
@@ -167,7 +167,9 @@ function traced(o: RequestContext, kind: ApiName, original: any, self: unknown, 
   let started: ReturnType<typeof startSpan> | undefined;
   try {
     const url = options && options.url;
-    if (typeof url === 'string' && url.indexOf(o.endpoint) !== 0) started = startSpan(o, kind, options, url);
+    // only the telemetry paths are the SDK's own: the API may sit behind the same gateway (Kong serves both)
+    if (typeof url === 'string' && url.indexOf(`${o.endpoint}/v1/`) !== 0)
+      started = startSpan(o, kind, options, url);
   } catch {
     started = undefined;
   }

@@ -150,7 +150,11 @@ describe('differential: collector → clickhouse exporter → embedded endpoint 
     await replay(emb.otlpUrl);
     await emb.flush();
     const tracesA = await rows(emb, 'otel_traces', 'TraceId, SpanId');
-    const logsA = await rows(emb, 'otel_logs', 'Timestamp, TraceId, Body');
+    const logsA = await rows(
+      emb,
+      'otel_logs',
+      'Timestamp, TraceId, Body, toString(ResourceAttributes), toString(LogAttributes)',
+    );
     expect(tracesA.length).toBeGreaterThan(0);
     expect(logsA.length).toBeGreaterThan(0); // the generator reports failed uploads as exceptions
     await emb.client.command({ query: 'TRUNCATE TABLE otel_traces' });
@@ -202,7 +206,11 @@ service:
       await col.stop();
     }
     const tracesB = await rows(emb, 'otel_traces', 'TraceId, SpanId');
-    const logsB = await rows(emb, 'otel_logs', 'Timestamp, TraceId, Body');
+    const logsB = await rows(
+      emb,
+      'otel_logs',
+      'Timestamp, TraceId, Body, toString(ResourceAttributes), toString(LogAttributes)',
+    );
     expect(tracesB).toEqual(tracesA);
     expect(logsB).toEqual(logsA);
   });
