@@ -60,6 +60,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`mp-otel: ${(err as Error).message}\n(mp-otel --help for usage)\n`);
       return 2;
     }
+    if ((err as { code?: string }).code === '516') {
+      process.stderr.write(
+        `mp-otel: ${(err as Error).message}\n(the SQL endpoint wants a user: --user U with MP_OTEL_CLICKHOUSE_PASSWORD, or run this where \`mp-otel up\` keeps its data directory, or --data-dir DIR)\n`,
+      );
+      return 1;
+    }
     throw err;
   }
 }

@@ -28,7 +28,12 @@ export function clientAuth(
 ): ClientAuth {
   const role = o.role ?? 'admin';
   if (o.user !== undefined || o.password !== undefined)
-    return { username: o.user ?? 'default', password: o.password ?? '', source: 'command line' };
+    return {
+      username: o.user ?? 'default',
+      // a password on the command line is visible to every process: prefer the environment
+      password: o.password ?? env.MP_OTEL_CLICKHOUSE_PASSWORD ?? '',
+      source: 'command line',
+    };
   if (env.MP_OTEL_CLICKHOUSE_PASSWORD && !o.strictRole)
     return {
       username: env.MP_OTEL_CLICKHOUSE_USER || 'default',

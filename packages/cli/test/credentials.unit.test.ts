@@ -54,5 +54,11 @@ describe('clientAuth', () => {
     expect(
       clientAuth({ url: 'http://clickhouse:8123' }, { ...env, MP_OTEL_CLICKHOUSE_PASSWORD: 'from-env' }),
     ).toMatchObject({ username: 'default', password: 'from-env' });
+    expect(
+      clientAuth(
+        { url: 'http://clickhouse:8123', user: 'ops' },
+        { ...env, MP_OTEL_CLICKHOUSE_PASSWORD: 'from-env' },
+      ),
+    ).toMatchObject({ username: 'ops', password: 'from-env' });
   });
 });

@@ -34,6 +34,9 @@ export function toChdbError(err: unknown): ChdbError {
   return new ChdbError(text.trim(), code);
 }
 
+/** `database` for statements that do not depend on the current database (parse-only): no USE is issued. */
+export const ANY_DATABASE = '\u0000any';
+
 export class ChdbStore {
   readonly session: Session;
   private chain: Promise<unknown> = Promise.resolve();
@@ -71,7 +74,8 @@ export class ChdbStore {
     return this.exclusive(async () => {
       if (this.closed) throw new ChdbError('Code: 1002. DB::Exception: store is closed', 1002);
       try {
-        const db = database && database !== '' ? database : 'default';
+        const db =
+          database === ANY_DATABASE ? this.currentDb : database && database !== '' ? database : 'default';
         if (db !== this.currentDb) {
           await this.session.queryAsync(`USE ${quoteIdent(db)}`);
           this.currentDb = db;

@@ -9,7 +9,7 @@
 // FROM INFILE), so what was checked is what executes. Inline INSERT data never reaches the SQL parser:
 // ClickHouse's multi-statement splitter would otherwise run `INSERT INTO t VALUES (1); SELECT …` twice
 // over, and the Values format evaluates expressions such as file('/etc/passwd').
-import type { ChdbStore } from './chdb-store.js';
+import { ANY_DATABASE, type ChdbStore } from './chdb-store.js';
 
 export type Role = 'admin' | 'migrator' | 'reader' | 'writer';
 
@@ -394,7 +394,11 @@ export class SqlGuard {
     if (this.deny) return this.deny;
     const deny = new Set(STATIC_DENY);
     try {
-      const r = await this.store.query('SELECT name FROM system.table_functions', 'TabSeparatedRaw');
+      const r = await this.store.query(
+        'SELECT name FROM system.table_functions',
+        'TabSeparatedRaw',
+        ANY_DATABASE,
+      );
       for (const name of Buffer.from(r.bytes).toString('utf8').split('\n')) {
         const n = name.trim().toLowerCase();
         if (n && !TABLE_FUNCTION_ALLOW.has(n)) deny.add(n);
@@ -418,7 +422,7 @@ export class SqlGuard {
         400,
       );
     const f = await this.store
-      .query('SELECT formatQuery({q:String})', 'TabSeparatedRaw', undefined, { q: sql })
+      .query('SELECT formatQuery({q:String})', 'TabSeparatedRaw', ANY_DATABASE, { q: sql })
       .catch((err: Error & { code?: number }) => {
         // the user's text was parsed inside formatQuery(): report the error as about their statement
         err.message = err.message.replace(/: In scope SELECT formatQuery\([\s\S]*\)\. \(/, '. (');
@@ -434,7 +438,7 @@ export class SqlGuard {
         CODE.SYNTAX_ERROR,
         400,
       );
-    const e = await this.store.query(`EXPLAIN AST ${canonical}`, 'TabSeparatedRaw', undefined, params);
+    const e = await this.store.query(`EXPLAIN AST ${canonical}`, 'TabSeparatedRaw', ANY_DATABASE, params);
     const ast = parseExplainAst(Buffer.from(e.bytes).toString('utf8'));
     const out = { canonical, ast };
     // remember small statements only (dashboards repeat theirs), so the cache stays a few MB at most
@@ -634,7 +638,7 @@ export class SqlGuard {
         const w = key.text.toUpperCase();
         if (w !== 'QUERY' && w !== 'WHERE' && w !== 'INVALIDATE_QUERY') continue;
         // ClickHouse itself reads the literal's value (its escaping rules, not a re-implementation)
-        const r = await this.store.query(`SELECT ${lit.text}`, 'TabSeparatedRaw');
+        const r = await this.store.query(`SELECT ${lit.text}`, 'TabSeparatedRaw', ANY_DATABASE);
         const inner = Buffer.from(r.bytes).toString('utf8').replace(/\n$/, '');
         const stmt = w === 'WHERE' ? `SELECT 1 WHERE ${inner}` : inner;
         const parsed = await this.parse(stmt, {});
