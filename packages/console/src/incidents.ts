@@ -119,11 +119,13 @@ export class IncidentWatcher {
   }
 
   private async diagnose(inc: Incident, at: number) {
+    // every provisioned rule is about failures (400 ratio, errors, availability burn): diagnose the error rate
     inc.diagnosis = await diagnose({
       client: this.reader.client(),
       database: this.reader.database,
       at,
       route: inc.route,
+      kpi: 'error_rate',
     });
     inc.diagnosedAt = at;
   }
@@ -149,7 +151,13 @@ export class IncidentWatcher {
   async report(inc: Incident): Promise<string> {
     const diagnosis =
       inc.diagnosis ??
-      (await diagnose({ client: this.reader.client(), database: this.reader.database, at: inc.firedAt }));
+      (await diagnose({
+        client: this.reader.client(),
+        database: this.reader.database,
+        at: inc.firedAt,
+        route: inc.route,
+        kpi: 'error_rate',
+      }));
     return renderReport({
       client: this.reader.client(),
       database: this.reader.database,

@@ -48,15 +48,20 @@ export interface Seeded {
   close(): Promise<void>;
 }
 
-/** The seed incident, shortened: `minutes` simulated minutes, the fault from `faultFrom` to the end. */
-export async function seeded(minutes = 12, faultFrom = 6, alertIntervalMs = 1000): Promise<Seeded> {
+/**
+ * The seed incident as shipped (60 simulated minutes, the fault from minute 30), or shortened to `minutes` with
+ * the fault from `faultFrom` to the end.
+ */
+export async function seeded(minutes?: number, faultFrom?: number, alertIntervalMs = 1000): Promise<Seeded> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-console-'));
   const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {} });
   const scenario = loadScenario(scenarioPath('seed-incident'));
-  scenario.duration_minutes = minutes;
-  for (const f of scenario.faults) {
-    f.from_minute = faultFrom;
-    f.to_minute = minutes;
+  if (minutes !== undefined) {
+    scenario.duration_minutes = minutes;
+    for (const f of scenario.faults) {
+      f.from_minute = faultFrom ?? Math.floor(minutes / 2);
+      f.to_minute = minutes;
+    }
   }
   const outcome = await runScenario(scenario, {
     otlpUrl: emb.otlpUrl,
