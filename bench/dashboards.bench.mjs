@@ -73,7 +73,7 @@ function toRaw(dash, db) {
  * @param {number} n
  * @param {number} now
  */
-async function generate(client, n, now) {
+export async function generate(client, n, now) {
   // in blocks, so each INSERT's MV pass stays small
   const block = 500_000;
   for (let off = 0; off < n; off += block) {
