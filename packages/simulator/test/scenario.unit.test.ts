@@ -9,6 +9,7 @@ import {
   parseScenario,
   pick,
   rng,
+  scaleOf,
   scenarioPath,
   TraceModels,
   TraceShifts,
@@ -26,6 +27,24 @@ describe('scenario files', () => {
       expect(s.expect, f).toBeDefined();
       if (s.faults.length > 0) expect(s.expect!.culprit, f).toBeDefined();
     }
+  });
+
+  test('the seed-scale scenario is valid: a million users, a few percent of them hit', () => {
+    const s = loadScenario(scenarioPath('scale/seed-incident-scale'));
+    expect(scaleOf(s)).toEqual({ users: 1_000_000, requests_per_user_hour: 0.6, batch_spans: 512 });
+    // ≥ 1 000 000 spans a simulated hour: a client span and a server span per request
+    expect(2 * s.scale!.users * s.scale!.requests_per_user_hour!).toBeGreaterThanOrEqual(1_000_000);
+    const ios = s.mix['os.name'].ios! / (s.mix['os.name'].ios! + s.mix['os.name'].android!);
+    const perOs = (s.mix['mp.base_library.version'] as { per_os: Record<string, Record<string, number>> })
+      .per_os.ios!;
+    const share = ios * (perOs['3.5.0']! / (perOs['3.5.0']! + perOs['3.4.10']!));
+    expect(share).toBeGreaterThan(0.01);
+    expect(share).toBeLessThan(0.05);
+    expect(() =>
+      parseScenario(
+        'name: x\nduration_minutes: 10\nmix: { os.name: { ios: 1 } }\nactions: { upload.image: { weight: 1 } }\nscale: { users: 0 }',
+      ),
+    ).toThrow(/\/scale\/users must be >= 1/);
   });
 
   test('invalid scenarios are refused with every reason', () => {
