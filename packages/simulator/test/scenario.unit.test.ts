@@ -2,6 +2,8 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
+  crowdUser,
+  geoRanges,
   latencyModel,
   latencySpec,
   loadScenario,
@@ -11,6 +13,7 @@ import {
   rng,
   scaleOf,
   scenarioPath,
+  sdkClientSpan,
   TraceModels,
   TraceShifts,
   warpOtlp,
@@ -268,5 +271,60 @@ describe('the latency model', () => {
       5_000_600_000.5 + 1515,
       3,
     );
+  });
+});
+
+describe('the generated crowd', () => {
+  test('a user index is always the same phone; the fleet follows the mix', () => {
+    const s = loadScenario(scenarioPath('scale/seed-incident-scale'));
+    const byGeo = geoRanges([
+      { ip_start: 16_777_216, ip_end: 16_777_471, carrier: 'unicom', province: '北京' },
+    ]);
+    expect(crowdUser(s, 123_456, byGeo)).toEqual(crowdUser(s, 123_456, byGeo));
+    expect(crowdUser(s, 1, byGeo).deviceId).not.toBe(crowdUser(s, 2, byGeo).deviceId);
+    let hit = 0;
+    let addressed = 0;
+    const n = 20_000;
+    for (let i = 0; i < n; i++) {
+      const u = crowdUser(s, i, byGeo);
+      if (u['os.name'] === 'ios' && u['mp.base_library.version'] === '3.5.0') hit++;
+      if (u.ip) {
+        addressed++;
+        expect([u.carrier, u.province]).toEqual(['unicom', '北京']); // an address of its own carrier/province
+      }
+    }
+    expect(hit / n).toBeGreaterThan(0.025);
+    expect(hit / n).toBeLessThan(0.035);
+    expect(addressed).toBeGreaterThan(0);
+  });
+
+  test('failed requests are written as the SDK writes them', () => {
+    const base = {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      startMs: 1000,
+      sampled: false,
+      weight: 1,
+    };
+    const t = sdkClientSpan({
+      ...base,
+      route: 'download.image',
+      url: 'https://img.example.com/images/x',
+      outcome: 'timeout',
+      endMs: 16_000,
+      networkType: '4g',
+    });
+    const attrs = Object.fromEntries(t.attributes.map((a: any) => [a.key, Object.values(a.value)[0]]));
+    expect(attrs).toMatchObject({
+      'error.type': 'timeout',
+      'server.port': 443,
+      'network.connection.type': 'cell',
+      'network.connection.subtype': '4g',
+      'mp.sampling.weight': 1,
+    });
+    expect(attrs['http.response.status_code']).toBeUndefined();
+    expect(t.status).toEqual({ code: 2, message: 'downloadFile:fail timeout' });
+    expect(t.flags).toBe(256); // unsampled, exported because it failed
+    expect(BigInt(t.endTimeUnixNano) - BigInt(t.startTimeUnixNano)).toBe(15_000_000_000n);
   });
 });
