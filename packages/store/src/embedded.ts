@@ -3,12 +3,12 @@
 // they would be against a ClickHouse server.
 import { resolve } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { loadCatalog } from '@mp-otel/contracts';
+import { type Catalog, loadCatalog } from '@mp-otel/contracts';
 import { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
 import { ChdbStore } from './chdb-store.js';
 import { startClickHouseHttp } from './clickhouse-http.js';
 import { loadGeoIntoClickHouse } from './geo.js';
-import { type MigrateResult, migrate, type SchemaOptions } from './migrate.js';
+import { type MigrateResult, migrate, resolveSchemaOptions, type SchemaOptions } from './migrate.js';
 import { type OtlpReceiver, type ReceiverOptions, startReceiver } from './otlp/receiver.js';
 
 export interface EmbeddedOptions
@@ -64,18 +64,33 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       log(`mp-otel: warning: migration ${ch.version} (${ch.name}) changed after ${database} applied it`);
     const client = createClient({ url: http.url, database });
     closers.push(() => client.close());
+    let apps: Catalog['apps'];
     if (opts.catalog !== false) {
       const cat = loadCatalog(opts.catalog ?? defaultCatalogPath());
       const n = await loadCatalogIntoClickHouse(client, cat, database);
-      log(`mp-otel: catalog loaded (${n} routes)`);
+      apps = cat.apps;
+      log(`mp-otel: catalog loaded (${n} routes, ${apps?.length ?? 0} apps with ingest keys)`);
     }
     if (opts.geo !== false) {
       const n = await loadGeoIntoClickHouse(client, database);
       log(`mp-otel: ip geo database ready (${n} ranges, ip2region)`);
     }
-    const rcv = await startReceiver({ ...opts, store, database, port: opts.otlpPort ?? 4318, host });
+    const rcv = await startReceiver({
+      retentionDays: resolveSchemaOptions(opts).ttlDays,
+      apps,
+      ...opts,
+      store,
+      database,
+      port: opts.otlpPort ?? 4318,
+      host,
+    });
     closers.push(rcv.close);
+    const ro = rcv.receiver.options;
     log(`mp-otel: OTLP/HTTP receiver on ${rcv.url}/v1/{traces,logs,metrics} (health: ${rcv.url}/health)`);
+    log(
+      `mp-otel: ingest keys ${ro.requireKeys ? 'required' : 'checked when sent (loopback-only listener)'}; ` +
+        `X-Real-IP/X-Forwarded-For trusted from ${ro.trustedProxies.join(', ') || 'nobody'}`,
+    );
     log(`mp-otel: ClickHouse HTTP endpoint on ${http.url} (database ${database}, data in ${dataDir})`);
     let closed = false;
     return {
