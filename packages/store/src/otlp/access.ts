@@ -202,7 +202,8 @@ export class IngestAccess {
         wait,
       );
     const perIp = state.app.quota?.per_ip_requests_per_second;
-    if (perIp && clientIp) {
+    // loopback clients are processes of this machine (a local proxy that names no client, tools), not the fleet
+    if (perIp && clientIp && !isLoopbackIp(clientIp)) {
       let b = state.perIp.get(clientIp);
       if (!b) {
         if (state.perIp.size >= MAX_IP_BUCKETS) {
