@@ -12,13 +12,14 @@ import {
   startEmbedded,
 } from '@mp-otel/store';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
+import { INGEST_OPTIONS, INGEST_USAGE, ingestOptions } from './ingest-flags.js';
 import { mapsDir, SOURCEMAP_USAGE, sourcemapCommand, startSymbolication } from './sourcemap-commands.js';
 import { formatTable } from './table.js';
 
 const USAGE = `usage:
   mp-otel up [--data-dir DIR] [--otlp-port 4318] [--http-port 8123] [--host 127.0.0.1]
              [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo] [--allow-changed-migrations]
-  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR]
+${INGEST_USAGE}  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR]
   mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U --password P]
                   [--allow-changed-migrations]
   mp-otel catalog check [--catalog FILE]
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
       catalog: { type: 'string' },
       'no-geo': { type: 'boolean' },
       'allow-changed-migrations': { type: 'boolean' },
+      ...INGEST_OPTIONS,
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
@@ -87,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
         catalog: values.catalog,
         geo: !values['no-geo'],
         allowChanged: values['allow-changed-migrations'],
+        ...ingestOptions(values),
       });
       // exception stacks are symbolicated with the maps uploaded into the data directory
       const stopSymbolication = startSymbolication(
