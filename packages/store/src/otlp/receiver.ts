@@ -56,7 +56,7 @@ export interface ReceiverOptions extends Partial<RequestLimits> {
   maxQueuedBytes?: number;
   /** Requests being decoded/written at once (bodies complete) above which new ones get 429 (default 64). */
   maxConcurrentRequests?: number;
-  /** Requests of one client address in the receiver at once (reading included) → 429 beyond (default 32). */
+  /** Requests of one client address reading their bodies at once → 429 beyond (default 32). */
   maxRequestsPerPeer?: number;
   /** Raw + decompressed body bytes held by requests in flight → 503 beyond (default 256 MiB). */
   maxInflightBytes?: number;
@@ -426,7 +426,7 @@ export class OtlpReceiver {
     if (mine >= this.o.maxRequestsPerPeer)
       return refuse(
         429,
-        `too many concurrent requests from ${peer} (at most ${this.o.maxRequestsPerPeer}): retry later`,
+        `too many concurrent uploads from ${peer} (at most ${this.o.maxRequestsPerPeer}): retry later`,
         1,
       );
     let principal: { app?: string; keyId?: string };
@@ -439,7 +439,17 @@ export class OtlpReceiver {
     if (this.writer.queuedRows > this.o.maxQueuedRows || this.writer.queuedBytes > this.o.maxQueuedBytes)
       return refuse(503, 'the store is behind: retry later', 2);
 
+    // the per-peer count covers reading the body (what a slow client can hold); afterwards the request
+    // takes one of the maxConcurrentRequests slots
     this.perPeer.set(peer, mine + 1);
+    let reading = true;
+    const doneReading = () => {
+      if (!reading) return;
+      reading = false;
+      const n = (this.perPeer.get(peer) ?? 1) - 1;
+      if (n <= 0) this.perPeer.delete(peer);
+      else this.perPeer.set(peer, n);
+    };
     let held = 0; // bytes this request counts against maxInflightBytes
     let slot = false;
     let claim: Claim | undefined;
@@ -449,7 +459,7 @@ export class OtlpReceiver {
         this.inflightBytes += n;
         if (this.inflightBytes > this.o.maxInflightBytes)
           throw new HttpError(503, 'the receiver holds too many request bytes: retry later', 1);
-      });
+      }).finally(doneReading);
       if (this.active >= this.o.maxConcurrentRequests)
         throw new HttpError(429, 'too many concurrent requests: retry later', 1);
       this.active++;
@@ -541,9 +551,7 @@ export class OtlpReceiver {
     } finally {
       this.inflightBytes -= held;
       if (slot) this.active--;
-      const n = (this.perPeer.get(peer) ?? 1) - 1;
-      if (n <= 0) this.perPeer.delete(peer);
-      else this.perPeer.set(peer, n);
+      doneReading();
     }
   }
 
