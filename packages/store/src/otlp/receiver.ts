@@ -29,6 +29,7 @@ import {
   RequestTooLargeError,
   type Signal,
 } from './proto.js';
+import { type Binary, encodeTraceRow, insertRowBinary, isBinary, Writer } from './rowbinary.js';
 import {
   type Enrichment,
   logRows,
@@ -38,6 +39,7 @@ import {
   rowContext,
   traceRows,
 } from './rows.js';
+import { Fallback, wireTraceRows } from './wire-traces.js';
 
 export interface ReceiverOptions extends Partial<RequestLimits> {
   store: ChdbStore;
@@ -93,7 +95,9 @@ export interface ReceiverOptions extends Partial<RequestLimits> {
   maxAgeMs?: number;
 }
 
-type Tables = Record<string, Row[]>;
+type Tables = Record<string, Row[] | Binary>;
+
+const rowCount = (t: Row[] | Binary): number => (isBinary(t) ? t.rows : t.length);
 
 interface Waiter {
   tables: Tables;
@@ -121,7 +125,7 @@ export class BatchWriter {
 
   enqueue(tables: Tables, bytes = 0): Promise<void> {
     let rows = 0;
-    for (const r of Object.values(tables)) rows += r.length;
+    for (const r of Object.values(tables)) rows += rowCount(r);
     if (rows === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ tables, rows, bytes, resolve, reject });
@@ -186,8 +190,19 @@ export class BatchWriter {
 
   private async write(batch: Waiter[]): Promise<void> {
     const byTable = new Map<string, string[]>();
+    const binary = new Map<string, Buffer[]>();
     for (const w of batch) {
       for (const [table, rows] of Object.entries(w.tables)) {
+        if (isBinary(rows)) {
+          if (rows.rows === 0) continue;
+          let chunks = binary.get(table);
+          if (!chunks) {
+            chunks = [];
+            binary.set(table, chunks);
+          }
+          chunks.push(rows.rowbinary);
+          continue;
+        }
         if (rows.length === 0) continue;
         let lines = byTable.get(table);
         if (!lines) {
@@ -197,6 +212,7 @@ export class BatchWriter {
         for (const r of rows) lines.push(JSON.stringify(r));
       }
     }
+    for (const [table, chunks] of binary) await insertRowBinary(this.store, this.database, table, chunks);
     // the dedup keys last: a key is only recorded once its payload is written
     const order = [...byTable.keys()].sort((a, b) => Number(a === DEDUP_TABLE) - Number(b === DEDUP_TABLE));
     for (const table of order) {
@@ -235,6 +251,8 @@ export interface ReceiverStats {
   itemsRejected: number;
   /** requests cut off for a slow or late body */
   slowBodies: number;
+  /** trace requests converted on the protobuf wire path (the rest took the object path) */
+  wirePath: number;
 }
 
 interface Reader {
@@ -271,6 +289,7 @@ export class OtlpReceiver {
     rowsWritten: 0,
     itemsRejected: 0,
     slowBodies: 0,
+    wirePath: 0,
   };
   private active = 0;
   private inflightBytes = 0;
@@ -477,26 +496,46 @@ export class OtlpReceiver {
         maxNodes: this.o.maxNodesPerRequest,
         maxItems: this.o.maxItemsPerRequest,
       };
-      let msg: unknown;
-      if (json) {
-        msg = decodeJson(signal, body, limits);
-        const n = countItems(signal, msg);
-        if (n > this.o.maxItemsPerRequest) throw tooManyItems(signal, this.o.maxItemsPerRequest, n);
-      } else {
+      const newCtx = () =>
+        rowContext({
+          enrich: this.enrichment(clientIp),
+          window: this.window(),
+          maxBytes: this.o.maxRowBytesPerRequest,
+        });
+      let ctx = newCtx();
+      let tables: Tables | undefined;
+      if (!json) {
         scanProtobuf(signal, body, limits);
-        msg = decodeProtobuf(signal, body);
+        if (signal === 'traces') {
+          // the wire path: protobuf → RowBinary without objects; Fallback → the object path below
+          const out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
+          try {
+            const n = wireTraceRows(body, ctx, out);
+            tables = { otel_traces: { rowbinary: out.take(), rows: n } };
+            this.stats.wirePath++;
+          } catch (e) {
+            if (!(e instanceof Fallback)) throw e;
+            ctx = newCtx();
+          }
+        }
       }
-      const ctx = rowContext({
-        enrich: this.enrichment(clientIp),
-        window: this.window(),
-        maxBytes: this.o.maxRowBytesPerRequest,
-      });
-      let tables: Tables;
-      if (signal === 'traces') tables = { otel_traces: traceRows(msg, ctx) };
-      else if (signal === 'logs') tables = { otel_logs: logRows(msg, ctx) };
-      else tables = metricRows(msg, ctx);
-      msg = undefined;
-      const rows = Object.values(tables).reduce((n, r) => n + r.length, 0);
+      if (!tables) {
+        let msg: unknown;
+        if (json) {
+          msg = decodeJson(signal, body, limits);
+          const n = countItems(signal, msg);
+          if (n > this.o.maxItemsPerRequest) throw tooManyItems(signal, this.o.maxItemsPerRequest, n);
+        } else msg = decodeProtobuf(signal, body);
+        if (signal === 'traces') {
+          const rows = traceRows(msg, ctx);
+          const out = new Writer(rows.length * 512 + 1024);
+          for (const r of rows) encodeTraceRow(out, r);
+          tables = { otel_traces: { rowbinary: out.take(), rows: rows.length } };
+        } else if (signal === 'logs') tables = { otel_logs: logRows(msg, ctx) };
+        else tables = metricRows(msg, ctx);
+        msg = undefined;
+      }
+      const rows = Object.values(tables).reduce((n, r) => n + rowCount(r), 0);
       const partial =
         ctx.rejected > 0 ? { rejected: ctx.rejected, message: this.windowText(signal, ctx) } : undefined;
       this.stats.itemsRejected += ctx.rejected;

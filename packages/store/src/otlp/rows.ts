@@ -12,8 +12,8 @@ import { BadRequestError, RequestTooLargeError } from './proto.js';
 type Msg = any;
 export type Row = Record<string, unknown>;
 
-const SPAN_KIND = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
-const STATUS_CODE = ['Unset', 'Ok', 'Error'];
+export const SPAN_KIND = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
+export const STATUS_CODE = ['Unset', 'Ok', 'Error'];
 
 export function longToString(v: unknown): string {
   if (v === undefined || v === null) return '0';
@@ -144,29 +144,32 @@ export function anyValueToString(v: Msg): string {
 }
 
 /** How a context's attributes are capped: `limit(attrs, max, priority)` then `truncate_all(attrs, valueBytes)`. */
-interface Caps {
+export interface Caps {
   max: number;
   valueBytes: number;
   priority?: ReadonlySet<string>;
 }
 
-const RESOURCE_CAPS: Caps = {
+export const RESOURCE_CAPS: Caps = {
   max: EXTRA_CAPS.otherAttributes,
   valueBytes: ATTRIBUTE_CAPS.resourceValueBytes,
   priority: new Set([ATTR_SERVICE_NAME]),
 };
-const SPAN_CAPS: Caps = {
+export const SPAN_CAPS: Caps = {
   max: ATTRIBUTE_CAPS.spanAttributes,
   valueBytes: ATTRIBUTE_CAPS.spanValueBytes,
   priority: new Set(SPAN_PRIORITY_KEYS),
 };
-const EVENT_CAPS: Caps = { max: EXTRA_CAPS.otherAttributes, valueBytes: ATTRIBUTE_CAPS.spanEventValueBytes };
-const LOG_CAPS: Caps = {
+export const EVENT_CAPS: Caps = {
+  max: EXTRA_CAPS.otherAttributes,
+  valueBytes: ATTRIBUTE_CAPS.spanEventValueBytes,
+};
+export const LOG_CAPS: Caps = {
   max: ATTRIBUTE_CAPS.logAttributes,
   valueBytes: ATTRIBUTE_CAPS.logValueBytes,
   priority: new Set(LOG_PRIORITY_KEYS),
 };
-const OTHER_CAPS: Caps = { max: EXTRA_CAPS.otherAttributes, valueBytes: EXTRA_CAPS.otherValueBytes };
+export const OTHER_CAPS: Caps = { max: EXTRA_CAPS.otherAttributes, valueBytes: EXTRA_CAPS.otherValueBytes };
 
 /**
  * Attributes → the exporter's Map(String, String), capped like the collector's transform/normalize:
@@ -174,7 +177,8 @@ const OTHER_CAPS: Caps = { max: EXTRA_CAPS.otherAttributes, valueBytes: EXTRA_CA
  * string values (only strings) to `valueBytes` (here on a character boundary).
  */
 export function attrsToMap(attrs: Msg[] | undefined, caps: Caps = OTHER_CAPS): Record<string, string> {
-  const out: Record<string, string> = {};
+  // no prototype: a "__proto__" key is an attribute like any other
+  const out: Record<string, string> = Object.create(null);
   const list: Msg[] = attrs ?? [];
   let keep: ((kv: Msg) => boolean) | undefined;
   if (list.length > caps.max) {
@@ -222,13 +226,13 @@ export function rowContext(o: Partial<RowContext> = {}): RowContext {
   return { bytes: 0, maxBytes: Number.POSITIVE_INFINITY, rejected: 0, ...o };
 }
 
-const mapBytes = (m: Record<string, string>): number => {
+export const mapBytes = (m: Record<string, string>): number => {
   let n = 2;
   for (const k in m) n += k.length + (m[k] as string).length + 6;
   return n;
 };
 
-function charge(ctx: RowContext, bytes: number, what: string): void {
+export function charge(ctx: RowContext, bytes: number, what: string): void {
   ctx.bytes += bytes;
   if (ctx.bytes > ctx.maxBytes)
     throw new RequestTooLargeError(
@@ -238,7 +242,7 @@ function charge(ctx: RowContext, bytes: number, what: string): void {
 }
 
 /** false (and counted) when a timestamp is outside the accepted window. */
-function inWindow(ctx: RowContext, ns: bigint): boolean {
+export function inWindow(ctx: RowContext, ns: bigint): boolean {
   const w = ctx.window;
   if (!w || (ns >= w.minNs && ns <= w.maxNs)) return true;
   ctx.rejected++;
