@@ -11,11 +11,12 @@ export const INGEST_OPTIONS = {
   'max-decompressed-bytes': { type: 'string' },
   'max-requests-per-peer': { type: 'string' },
   'min-body-rate': { type: 'string' },
+  'ack-written': { type: 'boolean' },
 } as const;
 
 export const INGEST_USAGE = `             [--require-keys] [--trusted-proxy CIDR|loopback|none]... [--max-items-per-request 20000]
              [--max-body-bytes N] [--max-decompressed-bytes N] [--max-requests-per-peer 32]
-             [--min-body-rate 1024 (bytes/s)]
+             [--min-body-rate 1024 (bytes/s)] [--ack-written]
 `;
 
 export class FlagError extends Error {}
@@ -38,7 +39,9 @@ type Values = {
 
 /** The receiver options the flags set (absent flags: the receiver's defaults). */
 export function ingestOptions(values: Values): Partial<EmbeddedOptions> {
-  const o: Partial<EmbeddedOptions> = {};
+  // trace requests are answered once in the ingest log (inserted right after, in big batches);
+  // --ack-written answers once inserted (read-your-writes, slower)
+  const o: Partial<EmbeddedOptions> = { ack: values['ack-written'] ? 'written' : 'logged' };
   if (values['require-keys']) o.requireKeys = true;
   const proxies = values['trusted-proxy'];
   if (proxies && proxies.length > 0) o.trustedProxies = proxies.includes('none') ? [] : proxies;

@@ -6,7 +6,8 @@ const parse = (args: string[]) => ingestOptions(parseArgs({ args, options: INGES
 
 describe('mp-otel up: receiver flags', () => {
   it('map to the receiver options', () => {
-    expect(parse([])).toEqual({});
+    expect(parse([])).toEqual({ ack: 'logged' });
+    expect(parse(['--ack-written'])).toEqual({ ack: 'written' });
     expect(
       parse([
         '--require-keys',
@@ -20,12 +21,13 @@ describe('mp-otel up: receiver flags', () => {
         '2048',
       ]),
     ).toEqual({
+      ack: 'logged',
       requireKeys: true,
       trustedProxies: ['10.0.0.0/8', 'loopback'],
       maxItemsPerRequest: 5000,
       minBodyBytesPerSecond: 2048,
     });
-    expect(parse(['--trusted-proxy', 'none'])).toEqual({ trustedProxies: [] });
+    expect(parse(['--trusted-proxy', 'none'])).toEqual({ ack: 'logged', trustedProxies: [] });
   });
   it('refuse what is not a positive whole number', () => {
     expect(() => parse(['--max-body-bytes', 'abc'])).toThrow(

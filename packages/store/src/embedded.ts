@@ -1,7 +1,7 @@
 // `mp-otel up` in-process: chDB + the ClickHouse-compatible HTTP front + the OTLP receiver. Migrations,
 // the catalog and the geo database are applied through @clickhouse/client against the front, exactly as
 // they would be against a ClickHouse server.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { type Catalog, loadCatalog } from '@mp-otel/contracts';
 import { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
@@ -78,6 +78,8 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     const rcv = await startReceiver({
       retentionDays: resolveSchemaOptions(opts).ttlDays,
       apps,
+      walDir: join(dataDir, 'ingest-log'),
+      log,
       ...opts,
       store,
       database,

@@ -10,8 +10,11 @@
 // size, bytes in flight, depth/nodes/items before decoding (prescan.ts), row bytes while converting
 // (rows.ts), the queue after converting. Items dated outside retention / clock skew are answered with
 // OTLP partial success rather than written and silently deleted by the TTL.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzip, inflate } from 'node:zlib';
 import type { CatalogApp } from '@mp-otel/contracts';
 import { ATTR_CLIENT_ADDRESS } from '@mp-otel/contracts/names';
@@ -29,7 +32,14 @@ import {
   RequestTooLargeError,
   type Signal,
 } from './proto.js';
-import { type Binary, encodeTraceRow, insertRowBinary, isBinary, Writer } from './rowbinary.js';
+import {
+  type Binary,
+  encodeTraceRow,
+  insertRowBinary,
+  insertRowBinaryFile,
+  isBinary,
+  Writer,
+} from './rowbinary.js';
 import {
   type Enrichment,
   logRows,
@@ -39,6 +49,7 @@ import {
   rowContext,
   traceRows,
 } from './rows.js';
+import { type Segment, Wal } from './wal.js';
 import { Fallback, wireTraceRows } from './wire-traces.js';
 
 export interface ReceiverOptions extends Partial<RequestLimits> {
@@ -93,6 +104,19 @@ export interface ReceiverOptions extends Partial<RequestLimits> {
   maxFutureSkewMs?: number;
   /** Oldest item accepted when retention is off, and at most (default 90 days: one INSERT < 100 partitions). */
   maxAgeMs?: number;
+  /**
+   * The trace ingest log's directory (wal.ts; default: a temporary directory, removed at close —
+   * startEmbedded passes <dataDir>/ingest-log, kept across restarts).
+   */
+  walDir?: string;
+  /**
+   * When a trace request is answered: "written" (default) once its rows are inserted, "logged" once they
+   * are in the ingest log (inserted right after, in bigger batches; `mp-otel up` uses this). Logs and
+   * metrics are always answered once written.
+   */
+  ack?: 'written' | 'logged';
+  /** Log lines (a refused log segment). */
+  log?: (line: string) => void;
 }
 
 type Tables = Record<string, Row[] | Binary>;
@@ -111,9 +135,15 @@ export class BatchWriter {
   private queue: Waiter[] = [];
   private flushing = false;
   private timer: NodeJS.Timeout | undefined;
-  queuedRows = 0;
-  queuedBytes = 0;
+  private pendingRows = 0;
+  private pendingBytes = 0;
   batches = 0;
+  /** segments ready for the drainer (left by an earlier process, or full ones) */
+  private ready: Segment[] = [];
+  /** per segment id: the requests waiting for that segment's insert (ack "written") */
+  private segWaiters = new Map<number, { end: number; resolve(): void; reject(e: Error): void }[]>();
+  private draining: Promise<void> | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: ChdbStore,
@@ -121,16 +151,62 @@ export class BatchWriter {
     private readonly maxBatchRows: number,
     private readonly lingerMs: number,
     private readonly maxBatchBytes = 32 * 1024 * 1024,
+    /** the trace ingest log; without it, trace rows are queued in memory like the others */
+    private readonly wal?: Wal,
+    /** "logged": a trace request is answered once its rows are in the log; "written": once inserted */
+    private readonly ack: 'logged' | 'written' = 'written',
+    private readonly log: (line: string) => void = () => {},
   ) {}
 
+  /** Rows accepted and not yet in the store (memory queue + the trace log). */
+  get queuedRows(): number {
+    return this.pendingRows + (this.wal?.rows ?? 0);
+  }
+  get queuedBytes(): number {
+    return this.pendingBytes + (this.wal?.bytes ?? 0);
+  }
+
+  /** Inserts the segments an earlier process left in the log (before the receiver listens). */
+  async replay(): Promise<number> {
+    if (!this.wal) return 0;
+    const left = this.wal.leftovers();
+    let rows = 0;
+    for (const seg of left) {
+      this.wal.adopt(seg);
+      rows += seg.rows;
+    }
+    this.ready.push(...left);
+    await this.drain();
+    return rows;
+  }
+
   enqueue(tables: Tables, bytes = 0): Promise<void> {
+    const traces = tables.otel_traces;
+    if (this.wal && traces && isBinary(traces)) {
+      if (traces.rows === 0) return Promise.resolve();
+      const keys = (tables[DEDUP_TABLE] as Row[] | undefined) ?? [];
+      this.wal.append(traces.rowbinary, traces.rows, keys);
+      const cur = this.wal.current;
+      let done: Promise<void> = Promise.resolve();
+      if (this.ack === 'written' && cur.id !== undefined) {
+        const list = this.segWaiters.get(cur.id) ?? [];
+        this.segWaiters.set(cur.id, list);
+        done = new Promise<void>((resolve, reject) => list.push({ end: cur.bytes, resolve, reject }));
+      }
+      if (cur.rows >= this.maxBatchRows || cur.bytes >= this.maxBatchBytes) {
+        const seg = this.wal.rotate();
+        if (seg) this.ready.push(seg);
+      }
+      this.scheduleDrain();
+      return done;
+    }
     let rows = 0;
     for (const r of Object.values(tables)) rows += rowCount(r);
     if (rows === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ tables, rows, bytes, resolve, reject });
-      this.queuedRows += rows;
-      this.queuedBytes += bytes;
+      this.pendingRows += rows;
+      this.pendingBytes += bytes;
       this.schedule();
     });
   }
@@ -141,12 +217,89 @@ export class BatchWriter {
     const delay = pendingRows >= this.maxBatchRows ? 0 : this.lingerMs;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      void this.flushQueue();
     }, delay);
   }
 
-  /** Writes everything queued so far (also used at shutdown). */
+  private scheduleDrain(): void {
+    if (this.draining || this.drainTimer) return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      void this.drain();
+    }, this.lingerMs);
+    this.drainTimer.unref();
+  }
+
+  /** Inserts every segment of the log, the current one included; appends made meanwhile go to the next. */
+  drain(): Promise<void> {
+    const wal = this.wal;
+    if (!wal) return Promise.resolve();
+    if (this.draining) return this.draining.then(() => this.drain());
+    const p = (async () => {
+      for (;;) {
+        const seg = this.ready.shift() ?? wal.rotate();
+        if (!seg) break;
+        await this.insertSegment(wal, seg);
+      }
+    })().finally(() => {
+      if (this.draining === p) this.draining = undefined;
+    });
+    this.draining = p;
+    return p;
+  }
+
+  private async insertSegment(wal: Wal, seg: Segment): Promise<void> {
+    const waiters = this.segWaiters.get(seg.id) ?? [];
+    this.segWaiters.delete(seg.id);
+    const failedEnds = new Set<number>();
+    try {
+      await insertRowBinaryFile(this.store, this.database, 'otel_traces', seg.bin);
+    } catch (err) {
+      // isolate: each appended request on its own; the ones the store refuses are kept aside
+      const all = readFileSync(seg.bin);
+      let start = 0;
+      for (const end of seg.ends) {
+        try {
+          await insertRowBinary(this.store, this.database, 'otel_traces', [all.subarray(start, end)]);
+        } catch (e) {
+          failedEnds.add(end);
+          const file = `${seg.bin}.${start}-${end}`;
+          writeFileSync(file, all.subarray(start, end));
+          const kept = wal.quarantine(file);
+          this.log(`mp-otel: the store refused logged trace rows (${(e as Error).message}); kept in ${kept}`);
+        }
+        start = end;
+      }
+      if (failedEnds.size === 0)
+        this.log(`mp-otel: a log segment needed inserting per request: ${(err as Error).message}`);
+    }
+    if (seg.keys.length > 0) {
+      await this.store
+        .insertJSONEachRow(
+          `${this.database}.${DEDUP_TABLE}`,
+          `${seg.keys.map((k) => JSON.stringify(k)).join('\n')}\n`,
+        )
+        .catch((e: Error) => this.log(`mp-otel: batch ids not recorded: ${e.message}`));
+    }
+    wal.done(seg);
+    this.batches++;
+    for (const w of waiters) {
+      if (failedEnds.has(w.end)) w.reject(new Error('the store refused these rows'));
+      else w.resolve();
+    }
+  }
+
+  /** Writes everything queued so far (also used at shutdown), the trace log included. */
   async flush(): Promise<void> {
+    if (this.drainTimer) {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+    }
+    await this.drain();
+    await this.flushQueue();
+  }
+
+  private async flushQueue(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
@@ -179,8 +332,8 @@ export class BatchWriter {
             }
           }
         } finally {
-          this.queuedRows -= n;
-          this.queuedBytes -= b;
+          this.pendingRows -= n;
+          this.pendingBytes -= b;
         }
       }
     } finally {
@@ -264,7 +417,7 @@ interface Reader {
 type Resolved = Required<
   Omit<
     ReceiverOptions,
-    'store' | 'port' | 'host' | 'apps' | 'requireKeys' | 'trustedProxies' | 'retentionDays'
+    'store' | 'port' | 'host' | 'apps' | 'requireKeys' | 'trustedProxies' | 'retentionDays' | 'walDir' | 'log'
   >
 >;
 
@@ -298,6 +451,8 @@ export class OtlpReceiver {
   private readerTimer: NodeJS.Timeout | undefined;
   private readonly o: Resolved;
   private readonly retentionDays: number;
+  private readonly wal: Wal;
+  private readonly ownWal: boolean;
 
   constructor(opts: ReceiverOptions) {
     this.o = {
@@ -325,14 +480,20 @@ export class OtlpReceiver {
       clientAddress: opts.clientAddress ?? true,
       maxFutureSkewMs: opts.maxFutureSkewMs ?? HOUR,
       maxAgeMs: opts.maxAgeMs ?? 90 * DAY,
+      ack: opts.ack ?? 'written',
     };
     this.retentionDays = opts.retentionDays ?? 30;
+    this.ownWal = opts.walDir === undefined;
+    this.wal = new Wal(opts.walDir ?? mkdtempSync(join(tmpdir(), 'mp-otel-ingest-log-')));
     this.writer = new BatchWriter(
       opts.store,
       this.o.database,
       this.o.maxBatchRows,
       this.o.lingerMs,
       this.o.maxBatchBytes,
+      this.wal,
+      this.o.ack,
+      opts.log,
     );
     this.dedup = new BatchDedup(opts.store, this.o.database, this.o.dedupWindowMs, this.o.dedupMaxEntries);
     this.access = new IngestAccess({
@@ -366,9 +527,11 @@ export class OtlpReceiver {
     );
   }
 
-  /** Loads the recent batch ids from the store (dedup across restarts). */
-  async start(): Promise<void> {
+  /** Inserts what an earlier process left in the ingest log, then loads the recent batch ids. */
+  async start(): Promise<number> {
+    const replayed = await this.writer.replay();
     await this.dedup.load();
+    return replayed;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -695,6 +858,12 @@ export class OtlpReceiver {
     this.readerTimer = undefined;
   }
 
+  /** After the last flush: closes the ingest log (a temporary one is removed). */
+  closeLog(): void {
+    this.wal.close();
+    if (this.ownWal) rmSync(this.wal.dir, { recursive: true, force: true });
+  }
+
   get options(): Readonly<Resolved> & { requireKeys: boolean; trustedProxies: string[] } {
     return { ...this.o, requireKeys: this.access.requireKeys, trustedProxies: this.access.trustedProxies };
   }
@@ -727,7 +896,8 @@ export async function startReceiver(
       `ingest keys are required on ${opts.host ?? '127.0.0.1'} (reachable from other hosts, or asked for) but no app in the ` +
         'catalog declares apps[].keys: add the app and its keys to the catalog, or listen on 127.0.0.1',
     );
-  await receiver.start();
+  const replayed = await receiver.start();
+  if (replayed > 0) opts.log?.(`mp-otel: inserted ${replayed} logged span rows left by the previous run`);
   const server = createServer(
     {
       headersTimeout: o.headersTimeoutMs,
@@ -759,6 +929,7 @@ export async function startReceiver(
       });
       receiver.close();
       await receiver.writer.flush();
+      receiver.closeLog();
     },
   };
 }

@@ -176,21 +176,31 @@ export async function insertRowBinary(
   table: string,
   chunks: Buffer[],
 ): Promise<void> {
-  const cols = COLUMNS[table];
-  if (!cols) throw new Error(`no RowBinary layout for ${table}`);
   if (!scratch) {
     scratch = join(tmpdir(), `mp-otel-rowbinary-${process.pid}`);
     mkdirSync(scratch, { recursive: true });
   }
   const file = join(scratch, `${table}-${++seq}.bin`);
   writeFileSync(file, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
-  const names = cols.map(([n]) => `\`${n}\``).join(', ');
-  const structure = cols.map(([, t], i) => `c${i} ${t}`).join(', ');
   try {
-    await store.query(
-      `INSERT INTO ${database}.${table} (${names}) SELECT * FROM file('${file}', RowBinary, '${structure}')`,
-    );
+    await insertRowBinaryFile(store, database, table, file);
   } finally {
     rmSync(file, { force: true });
   }
+}
+
+/** `INSERT INTO db.table (…) SELECT * FROM file('<file>', RowBinary, '<structure>')`. */
+export async function insertRowBinaryFile(
+  store: ChdbStore,
+  database: string,
+  table: string,
+  file: string,
+): Promise<void> {
+  const cols = COLUMNS[table];
+  if (!cols) throw new Error(`no RowBinary layout for ${table}`);
+  const names = cols.map(([n]) => `\`${n}\``).join(', ');
+  const structure = cols.map(([, t], i) => `c${i} ${t}`).join(', ');
+  await store.query(
+    `INSERT INTO ${database}.${table} (${names}) SELECT * FROM file('${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}', RowBinary, '${structure}')`,
+  );
 }
