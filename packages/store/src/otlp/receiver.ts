@@ -193,7 +193,8 @@ export class BatchWriter {
         this.segWaiters.set(cur.id, list);
         done = new Promise<void>((resolve, reject) => list.push({ end: cur.bytes, resolve, reject }));
       }
-      if (cur.rows >= this.maxBatchRows || cur.bytes >= this.maxBatchBytes) {
+      // a log segment is one INSERT: larger than a memory batch (each INSERT costs ~0.1–0.4 s whatever its size)
+      if (cur.rows >= 5 * this.maxBatchRows || cur.bytes >= 4 * this.maxBatchBytes) {
         const seg = this.wal.rotate();
         if (seg) this.ready.push(seg);
       }

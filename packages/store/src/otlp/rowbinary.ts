@@ -33,18 +33,21 @@ export class Writer {
   }
   /** A JS string as a RowBinary String (varint byte length + UTF-8). */
   str(s: string): void {
-    if (s.length < 64) {
-      // short strings: ASCII fast path
-      let ascii = true;
-      for (let i = 0; i < s.length; i++)
-        if (s.charCodeAt(i) > 0x7f) {
-          ascii = false;
-          break;
-        }
-      if (ascii) {
-        this.need(s.length + 1);
-        this.buf[this.pos++] = s.length;
-        this.pos += this.buf.write(s, this.pos, 'latin1');
+    const n = s.length;
+    if (n < 128) {
+      // short strings: ASCII written here (a native write costs more than the loop)
+      this.need(n + 1);
+      const b = this.buf;
+      let p = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        b[p++] = c;
+      }
+      if (i === n) {
+        b[this.pos] = n;
+        this.pos = p;
         return;
       }
     }
@@ -54,12 +57,23 @@ export class Writer {
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
   /** Raw UTF-8 bytes as a RowBinary String. */
-  bytes(b: Uint8Array, start: number, end: number): void {
+  bytes(b: Buffer, start: number, end: number): void {
     const len = end - start;
     this.varint(len);
     this.need(len);
-    this.buf.set(b.subarray(start, end), this.pos);
+    if (len < 48) {
+      const o = this.buf;
+      let p = this.pos;
+      for (let i = start; i < end; i++) o[p++] = b[i] as number;
+    } else b.copy(this.buf, this.pos, start, end);
     this.pos += len;
+  }
+  /** 8 little-endian bytes from two uint32 halves. */
+  u64parts(lo: number, hi: number): void {
+    this.need(8);
+    this.buf.writeUInt32LE(lo >>> 0, this.pos);
+    this.buf.writeUInt32LE(hi >>> 0, this.pos + 4);
+    this.pos += 8;
   }
   u64(v: bigint): void {
     this.need(8);

@@ -6,7 +6,7 @@
 // integer-like attribute key, an unexpected wire type — throws Fallback and the request takes the object
 // path, which gives the same rows or the same 400.
 import { isUtf8 } from 'node:buffer';
-import { MAX_NANOS, Writer } from './rowbinary.js';
+import { Writer } from './rowbinary.js';
 import {
   type Caps,
   charge,
@@ -28,6 +28,7 @@ const fallback = (why: string): never => {
 };
 
 const INT_KEY = /^(?:0|[1-9]\d{0,9})$/;
+const keyCache = new Map<number, string>();
 
 /** An attribute: its key, and its value as a byte range of the body or a rendered string. */
 interface Attr {
@@ -67,6 +68,20 @@ class Wire {
 
   /** A varint as a signed 64-bit decimal (protobufjs Long → toString()). */
   int64String(): string {
+    // up to 7 bytes (< 2^49): exact as a Number
+    const b = this.buf;
+    const start = this.pos;
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 7 && start + i < b.length; i++) {
+      const x = b[start + i] as number;
+      v += (x & 0x7f) * mul;
+      if (x < 0x80) {
+        this.pos = start + i + 1;
+        return String(v);
+      }
+      mul *= 128;
+    }
     let lo = 0n;
     let shift = 0n;
     for (let i = 0; i < 10; i++) {
@@ -103,12 +118,54 @@ class Wire {
   }
 
   utf8(s: number, e: number): void {
-    if (e - s > 0 && !isUtf8(this.buf.subarray(s, e))) fallback('invalid UTF-8');
+    const b = this.buf;
+    for (let i = s; i < e; i++)
+      if ((b[i] as number) > 0x7f) {
+        if (!isUtf8(b.subarray(s, e))) fallback('invalid UTF-8');
+        return;
+      }
   }
 
   string(s: number, e: number): string {
     this.utf8(s, e);
     return this.buf.toString('utf8', s, e);
+  }
+
+  /** An attribute key: ASCII keys come from a cache (keys repeat on every span). */
+  key(s: number, e: number): string {
+    const b = this.buf;
+    const n = e - s;
+    if (n > 64) return this.string(s, e);
+    let h = n;
+    for (let i = s; i < e; i++) {
+      const c = b[i] as number;
+      if (c > 0x7f) return this.string(s, e);
+      h = Math.imul(h ^ c, 16777619);
+    }
+    const hit = keyCache.get(h);
+    if (hit !== undefined && hit.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++)
+        if (hit.charCodeAt(i) !== b[s + i]) {
+          same = false;
+          break;
+        }
+      if (same) return hit;
+    }
+    const k = b.toString('latin1', s, e);
+    if (keyCache.size > 4096) keyCache.clear();
+    keyCache.set(h, k);
+    return k;
+  }
+
+  /** fixed64 into lo/hi (uint32 halves), no BigInt. */
+  lo = 0;
+  hi = 0;
+  fixed64parts(): void {
+    if (this.pos + 8 > this.buf.length) fallback('truncated');
+    this.lo = this.buf.readUInt32LE(this.pos);
+    this.hi = this.buf.readUInt32LE(this.pos + 4);
+    this.pos += 8;
   }
 
   /** A bytes id: '' when empty or all zero, else hex; other lengths → Fallback (the object path's 400). */
@@ -133,7 +190,7 @@ function keyValue(w: Wire, end: number, out: Attr[]): void {
     const wt = tag & 7;
     if (f === 1 && wt === 2) {
       const n = w.len(end);
-      key = w.string(w.pos, w.pos + n);
+      key = w.key(w.pos, w.pos + n);
       w.pos += n;
     } else if (f === 2 && wt === 2) {
       // AnyValue: the last value field wins (protobufjs replaces the message)
@@ -180,10 +237,19 @@ function keyValue(w: Wire, end: number, out: Attr[]): void {
 
 /** Applies limit() + truncate_all() like attrsToMap; returns the kept attributes (no duplicates allowed). */
 function capAttrs(w: Wire, list: Attr[], caps: Caps, seen: Set<string>): Attr[] {
-  seen.clear();
-  for (const a of list) {
-    if (seen.has(a.key) || INT_KEY.test(a.key)) fallback('duplicate or integer-like key');
-    seen.add(a.key);
+  if (list.length <= 16) {
+    for (let i = 0; i < list.length; i++) {
+      const k = (list[i] as Attr).key;
+      const c = k.charCodeAt(0);
+      if (c >= 48 && c <= 57 && INT_KEY.test(k)) fallback('integer-like key');
+      for (let j = 0; j < i; j++) if ((list[j] as Attr).key === k) fallback('duplicate key');
+    }
+  } else {
+    seen.clear();
+    for (const a of list) {
+      if (seen.has(a.key) || INT_KEY.test(a.key)) fallback('duplicate or integer-like key');
+      seen.add(a.key);
+    }
   }
   let kept = list;
   if (list.length > caps.max) {
@@ -240,7 +306,8 @@ function attrList(w: Wire, end: number, into: Attr[]): void {
 }
 
 interface Event {
-  time: bigint;
+  tLo: number;
+  tHi: number;
   ns: number;
   ne: number;
   attrs: Attr[];
@@ -261,6 +328,14 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
   const w = new Wire(body);
   const seen = new Set<string>();
   const extra = ctx.enrich?.attributes;
+  const split = (v: bigint) => ({ lo: Number(v & 0xffffffffn), hi: Number((v >> 32n) & 0xffffffffn) });
+  const win = ctx.window
+    ? (() => {
+        const a = split(ctx.window.minNs < 0n ? 0n : ctx.window.minNs);
+        const b = split(ctx.window.maxNs > 2n ** 64n - 1n ? 2n ** 64n - 1n : ctx.window.maxNs);
+        return { minLo: a.lo, minHi: a.hi, maxLo: b.lo, maxHi: b.hi };
+      })()
+    : undefined;
   let rows = 0;
   const end = body.length;
   while (w.pos < end) {
@@ -348,8 +423,10 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
         let nameS = 0;
         let nameE = 0;
         let kind = 0;
-        let start = 0n;
-        let endNs = 0n;
+        let sLo = 0;
+        let sHi = 0;
+        let eLo = 0;
+        let eHi = 0;
         let spanAttrs: Attr[] = [];
         const events: Event[] = [];
         const links: Link[] = [];
@@ -388,13 +465,16 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
                 keyValue(w, e, spanAttrs);
                 break;
               case 11: {
-                const ev: Event = { time: 0n, ns: 0, ne: 0, attrs: [] };
+                const ev: Event = { tLo: 0, tHi: 0, ns: 0, ne: 0, attrs: [] };
                 while (w.pos < e) {
                   const et = w.varint();
                   const ef = et >>> 3;
                   const ewt = et & 7;
-                  if (ef === 1 && ewt === 1) ev.time = w.fixed64();
-                  else if (ef === 2 && ewt === 2) {
+                  if (ef === 1 && ewt === 1) {
+                    w.fixed64parts();
+                    ev.tLo = w.lo;
+                    ev.tHi = w.hi;
+                  } else if (ef === 2 && ewt === 2) {
                     const m = w.len(e);
                     w.utf8(w.pos, w.pos + m);
                     ev.ns = w.pos;
@@ -458,13 +538,23 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
             }
             w.pos = e;
           } else if (f === 6 && wt === 0) kind = w.int32();
-          else if (f === 7 && wt === 1) start = w.fixed64();
-          else if (f === 8 && wt === 1) endNs = w.fixed64();
-          else if (f >= 1 && f <= 15 && !(f === 10 || f === 12 || f === 14)) fallback('wire type');
+          else if (f === 7 && wt === 1) {
+            w.fixed64parts();
+            sLo = w.lo;
+            sHi = w.hi;
+          } else if (f === 8 && wt === 1) {
+            w.fixed64parts();
+            eLo = w.lo;
+            eHi = w.hi;
+          } else if (f >= 1 && f <= 15 && !(f === 10 || f === 12 || f === 14)) fallback('wire type');
           else w.skip(wt, pe);
         }
         if (w.pos !== pe) fallback('truncated');
-        if (!inWindow(ctx, start)) continue;
+        const inside =
+          !win ||
+          ((sHi > win.minHi || (sHi === win.minHi && sLo >= win.minLo)) &&
+            (sHi < win.maxHi || (sHi === win.maxHi && sLo <= win.maxLo)));
+        if (!inside && !inWindow(ctx, (BigInt(sHi) << 32n) | BigInt(sLo))) continue;
         spanAttrs = capAttrs(w, spanAttrs, SPAN_CAPS, seen);
         const evAttrs = events.map((ev) => capAttrs(w, ev.attrs, EVENT_CAPS, seen));
         const lkAttrs = links.map((l) => capAttrs(w, l.attrs, OTHER_CAPS, seen));
@@ -477,9 +567,8 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
         for (const a of lkAttrs) bytes += 80 + attrBytes(a);
         charge(ctx, bytes, 'span');
         // the row, in TRACE_COLUMNS order
-        out.need(8);
-        out.buf.writeBigInt64LE(start > MAX_NANOS ? MAX_NANOS : start, out.pos);
-        out.pos += 8;
+        if (sHi >= 0x80000000) out.u64parts(0xffffffff, 0x7fffffff);
+        else out.u64parts(sLo, sHi);
         out.str(traceId);
         out.str(spanId);
         out.str(parentId);
@@ -493,11 +582,22 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
         out.str(scopeName);
         out.str(scopeVersion);
         writeAttrs(out, w, spanAttrs, extra);
-        out.u64(endNs > start ? endNs - start : 0n);
+        if (eHi > sHi || (eHi === sHi && eLo > sLo)) {
+          let dLo = eLo - sLo;
+          let dHi = eHi - sHi;
+          if (dLo < 0) {
+            dLo += 0x100000000;
+            dHi -= 1;
+          }
+          out.u64parts(dLo, dHi);
+        } else out.u64parts(0, 0);
         out.str(STATUS_CODE[statusCode] ?? '');
         out.bytes(w.buf, msgS, msgE);
         out.varint(events.length);
-        for (const ev of events) out.ns(ev.time);
+        for (const ev of events) {
+          if (ev.tHi >= 0x80000000) out.u64parts(0xffffffff, 0x7fffffff);
+          else out.u64parts(ev.tLo, ev.tHi);
+        }
         out.varint(events.length);
         for (const ev of events) out.bytes(w.buf, ev.ns, ev.ne);
         out.varint(events.length);
