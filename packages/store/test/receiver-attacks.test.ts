@@ -634,6 +634,60 @@ describe('timestamps the retention would delete', () => {
     expect(Number((await cube.json<{ n: string }>())[0]?.n)).toBe(1);
   });
 
+  it('log records and metric points outside the window: partial success with their own counts', async () => {
+    const now = nowNs();
+    const logs = JSON.stringify({
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'clock-logs' } }] },
+          scopeLogs: [
+            {
+              logRecords: [
+                { timeUnixNano: '0', observedTimeUnixNano: '0', body: { stringValue: 'no clock' } },
+                { timeUnixNano: String(now - 40n * DAY), body: { stringValue: 'old' } },
+                { timeUnixNano: String(now), body: { stringValue: 'fine' } },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const r = await post(`${emb.otlpUrl}/v1/logs`, logs, { ...JSON_CT, 'x-mp-otel-key': EXAMPLE_KEY });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.text).partialSuccess).toMatchObject({ rejectedLogRecords: '2' });
+    const metrics = JSON.stringify({
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'clock-metrics' } }] },
+          scopeMetrics: [
+            {
+              metrics: [
+                {
+                  name: 'm',
+                  gauge: {
+                    dataPoints: [
+                      { timeUnixNano: String(now + 3n * DAY), asDouble: 1 },
+                      { timeUnixNano: String(now), asDouble: 2 },
+                    ],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const m = await post(`${emb.otlpUrl}/v1/metrics`, metrics, { ...JSON_CT, 'x-mp-otel-key': EXAMPLE_KEY });
+    expect(m.status).toBe(200);
+    expect(JSON.parse(m.text).partialSuccess).toMatchObject({ rejectedDataPoints: '1' });
+    const n = await emb.client.query({
+      query:
+        "SELECT (SELECT count() FROM otel_logs WHERE ServiceName = 'clock-logs') AS logs, (SELECT count() FROM otel_metrics_gauge WHERE ServiceName = 'clock-metrics') AS points",
+      format: 'JSONEachRow',
+    });
+    expect(await n.json()).toEqual([{ logs: '1', points: '1' }]);
+  });
+
   it('one request with spans on 150 different days: no 500 (at most the window is written)', async () => {
     const now = nowNs();
     const spans = Array.from({ length: 150 }, (_, i) =>

@@ -769,7 +769,12 @@ export class OtlpReceiver {
     return new Promise((resolve, reject) => {
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > limit) {
-        reject(new HttpError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+        reject(
+          new HttpError(
+            413,
+            `request body of ${declared} bytes exceeds the limit of ${limit} bytes: split the batch into smaller requests`,
+          ),
+        );
         req.resume();
         return;
       }
@@ -802,7 +807,12 @@ export class OtlpReceiver {
         if (size > limit) {
           finish();
           req.resume();
-          reject(new HttpError(413, `request body exceeds the limit of ${limit} bytes`));
+          reject(
+            new HttpError(
+              413,
+              `request body exceeds the limit of ${limit} bytes: split the batch into smaller requests`,
+            ),
+          );
           return;
         }
         try {
