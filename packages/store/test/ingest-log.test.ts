@@ -100,4 +100,27 @@ describe('trace ingest log', () => {
       await rcv.close();
     }
   });
+
+  it('rows the store refuses are kept aside (not retried forever, not lost silently); the receiver goes on', async () => {
+    const walDir = mkdtempSync(join(tmpdir(), 'mp-otel-wal-test-'));
+    const lines: string[] = [];
+    // a database that does not exist: every INSERT is refused
+    const rcv = await startReceiver({
+      store: emb.store,
+      port: 0,
+      walDir,
+      database: 'no_such_database',
+      log: (l) => lines.push(l),
+    });
+    try {
+      const r = await post(`${rcv.url}/v1/traces`, body('wal-refused', 10), PB);
+      expect(r.status).toBe(500); // a failure of the store, not of the input
+      expect(readdirSync(join(walDir, 'failed'))).toHaveLength(1);
+      expect(lines.join('\n')).toMatch(/the store refused logged trace rows/);
+      expect(readdirSync(walDir).filter((f) => f.startsWith('seg-'))).toEqual([]);
+      expect((await post(`${rcv.url}/v1/traces`, body('wal-refused', 10), PB)).status).toBe(500);
+    } finally {
+      await rcv.close();
+    }
+  });
 });
