@@ -208,21 +208,22 @@ export function scanProtobuf(signal: Signal, buf: Uint8Array, limits: ScanLimits
   return w.items;
 }
 
-/** Items of a decoded request (for JSON, counted after parsing). */
+/** Items of a request (a decoded message, or a parsed OTLP/JSON document of any shape). */
 export function countItems(signal: Signal, msg: any): number {
+  const list = (x: unknown): any[] => (Array.isArray(x) ? x : []);
   let n = 0;
   if (signal === 'traces') {
-    for (const rs of msg.resourceSpans ?? [])
-      for (const ss of rs.scopeSpans ?? []) n += ss.spans?.length ?? 0;
+    for (const rs of list(msg?.resourceSpans))
+      for (const ss of list(rs?.scopeSpans)) n += list(ss?.spans).length;
   } else if (signal === 'logs') {
-    for (const rl of msg.resourceLogs ?? [])
-      for (const sl of rl.scopeLogs ?? []) n += sl.logRecords?.length ?? 0;
+    for (const rl of list(msg?.resourceLogs))
+      for (const sl of list(rl?.scopeLogs)) n += list(sl?.logRecords).length;
   } else {
-    for (const rm of msg.resourceMetrics ?? [])
-      for (const sm of rm.scopeMetrics ?? [])
-        for (const m of sm.metrics ?? []) {
-          const d = m.gauge ?? m.sum ?? m.histogram ?? m.exponentialHistogram ?? m.summary;
-          n += d?.dataPoints?.length ?? 0;
+    for (const rm of list(msg?.resourceMetrics))
+      for (const sm of list(rm?.scopeMetrics))
+        for (const m of list(sm?.metrics)) {
+          const d = m?.gauge ?? m?.sum ?? m?.histogram ?? m?.exponentialHistogram ?? m?.summary;
+          n += list(d?.dataPoints).length;
         }
   }
   return n;

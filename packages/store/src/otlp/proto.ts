@@ -110,6 +110,11 @@ export interface JsonBounds {
 }
 
 export function decodeJson(signal: Signal, body: Uint8Array, bounds?: JsonBounds): protobuf.Message {
+  return messageFromJson(signal, parseJsonBody(body, bounds));
+}
+
+/** The body's JSON document (bounds checked before parsing, lone surrogates refused), not yet OTLP-checked. */
+export function parseJsonBody(body: Uint8Array, bounds?: JsonBounds): Record<string, unknown> {
   const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const surrogates = bounds ? scanJson(buf, bounds) : true;
   let doc: unknown;
@@ -122,6 +127,11 @@ export function decodeJson(signal: Signal, body: Uint8Array, bounds?: JsonBounds
     throw new BadRequestError('malformed OTLP/JSON: the body must be a JSON object');
   }
   if (surrogates) checkSurrogates(doc);
+  return doc as Record<string, unknown>;
+}
+
+/** OTLP/JSON document → the protobufjs message (ids converted in place: the document is consumed). */
+export function messageFromJson(signal: Signal, doc: Record<string, unknown>): protobuf.Message {
   try {
     convertIds(doc, '$');
   } catch (e) {

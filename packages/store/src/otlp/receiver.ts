@@ -21,14 +21,16 @@ import { ATTR_CLIENT_ADDRESS } from '@mp-otel/contracts/names';
 import type { ChdbStore } from '../chdb-store.js';
 import { AccessError, IngestAccess, isLoopbackHost, isLoopbackIp } from './access.js';
 import { BatchDedup, type Claim, DEDUP_TABLE } from './dedup.js';
+import { jsonTraceRows } from './json-traces.js';
 import { DEFAULT_LIMITS, type RequestLimits } from './limits.js';
 import { countItems, scanProtobuf, tooManyItems } from './prescan.js';
 import {
   BadRequestError,
-  decodeJson,
   decodeProtobuf,
   encodeResponse,
   encodeStatus,
+  messageFromJson,
+  parseJsonBody,
   RequestTooLargeError,
   type Signal,
 } from './proto.js';
@@ -405,7 +407,7 @@ export interface ReceiverStats {
   itemsRejected: number;
   /** requests cut off for a slow or late body */
   slowBodies: number;
-  /** trace requests converted on the protobuf wire path (the rest took the object path) */
+  /** trace requests converted on a fast path (protobuf wire / parsed JSON); the rest took the object path */
   wirePath: number;
 }
 
@@ -683,13 +685,28 @@ export class OtlpReceiver {
           }
         }
       }
+      let doc: Record<string, unknown> | undefined;
+      if (json) {
+        doc = parseJsonBody(body, limits);
+        const n = countItems(signal, doc);
+        if (n > this.o.maxItemsPerRequest) throw tooManyItems(signal, this.o.maxItemsPerRequest, n);
+        if (signal === 'traces') {
+          // the JSON fast path: the parsed document → RowBinary; Fallback → the object path below
+          const out = new Writer(Math.min(64 * 1024 * 1024, body.length + 1024));
+          try {
+            const n = jsonTraceRows(doc, ctx, out);
+            tables = { otel_traces: { rowbinary: out.take(), rows: n } };
+            this.stats.wirePath++;
+          } catch (e) {
+            if (!(e instanceof Fallback)) throw e;
+            ctx = newCtx();
+          }
+        }
+      }
       if (!tables) {
         let msg: unknown;
-        if (json) {
-          msg = decodeJson(signal, body, limits);
-          const n = countItems(signal, msg);
-          if (n > this.o.maxItemsPerRequest) throw tooManyItems(signal, this.o.maxItemsPerRequest, n);
-        } else msg = decodeProtobuf(signal, body);
+        if (doc) msg = messageFromJson(signal, doc);
+        else msg = decodeProtobuf(signal, body);
         if (signal === 'traces') {
           const rows = traceRows(msg, ctx);
           const out = new Writer(rows.length * 512 + 1024);
