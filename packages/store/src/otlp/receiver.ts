@@ -255,6 +255,12 @@ export class BatchWriter {
     const waiters = this.segWaiters.get(seg.id) ?? [];
     this.segWaiters.delete(seg.id);
     const failedEnds = new Set<number>();
+    if (seg.rows === 0) {
+      // created but never appended to (or cut back to nothing): no rows, no keys
+      wal.done(seg);
+      for (const w of waiters) w.resolve();
+      return;
+    }
     try {
       await insertRowBinaryFile(this.store, this.database, 'otel_traces', seg.bin);
     } catch (err) {
