@@ -92,8 +92,9 @@ class Bucket {
   }
   /** 0 when a token was taken, else the seconds until one is available (≥ 1). */
   take(now = Date.now()): number {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
-    this.at = now;
+    // (a bucket made within this call may be stamped a millisecond after `now`)
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.at) / 1000) * this.rate);
+    this.at = Math.max(this.at, now);
     if (this.tokens >= 1) {
       this.tokens -= 1;
       return 0;
@@ -101,7 +102,7 @@ class Bucket {
     return Math.max(1, Math.ceil((1 - this.tokens) / this.rate));
   }
   full(now = Date.now()): boolean {
-    return this.tokens + ((now - this.at) / 1000) * this.rate >= this.burst;
+    return this.tokens + (Math.max(0, now - this.at) / 1000) * this.rate >= this.burst;
   }
 }
 

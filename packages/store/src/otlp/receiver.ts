@@ -251,6 +251,16 @@ export class BatchWriter {
     return p;
   }
 
+  private async insertKeys(seg: Segment): Promise<void> {
+    if (seg.keys.length === 0) return;
+    await this.store
+      .insertJSONEachRow(
+        `${this.database}.${DEDUP_TABLE}`,
+        `${seg.keys.map((k) => JSON.stringify(k)).join('\n')}\n`,
+      )
+      .catch((e: Error) => this.log(`mp-otel: batch ids not recorded: ${e.message}`));
+  }
+
   private async insertSegment(wal: Wal, seg: Segment): Promise<void> {
     const waiters = this.segWaiters.get(seg.id) ?? [];
     this.segWaiters.delete(seg.id);
@@ -282,14 +292,7 @@ export class BatchWriter {
       if (failedEnds.size === 0)
         this.log(`mp-otel: a log segment needed inserting per request: ${(err as Error).message}`);
     }
-    if (seg.keys.length > 0) {
-      await this.store
-        .insertJSONEachRow(
-          `${this.database}.${DEDUP_TABLE}`,
-          `${seg.keys.map((k) => JSON.stringify(k)).join('\n')}\n`,
-        )
-        .catch((e: Error) => this.log(`mp-otel: batch ids not recorded: ${e.message}`));
-    }
+    await this.insertKeys(seg);
     wal.done(seg);
     this.batches++;
     for (const w of waiters) {
@@ -430,6 +433,7 @@ type Resolved = Required<
   >
 >;
 
+const EMPTY = Buffer.alloc(0);
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
@@ -645,7 +649,7 @@ export class OtlpReceiver {
     let slot = false;
     let claim: Claim | undefined;
     try {
-      const raw = await this.readBody(req, (n) => {
+      let raw = await this.readBody(req, (n) => {
         held += n;
         this.inflightBytes += n;
         if (this.inflightBytes > this.o.maxInflightBytes)
@@ -722,6 +726,7 @@ export class OtlpReceiver {
         else tables = metricRows(msg, ctx);
         msg = undefined;
       }
+      doc = undefined; // nothing decoded outlives the conversion (requests waiting for the store hold rows only)
       const rows = Object.values(tables).reduce((n, r) => n + rowCount(r), 0);
       const partial =
         ctx.rejected > 0 ? { rejected: ctx.rejected, message: this.windowText(signal, ctx) } : undefined;
@@ -759,6 +764,8 @@ export class OtlpReceiver {
       }
       this.inflightBytes -= held;
       held = 0;
+      raw = EMPTY;
+      body = EMPTY;
       await this.writer.enqueue(tables, ctx.bytes);
       claim?.resolve();
       this.stats.accepted++;
