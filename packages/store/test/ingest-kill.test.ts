@@ -40,6 +40,7 @@ describe('kill -9 during ingest', () => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, dataDir], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    const exited = new Promise((r) => child.once('exit', r));
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
@@ -70,7 +71,7 @@ describe('kill -9 during ingest', () => {
     child.kill('SIGKILL');
     stop = true;
     await Promise.all(senders);
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     expect(acked).toBeGreaterThanOrEqual(6000);
 
     const emb = await embedded({ dataDir });
