@@ -20,7 +20,12 @@ export {
   type VariableValue,
 } from './macros.js';
 export { buildDashboard, type DashboardSpec, type PanelSpec, type VariableSpec } from './panels.js';
-export { dashboardProviderProvisioning, datasourceProvisioning } from './provisioning.js';
+export {
+  dashboardProviderProvisioning,
+  datasourceProvisioning,
+  expandGrafanaEnv,
+  expandGrafanaEnvDeep,
+} from './provisioning.js';
 export {
   ClickHouseQueryBuilder,
   DATASOURCE,

@@ -2,18 +2,53 @@
 import { stringify } from 'yaml';
 import { DATASOURCE_TYPE, DATASOURCE_UID } from './query.js';
 
+// Every connection setting defaults to a variable of Grafana's environment (docker-compose.yml sets
+// CLICKHOUSE_HOST, CLICKHOUSE_PORT, CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD): Grafana
+// interpolates provisioning values when it reads the file (expandGrafanaEnv does the same here), so changing
+// the database in compose moves Grafana with everything else.
 export interface DatasourceOptions {
-  /** ClickHouse host as Grafana reaches it (docker compose: `clickhouse`). */
+  /** ClickHouse host as Grafana reaches it (default $CLICKHOUSE_HOST; docker compose: `clickhouse`). */
   host?: string;
-  /** HTTP port (8123; `mp-otel up` serves the ClickHouse HTTP protocol only). */
-  port?: number;
+  /** HTTP port (default $CLICKHOUSE_PORT; 8123: `mp-otel up` serves the ClickHouse HTTP protocol only). */
+  port?: number | string;
+  /** default $CLICKHOUSE_DATABASE */
   database?: string;
-  /** default: $CLICKHOUSE_USER, interpolated by Grafana from its environment (docker-compose.yml sets it) */
+  /** default $CLICKHOUSE_USER (compose: the read-only user) */
   username?: string;
 }
 
+/**
+ * Grafana's interpolation of a provisioning value (pkg/services/provisioning/values): `$$` is a literal `$`;
+ * otherwise `$NAME` and `${NAME}` are replaced by the environment variable, empty when unset (Go's
+ * os.ExpandEnv). Applied to every string of a datasource file; alert rule queries are not interpolated.
+ */
+export function expandGrafanaEnv(value: string, env: Record<string, string | undefined>): string {
+  return value
+    .split('$$')
+    .map((part) =>
+      part.replace(
+        /\$(?:\{([^}]*)\}|([A-Za-z0-9_]+)|([*#$@!?0-9-]))/g,
+        (_m, braced?: string, plain?: string, special?: string) =>
+          env[braced ?? plain ?? special ?? ''] ?? '',
+      ),
+    )
+    .join('$');
+}
+
+/** Applies expandGrafanaEnv to every string in a parsed provisioning document. */
+export function expandGrafanaEnvDeep<T>(doc: T, env: Record<string, string | undefined>): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return expandGrafanaEnv(v, env);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(doc) as T;
+}
+
 export function datasourceProvisioning(o: DatasourceOptions = {}): string {
-  const database = o.database ?? 'otel';
+  const database = o.database ?? '$CLICKHOUSE_DATABASE';
   const doc = {
     apiVersion: 1,
     datasources: [
@@ -26,8 +61,9 @@ export function datasourceProvisioning(o: DatasourceOptions = {}): string {
         isDefault: true,
         editable: false,
         jsonData: {
-          host: o.host ?? 'clickhouse',
-          port: o.port ?? 8123,
+          host: o.host ?? '$CLICKHOUSE_HOST',
+          // a string is fine: the plugin parses a string port (LoadSettings)
+          port: o.port ?? '$CLICKHOUSE_PORT',
           protocol: 'http',
           secure: false,
           username: o.username ?? '$CLICKHOUSE_USER',

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { alertRules } from '../src/alerts.js';
 import { buildDashboards } from '../src/dashboards.js';
 import { generatedFiles } from '../src/generate.js';
+import { expandGrafanaEnvDeep } from '../src/provisioning.js';
 import { DATASOURCE_TYPE, DATASOURCE_UID } from '../src/query.js';
 import { collectQueries } from '../src/run.js';
 import { catalog, GRAFANA_DIR } from './paths.js';
@@ -159,8 +160,10 @@ describe('docker-compose.yml runs this provisioning as generated', () => {
     for (const variable of datasource.match(/\$[A-Z_]+/g) ?? []) {
       expect(Object.keys(grafana.environment), variable).toContain(variable.slice(1));
     }
-    const ds = parse(datasource).datasources[0];
+    // Grafana interpolates the datasource file with its environment: rendered, it names compose's ClickHouse
+    const ds = expandGrafanaEnvDeep(parse(datasource).datasources[0], grafana.environment);
     expect(String(ds.jsonData.port)).toBe(String(grafana.environment.CLICKHOUSE_PORT));
     expect(ds.jsonData.host).toBe(grafana.environment.CLICKHOUSE_HOST);
+    expect(ds.jsonData.host).toBe('clickhouse');
   });
 });

@@ -2,11 +2,11 @@
 // business requests. The app's options object is copied, never mutated; the app's callbacks run outside
 // our try/catch so their own exceptions behave exactly as without the SDK; the original task is returned.
 import type { Span } from '@opentelemetry/api';
-import type { Breadcrumbs } from './breadcrumbs';
-import { type Platform, patch, unpatch } from './platform';
-import { scrubUrl } from './scrub';
-import { utf8Length } from './text';
-import type { MpSpan, MpTracer } from './tracer';
+import type { Breadcrumbs } from './breadcrumbs.js';
+import { type Platform, patch, unpatch } from './platform.js';
+import { scrubUrl } from './scrub.js';
+import { utf8Length } from './text.js';
+import type { MpSpan, MpTracer } from './tracer.js';
 
 export interface RouteRule {
   /** Catalog route name, e.g. `upload.image` → `mp.route_name` and the span name. */
@@ -25,7 +25,7 @@ const ERROR = 2; // SpanStatusCode.ERROR
 export interface RequestContext {
   tracer: MpTracer;
   platform: Platform;
-  /** The telemetry endpoint: its requests are neither traced nor given trace headers. */
+  /** The telemetry endpoint: its requests (`${endpoint}/v1/…`) are neither traced nor given trace headers. */
   endpoint: string;
   /** True for URLs that may receive traceparent/baggage (the app's own hosts). */
   propagateTo(url: string, host: string): boolean;
@@ -167,7 +167,9 @@ function traced(o: RequestContext, kind: ApiName, original: any, self: unknown, 
   let started: ReturnType<typeof startSpan> | undefined;
   try {
     const url = options && options.url;
-    if (typeof url === 'string' && url.indexOf(o.endpoint) !== 0) started = startSpan(o, kind, options, url);
+    // only the telemetry paths are the SDK's own: the API may sit behind the same gateway (Kong serves both)
+    if (typeof url === 'string' && url.indexOf(`${o.endpoint}/v1/`) !== 0)
+      started = startSpan(o, kind, options, url);
   } catch {
     started = undefined;
   }

@@ -38,4 +38,10 @@ export {
 } from './middleware.js';
 export { current, type MpOtelHandle, type StartOptions, shutdown, start, traceResponseValue } from './sdk.js';
 export { serverSpanFor } from './state.js';
+export {
+  MAX_TRACESTATE_MEMBERS,
+  StrictW3CTraceContextPropagator,
+  type TraceStateProblem,
+  traceStateProblem,
+} from './tracestate.js';
 export { VERSION } from './version.js';

@@ -9,7 +9,7 @@ import {
 } from '@mp-otel/contracts/names';
 import { DiagLogLevel, diag, isSpanContextValid, type Span } from '@opentelemetry/api';
 import { BaggageSpanProcessor } from '@opentelemetry/baggage-span-processor';
-import { diagLogLevelFromString } from '@opentelemetry/core';
+import { CompositePropagator, diagLogLevelFromString, W3CBaggagePropagator } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
@@ -25,6 +25,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { instrumentConsole, rawConsoleDiagLogger, restoreConsole } from './console.js';
 import { parseSizeBuckets, setImageSizeBuckets } from './image-metrics.js';
 import { rememberServerSpan } from './state.js';
+import { StrictW3CTraceContextPropagator } from './tracestate.js';
 import { VERSION } from './version.js';
 
 export interface StartOptions {
@@ -184,6 +185,15 @@ export function start(options: StartOptions = {}): MpOtelHandle {
       : { resourceDetectors: [processDetector, hostDetector, envDetector] }),
     // Types differ between sdk-trace(-base) copies; the shapes are the same SpanProcessor interface.
     spanProcessors: spanProcessors as never,
+    // The default propagators (tracecontext, baggage), with an invalid tracestate dropped as the W3C
+    // specification requires (OpenTelemetry JS keeps its valid members). OTEL_PROPAGATORS still wins.
+    ...(process.env.OTEL_PROPAGATORS
+      ? {}
+      : {
+          textMapPropagator: new CompositePropagator({
+            propagators: [new StrictW3CTraceContextPropagator(), new W3CBaggagePropagator()],
+          }),
+        }),
     instrumentations: [
       http,
       new UndiciInstrumentation(),

@@ -1,4 +1,5 @@
-// Writes the catalog-derived configuration of the production stack: kong/kong.yml and collector/config.yaml.
+// Writes the catalog-derived configuration of the production stack: kong/kong.yml, kong/nginx-*.conf and
+// collector/config.yaml.
 //   node packages/stack/dist/generate.js [--check] [--root DIR]   (npm run generate at the repository root)
 // --check exits 1 when a file is not what the catalog gives. Paths are relative to --root (default: cwd).
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadCatalog } from '@mp-otel/contracts';
 import { renderConfig } from './collector-config.js';
-import { renderKongYml } from './kong.js';
+import { renderKongNginxHttp, renderKongNginxProxy, renderKongYml } from './kong.js';
 
 /** The generated files of the stack, relative path → content, for a repository root. */
 export function stackFiles(root: string): Record<string, string> {
@@ -15,6 +16,8 @@ export function stackFiles(root: string): Record<string, string> {
   const template = readFileSync(join(root, 'collector', 'config.template.yaml'), 'utf8');
   return {
     'kong/kong.yml': renderKongYml(catalog),
+    'kong/nginx-http.conf': renderKongNginxHttp(catalog),
+    'kong/nginx-proxy.conf': renderKongNginxProxy(catalog),
     'collector/config.yaml': renderConfig(catalog, template),
   };
 }

@@ -7,7 +7,7 @@
 // as mp.route_name / mp.business / mp.department. A route without a service is not proxied by Kong (the
 // mini-program calls a third party directly): it still labels client spans, but has no Kong route.
 
-import type { Catalog, CatalogRoute } from '@mp-otel/contracts';
+import { type Catalog, type CatalogApp, type CatalogRoute, INGEST_KEY_HEADER } from '@mp-otel/contracts';
 import {
   ATTR_MP_BUSINESS,
   ATTR_MP_DEPARTMENT,
@@ -31,9 +31,11 @@ export function kongPath(path: string): string {
   return `~${body}$`;
 }
 
-/** Kong tags may not contain ',' or '/' (typedefs.tag): pages use '.' instead of '/'. */
+/** Kong tags are printable with no ',', '/' or whitespace (typedefs.tag): '/' and ',' become '.', spaces '_'. */
 export const kongTag = (key: string, value: string): string =>
-  `${key}:${String(value).replace(/[/,]/g, '.')}`;
+  `${key}:${String(value)
+    .replace(/[/,]/g, '.')
+    .replace(/[\s\p{Cc}]+/gu, '_')}`;
 
 /** Environment-driven endpoint: Kong's declarative config supports no env interpolation, so compose sets it. */
 const TRACES_ENDPOINT = 'http://collector:4318/v1/traces';
@@ -69,6 +71,91 @@ interface KongService {
   url: string;
   tags: string[];
   routes: Record<string, unknown>[];
+}
+
+/** Where telemetry goes behind Kong (the collector's OTLP/HTTP port, not published by compose). */
+export const TELEMETRY_UPSTREAM = 'http://collector:4318';
+/** The OTLP/HTTP paths Kong accepts telemetry on (exact). */
+export const TELEMETRY_PATH = '~/v1/(traces|logs|metrics)$';
+export const TELEMETRY_ROUTE = 'telemetry';
+/** The Kong consumer of a catalog app. */
+export const consumerName = (app: CatalogApp): string => kongName(`app.${app.name}`);
+
+/** Defaults when an app declares no quota (requests per second per app, burst, per client IP). */
+export const DEFAULT_QUOTA = { requests_per_second: 100, burst: 200, per_ip_requests_per_second: 5 };
+
+export function appQuota(app: CatalogApp) {
+  return { ...DEFAULT_QUOTA, ...(app.quota ?? {}) };
+}
+
+/**
+ * Telemetry enters through Kong: one route for the OTLP/HTTP paths, key-auth with the catalog's app keys
+ * (header x-mp-otel-key; unknown or missing key → 401; a CORS preflight passes without a key), one consumer
+ * per app carrying its keys and its per-app rate limit (429 with Retry-After). Kong runs one instance of a
+ * plugin per request, so the per-client-IP limit cannot be a second rate-limiting instance: it is nginx's
+ * limit_req, injected into Kong's proxy server (see renderKongNginxHttp / renderKongNginxProxy).
+ * The route's own opentelemetry instance samples nothing: telemetry requests do not make gateway spans.
+ */
+function telemetryService() {
+  return {
+    name: 'mp-otel.telemetry',
+    url: TELEMETRY_UPSTREAM,
+    tags: ['mp-otel', 'telemetry'],
+    routes: [
+      {
+        name: TELEMETRY_ROUTE,
+        methods: ['POST', 'OPTIONS'],
+        paths: [TELEMETRY_PATH],
+        strip_path: false,
+        preserve_host: false,
+        tags: ['mp-otel', 'telemetry'],
+        plugins: [
+          {
+            name: 'key-auth',
+            config: {
+              key_names: [INGEST_KEY_HEADER],
+              key_in_header: true,
+              key_in_query: false,
+              key_in_body: false,
+              hide_credentials: true,
+              run_on_preflight: false,
+            },
+            tags: ['mp-otel'],
+          },
+          { ...otelPlugin({}), config: { ...otelPlugin({}).config, sampling_rate: 0 } },
+        ],
+      },
+    ],
+  };
+}
+
+function consumers(catalog: Catalog) {
+  return (catalog.apps ?? []).map((app) => {
+    const q = appQuota(app);
+    return {
+      username: consumerName(app),
+      custom_id: app.name,
+      tags: ['mp-otel', kongTag('app', app.name)],
+      keyauth_credentials: app.keys.map((k) => ({ key: k.key, tags: ['mp-otel', kongTag('key', k.id)] })),
+      plugins: [
+        {
+          name: 'rate-limiting',
+          // Kong OSS counts fixed windows: `second` admits the burst within any one second, `minute` holds
+          // the sustained rate to requests_per_second.
+          config: {
+            second: Math.max(q.burst, q.requests_per_second),
+            minute: q.requests_per_second * 60,
+            limit_by: 'consumer',
+            policy: 'local',
+            error_code: 429,
+            error_message: `telemetry quota of app ${app.name} exceeded: retry after the Retry-After seconds`,
+            hide_client_headers: false,
+          },
+          tags: ['mp-otel'],
+        },
+      ],
+    };
+  });
 }
 
 export function buildKongConfig(catalog: Catalog) {
@@ -114,7 +201,9 @@ export function buildKongConfig(catalog: Catalog) {
   return {
     _format_version: '3.0',
     _transform: true,
-    services,
+    // telemetry is accepted only for apps with keys: no app in the catalog, no telemetry route
+    services: [...services, ...((catalog.apps ?? []).length ? [telemetryService()] : [])],
+    consumers: consumers(catalog),
     // Requests that match no catalog route are still traced (global instance; route instances take precedence).
     plugins: [otelPlugin({})],
   };
@@ -126,4 +215,54 @@ export function renderKongYml(catalog: Catalog): string {
     '# Kong 3.9 DB-less declarative configuration (KONG_DATABASE=off, KONG_DECLARATIVE_CONFIG=/kong/kong.yml).\n' +
     '# Needs KONG_TRACING_INSTRUMENTATIONS=request and KONG_TRACING_SAMPLING_RATE=1.0 (see docker-compose.yml).\n';
   return header + stringify(buildKongConfig(catalog), { lineWidth: 0 });
+}
+
+// ------------------------------------------------------------------ per-client-IP limit (nginx limit_req)
+
+const SAFE_KEY = /^[A-Za-z0-9._~-]+$/;
+const zoneName = (app: CatalogApp): string => `mp_otel_ip_${app.name.replace(/[^A-Za-z0-9]/g, '_')}`;
+
+/**
+ * Injected into Kong's nginx `http` block (KONG_NGINX_HTTP_INCLUDE): per app, a limit_req zone keyed by the
+ * client address — only for telemetry paths carrying one of the app's keys (an empty key is not counted by
+ * nginx, so business traffic and other apps are never limited by it) — and the Retry-After value for
+ * requests limit_req rejected.
+ */
+export function renderKongNginxHttp(catalog: Catalog): string {
+  const lines = [
+    '# GENERATED by @mp-otel/stack from catalog/catalog.yaml — do not edit; run `npm run generate`.',
+    '# Included in the http block of Kong 3.9 (KONG_NGINX_HTTP_INCLUDE, see docker-compose.yml): per-app limits',
+    "# of telemetry requests per client IP (the apps' quota.per_ip_requests_per_second).",
+  ];
+  for (const app of catalog.apps ?? []) {
+    for (const k of app.keys)
+      if (!SAFE_KEY.test(k.key)) throw new Error(`app ${app.name}: key ${k.id} must match ${SAFE_KEY}`);
+    const keys = app.keys.map((k) => k.key.replace(/[.~-]/g, '\\$&')).join('|');
+    const zone = zoneName(app);
+    const q = appQuota(app);
+    lines.push(
+      `map "$uri $http_${INGEST_KEY_HEADER.replace(/-/g, '_')}" $${zone} {`,
+      `    "~^/v1/(traces|logs|metrics) (${keys})$" $binary_remote_addr;`,
+      '    default "";',
+      '}',
+      `limit_req_zone $${zone} zone=${zone}:10m rate=${q.per_ip_requests_per_second}r/s;`,
+    );
+  }
+  lines.push('map $limit_req_status $mp_otel_retry_after {', '    REJECTED 1;', '    default "";', '}');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Injected into Kong's proxy `server` block (KONG_NGINX_PROXY_INCLUDE): the limits of renderKongNginxHttp. */
+export function renderKongNginxProxy(catalog: Catalog): string {
+  const lines = [
+    '# GENERATED by @mp-otel/stack from catalog/catalog.yaml — do not edit; run `npm run generate`.',
+    '# Included in the proxy server block of Kong 3.9 (KONG_NGINX_PROXY_INCLUDE, see docker-compose.yml).',
+  ];
+  for (const app of catalog.apps ?? []) {
+    const q = appQuota(app);
+    const burst = Math.max(1, q.per_ip_requests_per_second * 2);
+    lines.push(`limit_req zone=${zoneName(app)} burst=${burst} nodelay;`);
+  }
+  lines.push('limit_req_status 429;', 'add_header Retry-After $mp_otel_retry_after always;');
+  return `${lines.join('\n')}\n`;
 }

@@ -57,7 +57,7 @@ describe('kill -9 during ingest', () => {
         try {
           const r = await fetch(`${url}/v1/traces`, {
             method: 'POST',
-            body: body(200), // every span its own ids
+            body: new Uint8Array(body(200)), // every span its own ids
             headers: { 'content-type': 'application/x-protobuf' },
           });
           await r.arrayBuffer();

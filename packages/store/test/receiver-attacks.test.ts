@@ -616,7 +616,7 @@ describe('timestamps the retention would delete', () => {
     // protobuf answers carry the same partial success
     const res = await fetch(`${emb.otlpUrl}/v1/traces`, {
       method: 'POST',
-      body: protoBody('clock-pb', [span('zero', 0n), span('fine')]),
+      body: new Uint8Array(protoBody('clock-pb', [span('zero', 0n), span('fine')])),
       headers: { ...PB, 'x-mp-otel-key': EXAMPLE_KEY },
     });
     expect(res.status).toBe(200);
@@ -728,7 +728,7 @@ describe('bad input is 400 with a message, never 500', () => {
     expect(r.status).toBe(400);
     expect(JSON.parse(r.text).message).toMatch(/nested deeper than 128 levels/);
     // protobuf: AnyValue{array_value(5): ArrayValue{values(1): AnyValue{…}}}
-    let pb = Buffer.from([0x0a, 0x01, 0x78]); // string_value "x"
+    let pb: Buffer = Buffer.from([0x0a, 0x01, 0x78]); // string_value "x"
     const wrap = field;
     for (let i = 0; i < 10_000; i++) pb = wrap(0x2a, wrap(0x0a, pb));
     const kvBytes = wrap(0x12, pb); // KeyValue.value

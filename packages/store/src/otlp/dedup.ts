@@ -1,8 +1,10 @@
 // Batch-id dedup (x-mp-otel-batch): a retried payload is stored once.
 // - Keyed by sha256(signal, ingest key id, batch id, sha256(decompressed body)): junk sent first under a
 //   victim's id is a different key, so it cannot make the victim's payload a "duplicate".
+// - Table <db>.mp_ingest_batches (Key FixedString(32), Seen DateTime, Rows UInt32; ReplacingMergeTree,
+//   TTL 1 day), created by the receiver at start.
 // - Only written payloads claim a key (a request that stores no row claims nothing), and the claim is
-//   recorded in <db>.mp_ingest_batches after the payload's rows, in the same flush (migration 009): a
+//   recorded in <db>.mp_ingest_batches after the payload's rows, in the same flush: a
 //   restart loads the recent keys, so a retry after a crash is still recognised. A crash between the data
 //   and the key row can at worst store a retried payload twice (never lose it).
 // - In memory: the keys of the window (loaded at start + written since) and the in-flight claims; when the
@@ -47,10 +49,18 @@ export class BatchDedup {
       .slice(0, 32);
   }
 
-  /** Loads the window's keys from the table; without the table, dedup stays in memory only. */
+  /**
+   * Creates the table when missing (embedded-mode bookkeeping, like the ingest log: not part of the shared
+   * schema in clickhouse/migrations, which a collector-fed server never needs), then loads the window's
+   * keys; without the table, dedup stays in memory only.
+   */
   async load(): Promise<void> {
     const secs = Math.ceil(this.windowMs / 1000);
     try {
+      await this.store.query(
+        `CREATE TABLE IF NOT EXISTS ${this.database}.${DEDUP_TABLE} (Key FixedString(32), Seen DateTime, Rows UInt32) ` +
+          'ENGINE = ReplacingMergeTree(Seen) ORDER BY Key TTL Seen + toIntervalDay(1) SETTINGS index_granularity = 1024',
+      );
       const r = await this.store.query(
         `SELECT Key, toUnixTimestamp(max(Seen)) FROM ${this.database}.${DEDUP_TABLE} ` +
           `WHERE Seen > now() - ${secs} GROUP BY Key`,
