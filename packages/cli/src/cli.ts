@@ -25,6 +25,7 @@ import {
   urlFlag,
 } from './flags.js';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
+import { INGEST_OPTIONS, INGEST_USAGE, ingestOptions } from './ingest-flags.js';
 import { mapsDir, SOURCEMAP_USAGE, sourcemapCommand, startSymbolication } from './sourcemap-commands.js';
 import { formatTable } from './table.js';
 
@@ -33,7 +34,7 @@ const USAGE = `usage:
              [--otlp-host 127.0.0.1] [--sql-host 127.0.0.1] [--host ADDR (both)] [--allowed-hosts a,b]
              [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo] [--allow-changed-migrations]
              [--console-port 4000]   (the browser console, on 127.0.0.1)
-  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR] [--user U]
+${INGEST_USAGE}  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR] [--user U]
   mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U]
                   [--allow-changed-migrations] [--cluster NAME] [--print]
   mp-otel credentials [--role reader|writer|migrator|admin] [--url URL | --data-dir DIR]
@@ -87,6 +88,7 @@ async function run(argv: string[]): Promise<number> {
       catalog: { type: 'string' },
       'no-geo': { type: 'boolean' },
       'allow-changed-migrations': { type: 'boolean' },
+      ...INGEST_OPTIONS,
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
@@ -157,6 +159,7 @@ async function run(argv: string[]): Promise<number> {
         catalog: values.catalog,
         geo: !values['no-geo'],
         allowChanged: values['allow-changed-migrations'],
+        ...ingestOptions(values),
         // `mp-otel query` (from any directory) finds this endpoint's credentials
         announce: true,
       });
