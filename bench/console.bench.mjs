@@ -23,9 +23,19 @@ export default async function () {
   execFileSync(join(root, 'scripts/ensure-chromium.sh'), { stdio: 'inherit' });
   const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-bench-console-'));
   const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {} });
-  const client = createClient({ url: emb.clickhouseUrl, database: emb.database, request_timeout: 900_000 });
+  // the administrator: the generator writes with INSERT … SELECT
+  const client = createClient({
+    url: emb.clickhouseUrl,
+    username: emb.credentials.admin.username,
+    password: emb.credentials.admin.password,
+    database: emb.database,
+    request_timeout: 900_000,
+  });
+  /** @type {import('./run.mjs').BenchRow[]} */
   const rows = [];
+  /** @type {Awaited<ReturnType<typeof startConsole>> | undefined} */
   let con;
+  /** @type {import('playwright-core').Browser | undefined} */
   let browser;
   try {
     const t0 = performance.now();
@@ -48,10 +58,11 @@ export default async function () {
       args: ['--no-sandbox', '--disable-gpu'],
     });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const meta = await (await fetch(`${con.url}/api/meta`)).json();
-    const load = async (uid) => {
+    const url = /** @type {NonNullable<typeof con>} */ (con).url;
+    const meta = await (await fetch(`${url}/api/meta`)).json();
+    const load = async (/** @type {string} */ uid) => {
       const started = performance.now();
-      await page.goto(`${con.url}/d/${uid}`);
+      await page.goto(`${url}/d/${uid}`);
       await page.waitForSelector('.grid[data-loaded="true"]', { timeout: 600_000 });
       const ms = performance.now() - started;
       const states = await page.$$eval('[data-panel-id]', (els) =>
@@ -62,7 +73,7 @@ export default async function () {
     for (const { uid } of meta.dashboards) {
       await load(uid);
       const { ms, states } = await load(uid);
-      const count = (s) => states.filter((x) => x === s).length;
+      const count = (/** @type {string} */ s) => states.filter((x) => x === s).length;
       rows.push({
         suite: 'console',
         case: `${uid} full load (API + render)`,

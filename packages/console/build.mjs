@@ -24,5 +24,5 @@ await build({
   loader: { '.css': 'css' },
   logLevel: 'warning',
 });
-const kb = (f) => (statSync(join(out, f)).size / 1024).toFixed(1);
+const kb = (/** @type {string} */ f) => (statSync(join(out, f)).size / 1024).toFixed(1);
 console.log(`console bundle: app.js ${kb('app.js')} KiB, app.css ${kb('app.css')} KiB`);
