@@ -23,9 +23,17 @@ export default async function () {
   execFileSync(join(root, 'scripts/ensure-chromium.sh'), { stdio: 'inherit' });
   const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-bench-console-'));
   const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {} });
-  const client = createClient({ url: emb.clickhouseUrl, database: emb.database, request_timeout: 900_000 });
+  // the administrator: the generator writes with INSERT … SELECT
+  const client = createClient({
+    url: emb.clickhouseUrl,
+    username: emb.credentials.admin.username,
+    password: emb.credentials.admin.password,
+    database: emb.database,
+    request_timeout: 900_000,
+  });
+  /** @type {import('./run.mjs').BenchRow[]} */
   const rows = [];
-  /** @type {import('@mp-otel/console').ConsoleServer | undefined} */
+  /** @type {Awaited<ReturnType<typeof startConsole>> | undefined} */
   let con;
   /** @type {import('playwright-core').Browser | undefined} */
   let browser;
@@ -50,10 +58,8 @@ export default async function () {
       args: ['--no-sandbox', '--disable-gpu'],
     });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const url = con.url;
-    const meta = /** @type {{ dashboards: Array<{ uid: string }> }} */ (
-      await (await fetch(`${url}/api/meta`)).json()
-    );
+    const url = /** @type {NonNullable<typeof con>} */ (con).url;
+    const meta = await (await fetch(`${url}/api/meta`)).json();
     const load = async (/** @type {string} */ uid) => {
       const started = performance.now();
       await page.goto(`${url}/d/${uid}`);

@@ -40,7 +40,7 @@ export default async function () {
     const spans = Number(row.spans);
     const perHour = (spans * 60) / scenario.duration_minutes;
     const crowd = o.simulation.crowd;
-    const note = `${scenario.scale.users} users, ${scenario.clients} real SDK clients, ${scenario.duration_minutes} simulated min at ×${scenario.speed}; load avg ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}`;
+    const note = `${scenario.scale?.users} users, ${scenario.clients} real SDK clients, ${scenario.duration_minutes} simulated min at ×${scenario.speed}; load avg ${Math.min(...load.map(Number)).toFixed(1)}–${Math.max(...load.map(Number)).toFixed(1)}`;
     return [
       { suite: 'scale', case: 'spans ingested', value: spans, unit: 'spans', note },
       { suite: 'scale', case: 'spans per simulated hour', value: perHour, unit: 'spans/h' },
