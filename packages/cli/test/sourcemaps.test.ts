@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import vm from 'node:vm';
+import { startConsole } from '@mp-otel/console';
 import { loadCatalog } from '@mp-otel/contracts';
 import { createWx, loadMiniProgramSdk } from '@mp-otel/devkit';
 import { renderReport } from '@mp-otel/diagnose';
@@ -163,6 +164,25 @@ test('an exception from minified code: uploaded maps symbolicate it on the comma
   expect(section).toMatch(/at <code>checkout \(.*fixtures\/shop\/cart\.ts:6:11\)<\/code>/);
   expect(section).not.toContain('app-service.js');
   expect(section).not.toContain('no source map uploaded');
+
+  // and the console's exceptions view says where it was thrown, in original sources
+  const con = await startConsole({
+    store: emb.store,
+    database: emb.database,
+    catalog: loadCatalog(defaultCatalogPath()),
+    port: 0,
+    alerts: false,
+  });
+  try {
+    const api = await fetch(`${con.url}/api/exceptions?from=${at - 3_600_000}&to=${at + 60_000}`);
+    expect(api.status).toBe(200);
+    const { groups } = (await api.json()) as { groups: Array<Record<string, unknown>> };
+    expect(groups).toHaveLength(1);
+    expect(groups[0]).toMatchObject({ type: 'RangeError', message: 'empty cart', symbolicated: 1 });
+    expect(String(groups[0]!.location)).toMatch(/^checkout \(.*fixtures\/shop\/cart\.ts:6:11\)$/);
+  } finally {
+    await con.close();
+  }
 });
 
 test('sourcemaps commands refuse what they cannot do, with a message', async () => {

@@ -138,19 +138,31 @@ ORDER BY Timestamp DESC LIMIT {limit:UInt32}`,
     return { from, to, logs: r.rows };
   }
 
-  /** Exceptions grouped by type and message: counts (mp.error.count), first/last seen, fingerprints, a trace. */
+  /**
+   * Exceptions grouped by type and message: counts (mp.error.count), first/last seen, fingerprints, a trace,
+   * and where it was thrown — in original sources when the release's source maps were uploaded
+   * (mp_symbolicated_stacks, filled by @mp-otel/sourcemaps), else the minified first frame.
+   */
   async exceptions(q: URLSearchParams, now = Date.now()) {
     const { from, to } = parseRange(q, now, 'now-6h');
     const r = await this.reader.select(
-      `SELECT LogAttributes['exception.type'] AS type, LogAttributes['exception.message'] AS message,
-  sum(if(toFloat64OrZero(LogAttributes['mp.error.count']) > 0, toFloat64OrZero(LogAttributes['mp.error.count']), 1.0)) AS count,
-  count() AS records, ${ms('min(Timestamp)')} AS first_seen_ms, ${ms('max(Timestamp)')} AS last_seen_ms,
-  uniqExact(ResourceAttributes['mp.fingerprint']) AS fingerprints,
-  arraySlice(groupUniqArray(concat(ResourceAttributes['os.name'], ' ', ResourceAttributes['mp.base_library.version'])), 1, 5) AS segments,
-  groupUniqArray(5)(ServiceName) AS services, argMaxIf(TraceId, Timestamp, TraceId != '') AS trace_id
-FROM otel_logs
-WHERE ${RANGE} AND ${EXCEPTION}
-  AND ({q:String} = '' OR positionCaseInsensitiveUTF8(LogAttributes['exception.message'], {q:String}) > 0 OR positionCaseInsensitiveUTF8(LogAttributes['exception.type'], {q:String}) > 0)
+      `SELECT type, message, sum(errors) AS count, count() AS records, ${ms('min(ts)')} AS first_seen_ms, ${ms('max(ts)')} AS last_seen_ms,
+  uniqExact(fingerprint) AS fingerprints, arraySlice(groupUniqArray(segment), 1, 5) AS segments,
+  groupUniqArray(5)(service) AS services, argMaxIf(trace, ts, trace != '') AS trace_id,
+  argMax(if(s.top != '', s.top, l.frame), s.top != '') AS location, max(s.top != '') AS symbolicated
+FROM (SELECT ServiceName AS service, Timestamp AS ts, TraceId AS trace,
+    LogAttributes['exception.type'] AS type, LogAttributes['exception.message'] AS message,
+    if(toFloat64OrZero(LogAttributes['mp.error.count']) > 0, toFloat64OrZero(LogAttributes['mp.error.count']), 1.0) AS errors,
+    ResourceAttributes['mp.fingerprint'] AS fingerprint,
+    concat(ResourceAttributes['os.name'], ' ', ResourceAttributes['mp.base_library.version']) AS segment,
+    ResourceAttributes['service.version'] AS release, cityHash64(LogAttributes['exception.stacktrace']) AS hash,
+    trimBoth(arrayFirst(x -> match(x, ':[0-9]+:[0-9]+'), splitByChar('\\n', LogAttributes['exception.stacktrace']))) AS frame
+  FROM otel_logs
+  WHERE ${RANGE} AND ${EXCEPTION}
+    AND ({q:String} = '' OR positionCaseInsensitiveUTF8(LogAttributes['exception.message'], {q:String}) > 0 OR positionCaseInsensitiveUTF8(LogAttributes['exception.type'], {q:String}) > 0)) AS l
+LEFT JOIN (SELECT ServiceName, Release, StackHash, argMax(TopFrame, SymbolicatedAt) AS top
+  FROM mp_symbolicated_stacks GROUP BY ServiceName, Release, StackHash) AS s
+  ON s.ServiceName = l.service AND s.Release = l.release AND s.StackHash = l.hash
 GROUP BY type, message ORDER BY count DESC LIMIT 200`,
       { from, to, q: text(q, 'q') },
     );

@@ -614,6 +614,7 @@ async function exceptions(gen: number) {
           [
             t('type'),
             t('message'),
+            t('location'),
             t('count'),
             t('records'),
             t('firstSeen'),
@@ -633,6 +634,11 @@ async function exceptions(gen: number) {
             { class: 'exception-group' },
             h('td', {}, String(g.type)),
             h('td', {}, String(g.message)),
+            h(
+              'td',
+              { class: 'location', 'data-symbolicated': String(Number(g.symbolicated) > 0) },
+              h('code', {}, String(g.location ?? '')),
+            ),
             h('td', {}, fmtNumber(num(g.count) ?? 0)),
             h('td', {}, String(g.records)),
             h('td', {}, fmtTime(num(g.first_seen_ms) ?? 0)),
