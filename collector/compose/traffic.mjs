@@ -98,7 +98,7 @@ const timer = setInterval(
 );
 const health =
   healthPort > 0
-    ? createServer((req, res) => {
+    ? createServer((_req, res) => {
         const now = Date.now();
         const ok = now - lastCompleted < 30_000 || (completed === 0 && now - startedAt < 30_000);
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
