@@ -17,11 +17,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = 10;
 const BOUNDARY = 'benchBoundary42';
 
+/** @param {number} size */
 function png(size) {
   const b = Buffer.alloc(size, 9);
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(b);
   return b;
 }
+/** @param {Buffer} data */
 function multipart(data) {
   return Buffer.concat([
     Buffer.from(
@@ -42,9 +44,9 @@ async function otlpSink() {
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url: `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`,
     requests: () => requests,
     close: () =>
       new Promise((r) => {
@@ -54,9 +56,16 @@ async function otlpSink() {
   };
 }
 
-const PLAIN_OTEL = join(root, 'packages', 'backend-otel', 'test', 'fixtures', 'plain-otel-register.mjs');
+const PLAIN_OTEL = join(root, 'packages', 'node', 'test', 'fixtures', 'plain-otel-register.mjs');
 const IMPORTS = { bare: [], preset: ['--import', '@mp-otel/node/register'], plain: ['--import', PLAIN_OTEL] };
 
+/** @typedef {keyof typeof IMPORTS} Variant */
+
+/**
+ * @param {Variant} variant
+ * @param {string} sinkUrl
+ * @param {string} storage
+ */
 async function startService(variant, sinkUrl, storage) {
   const args = [...IMPORTS[variant], 'src/server.js'];
   const child = spawn(process.execPath, args, {
@@ -99,13 +108,18 @@ async function startService(variant, sinkUrl, storage) {
 }
 
 /** CPU time (user + system, all threads) the process has used, in ms; undefined off Linux. */
+/** @param {number | undefined} pid */
 function cpuMs(pid) {
   const file = `/proc/${pid}/stat`;
   if (!existsSync(file)) return undefined;
-  const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
+  const fields = /** @type {string} */ (readFileSync(file, 'utf8').split(') ')[1]).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks at USER_HZ = 100
 }
 
+/**
+ * @param {number | undefined} pid
+ * @param {import('autocannon').Options} opts
+ */
 async function load(pid, opts) {
   const before = cpuMs(pid);
   const result = await autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...opts });
@@ -113,10 +127,23 @@ async function load(pid, opts) {
   if (result.errors || result.non2xx) {
     throw new Error(`load run had ${result.errors} errors, ${result.non2xx} non-2xx`);
   }
-  const cpu = before === undefined ? undefined : ((after - before) * 1000) / result.requests.total;
+  const cpu =
+    before === undefined || after === undefined
+      ? undefined
+      : ((after - before) * 1000) / result.requests.total;
   return { rps: result.requests.average, p99: result.latency.p99, cpu };
 }
 
+/**
+ * @typedef {{ rps: number, p99: number, cpu: number | undefined }} Measured
+ * @typedef {{ download: Measured, upload: Measured }} Run
+ */
+
+/**
+ * @param {Variant} variant
+ * @param {string} sinkUrl
+ * @returns {Promise<Run>}
+ */
 async function measure(variant, sinkUrl) {
   const storage = mkdtempSync(join(tmpdir(), 'mp-otel-bench-'));
   const svc = await startService(variant, sinkUrl, storage);
@@ -148,6 +175,7 @@ export default async function bench() {
   try {
     // Interleaved rounds (bare, preset, bare, preset, …); best of the rounds per variant, which damps the
     // noise of other processes sharing the machine.
+    /** @type {Record<Variant, Run[]>} */
     const runs = { bare: [], preset: [], plain: [] };
     let exported = 0;
     for (let i = 0; i < ROUNDS; i++) {
@@ -157,21 +185,36 @@ export default async function bench() {
       exported += sink.requests() - before;
       runs.plain.push(await measure('plain', sink.url));
     }
+    /**
+     * @param {Run[]} list
+     * @param {keyof Run} key
+     * @returns {Measured}
+     */
     const bestOf = (list, key) => ({
       rps: Math.max(...list.map((r) => r[key].rps)),
       p99: Math.min(...list.map((r) => r[key].p99)),
-      cpu: list[0][key].cpu === undefined ? undefined : Math.min(...list.map((r) => r[key].cpu)),
+      // cpu is undefined in every run or in none (it depends on /proc only).
+      cpu:
+        /** @type {Run} */ (list[0])[key].cpu === undefined
+          ? undefined
+          : Math.min(...list.map((r) => /** @type {number} */ (r[key].cpu))),
     });
-    const best = (list) => ({ download: bestOf(list, 'download'), upload: bestOf(list, 'upload') });
+    const best = (/** @type {Run[]} */ list) => ({
+      download: bestOf(list, 'download'),
+      upload: bestOf(list, 'upload'),
+    });
     const bare = best(runs.bare);
     const withPreset = best(runs.preset);
     const plain = best(runs.plain);
     const note = `${CONNECTIONS} conns, ${DURATION_S} s, best of ${ROUNDS} interleaved rounds; ratio = preset/bare`;
+    /** @type {import('./run.mjs').BenchRow[]} */
     const rows = [];
-    for (const [name, key] of [
+    /** @type {[string, keyof Run][]} */
+    const cases = [
       ['GET /images/:id 100 KB', 'download'],
       ['POST /upload 16 KB multipart', 'upload'],
-    ]) {
+    ];
+    for (const [name, key] of cases) {
       rows.push({
         suite: 'backend preset',
         case: `${name} throughput`,
@@ -188,11 +231,12 @@ export default async function bench() {
         baseline: bare[key].p99,
         note,
       });
-      if (withPreset[key].cpu !== undefined) {
+      const cpu = withPreset[key].cpu;
+      if (cpu !== undefined) {
         rows.push({
           suite: 'backend preset',
           case: `${name} server CPU per request`,
-          value: withPreset[key].cpu,
+          value: cpu,
           unit: 'µs',
           baseline: bare[key].cpu,
           note: 'service process user+system CPU / requests served (less sensitive to other load on the machine)',
@@ -200,7 +244,7 @@ export default async function bench() {
         rows.push({
           suite: 'backend preset',
           case: `${name} server CPU per request, vs plain sdk-node + instrumentation-http`,
-          value: withPreset[key].cpu,
+          value: cpu,
           unit: 'µs',
           baseline: plain[key].cpu,
           note: 'baseline: stock NodeSDK + HttpInstrumentation, no preset features',

@@ -52,6 +52,10 @@ function workload() {
   return batches;
 }
 
+/**
+ * @param {string} base
+ * @param {unknown[]} batches
+ */
 async function send(base, batches) {
   let next = 0;
   const worker = async () => {
@@ -63,6 +67,7 @@ async function send(base, batches) {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
+/** @param {() => boolean | Promise<boolean>} fn */
 async function until(fn, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -72,7 +77,7 @@ async function until(fn, timeoutMs = 120_000) {
   }
 }
 
-const countRows = async (emb) => {
+const countRows = async (/** @type {import('@mp-otel/store').Embedded} */ emb) => {
   const rs = await emb.client.query({ query: 'SELECT count() AS n FROM otel_traces', format: 'JSONEachRow' });
   const [row] = await rs.json();
   return Number(row.n);
@@ -109,6 +114,8 @@ export default async function () {
       `exporters:
   clickhouse:
     endpoint: ${emb.clickhouseUrl}
+    username: ${emb.credentials.writer.username}
+    password: ${JSON.stringify(emb.credentials.writer.password)}
     database: ${emb.database}
     compress: none
     async_insert: false

@@ -18,31 +18,44 @@ const SPANS = Number(process.env.MP_OTEL_BENCH_SPANS ?? 2_000_000);
 const RAW = process.env.MP_OTEL_BENCH_RAW !== '0';
 const DAYS = 7;
 
-/** The cube's MV SELECT (minute or hour grain) over otel_traces, as a FROM-able subquery. */
+/** @typedef {Parameters<typeof runDashboard>[0]} Dashboard */
+
+/**
+ * The cube's MV SELECT (minute or hour grain) over otel_traces, as a FROM-able subquery.
+ * @param {string} db
+ * @param {'minute' | 'hour'} grain
+ */
 function rawCube(db, grain) {
   return `(${cubeViewSql(db, grain === 'hour' ? 'toStartOfHour(Timestamp)' : 'toStartOfMinute(Timestamp)')})`;
 }
 
+/**
+ * @param {Dashboard} dash
+ * @param {string} db
+ * @returns {{ dash: Dashboard, cubeQueries: number }}
+ */
 function toRaw(dash, db) {
   const minute = rawCube(db, 'minute');
   const hour = rawCube(db, 'hour');
+  /** @typedef {(m: string, kw: string, alias: string | undefined) => string} Replacer */
+  /** @type {(s: string) => string} */
   const swap = (s) =>
     s
       .replace(
         /\b(FROM|JOIN)\s+mp_sli_route_1m\b(\s+AS\s+\w+)?/g,
-        (_m, kw, alias) => `${kw} ${minute}${alias ?? ' AS mp_sli_route_1m'}`,
+        /** @type {Replacer} */ ((_m, kw, alias) => `${kw} ${minute}${alias ?? ' AS mp_sli_route_1m'}`),
       )
       .replace(
         /\b(FROM|JOIN)\s+mp_sli_1m\b(\s+AS\s+\w+)?/g,
-        (_m, kw, alias) => `${kw} ${minute}${alias ?? ' AS mp_sli_1m'}`,
+        /** @type {Replacer} */ ((_m, kw, alias) => `${kw} ${minute}${alias ?? ' AS mp_sli_1m'}`),
       )
       .replace(
         /\b(FROM|JOIN)\s+mp_sli_1h\b(\s+AS\s+\w+)?/g,
-        (_m, kw, alias) => `${kw} ${hour}${alias ?? ' AS mp_sli_1h'}`,
+        /** @type {Replacer} */ ((_m, kw, alias) => `${kw} ${hour}${alias ?? ' AS mp_sli_1h'}`),
       );
   const copy = JSON.parse(JSON.stringify(dash));
   let cubeQueries = 0;
-  const visit = (t) => {
+  const visit = (/** @type {{ rawSql?: unknown } | undefined} */ t) => {
     if (t && typeof t.rawSql === 'string') {
       const s = swap(t.rawSql);
       if (s !== t.rawSql) cubeQueries++;
@@ -55,6 +68,11 @@ function toRaw(dash, db) {
   return { dash: copy, cubeQueries };
 }
 
+/**
+ * @param {import('@clickhouse/client').ClickHouseClient} client
+ * @param {number} n
+ * @param {number} now
+ */
 async function generate(client, n, now) {
   // in blocks, so each INSERT's MV pass stays small
   const block = 500_000;
@@ -99,18 +117,31 @@ FROM (SELECT number + ${off} AS number,
   }
 }
 
+/**
+ * The first failed query's error, shortened (the list holds only results with an error).
+ * @param {import('@mp-otel/grafana').QueryResult[]} failed
+ */
+const firstError = (failed) => /** @type {{ error: string }} */ (failed[0]).error.slice(0, 80);
+
 export default async function () {
   const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-bench-dashboards-'));
   const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {} });
   // a client with a long timeout for the bulk INSERT … SELECT and the raw-table runs
-  const client = createClient({ url: emb.clickhouseUrl, database: emb.database, request_timeout: 900_000 });
+  const client = createClient({
+    url: emb.clickhouseUrl,
+    username: emb.credentials.reader.username,
+    password: emb.credentials.reader.password,
+    database: emb.database,
+    request_timeout: 900_000,
+  });
+  /** @type {import('./run.mjs').BenchRow[]} */
   const rows = [];
   try {
     const now = Date.now();
     const t0 = performance.now();
     await generate(client, SPANS, now);
     const genS = (performance.now() - t0) / 1000;
-    const count = async (t) =>
+    const count = async (/** @type {string} */ t) =>
       Number(
         (
           await (
@@ -132,6 +163,7 @@ export default async function () {
     });
     // the generated artifacts Grafana loads
     const dir = new URL('../grafana/dashboards/', import.meta.url);
+    /** @type {Dashboard[]} */
     const dashboards = readdirSync(dir)
       .filter((f) => f.endsWith('.json'))
       .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')));
@@ -144,7 +176,7 @@ export default async function () {
       const failed = res.filter((r) => r.error);
       let baseline;
       let note = `${res.length} queries`;
-      if (failed.length) note += `; ${failed.length} FAILED: ${failed[0].error.slice(0, 80)}`;
+      if (failed.length) note += `; ${failed.length} FAILED: ${firstError(failed)}`;
       if (RAW) {
         const { dash, cubeQueries } = toRaw(d, emb.database);
         if (cubeQueries > 0) {
@@ -153,8 +185,7 @@ export default async function () {
           baseline = performance.now() - s;
           const rawFailed = raw.filter((r) => r.error);
           note += `; ${cubeQueries} cube queries swapped for raw`;
-          if (rawFailed.length)
-            note += `; raw ${rawFailed.length} FAILED: ${rawFailed[0].error.slice(0, 80)}`;
+          if (rawFailed.length) note += `; raw ${rawFailed.length} FAILED: ${firstError(rawFailed)}`;
         } else note += '; raw tables only';
       }
       rows.push({

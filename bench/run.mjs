@@ -2,6 +2,10 @@
 // A bench module default-exports an async function returning rows:
 //   { suite, case, value, unit, baseline?, note? }  (baseline: the same measure for the real alternative,
 //   taken in the same run; the ratio column is value / baseline)
+/**
+ * One row of the table.
+ * @typedef {{ suite: string, case: string, value: number, unit: string, baseline?: number, note?: string }} BenchRow
+ */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -13,6 +17,7 @@ const files = readdirSync(here)
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)))
   .sort();
 
+/** @type {BenchRow[]} */
 const rows = [];
 for (const file of files) {
   const started = Date.now();
@@ -26,13 +31,13 @@ for (const file of files) {
       case: 'FAILED',
       value: Number.NaN,
       unit: '',
-      note: String(err?.message ?? err),
+      note: String(/** @type {{ message?: unknown } | null | undefined} */ (err)?.message ?? err),
     });
   }
   process.stderr.write(`bench: ${file} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
-const fmt = (v) =>
+const fmt = (/** @type {unknown} */ v) =>
   v === undefined || v === null
     ? ''
     : typeof v === 'number'
@@ -49,10 +54,15 @@ const table = rows.map((r) => ({
   ratio: typeof r.baseline === 'number' && r.baseline !== 0 ? `${(r.value / r.baseline).toFixed(2)}x` : '',
   note: r.note ?? '',
 }));
+/** @typedef {keyof (typeof table)[number]} Column */
+/** @type {Column[]} */
 const cols = ['suite', 'case', 'value', 'unit', 'baseline', 'ratio', 'note'];
-const width = Object.fromEntries(cols.map((c) => [c, Math.max(c.length, ...table.map((r) => r[c].length))]));
-const line = (r) => `| ${cols.map((c) => r[c].padEnd(width[c])).join(' | ')} |`;
-console.log(line(Object.fromEntries(cols.map((c) => [c, c]))));
+const width = /** @type {Record<Column, number>} */ (
+  Object.fromEntries(cols.map((c) => [c, Math.max(c.length, ...table.map((r) => r[c].length))]))
+);
+const line = (/** @type {Record<Column, string>} */ r) =>
+  `| ${cols.map((c) => r[c].padEnd(width[c])).join(' | ')} |`;
+console.log(line(/** @type {Record<Column, string>} */ (Object.fromEntries(cols.map((c) => [c, c])))));
 console.log(`|${cols.map((c) => '-'.repeat(width[c] + 2)).join('|')}|`);
 for (const r of table) console.log(line(r));
 if (rows.some((r) => r.case === 'FAILED')) process.exitCode = 1;

@@ -15,8 +15,15 @@ import * as esbuild from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const gz = (buf) => gzipSync(buf, { level: 9 }).length;
-const kb = (n) => Math.round((n / 1024) * 10) / 10;
+const gz = (/** @type {Uint8Array} */ buf) => gzipSync(buf, { level: 9 }).length;
+const kb = (/** @type {number} */ n) => Math.round((n / 1024) * 10) / 10;
+
+/**
+ * The part of a wx host (the devkit shim, or the bare-OTel wrapper below) these benches drive.
+ * @typedef {{ statusCode: number, data?: unknown, header?: Record<string, string> }} WxResponse
+ * @typedef {{ url: string, header?: Record<string, string>, success?: (res: WxResponse) => void, fail?: (err: unknown) => void }} WxRequestOptions
+ * @typedef {{ request(o: WxRequestOptions): unknown }} RequestingWx
+ */
 
 function buildBareOtel() {
   return esbuild.build({
@@ -37,7 +44,7 @@ async function bundleSizes() {
   const sdk = readFileSync(join(here, '../packages/miniprogram/miniprogram_dist/index.js'));
   const bare = await buildBareOtel();
   const aegis = readFileSync(require.resolve('aegis-mp-sdk/lib/aegis.min.js'));
-  const bareGz = gz(bare.outputFiles[0].contents);
+  const bareGz = gz(/** @type {import('esbuild').OutputFile} */ (bare.outputFiles[0]).contents);
   return [
     {
       suite: 'sdk size',
@@ -76,14 +83,17 @@ async function bundleSizes() {
   ];
 }
 
-/** A host whose request answers on the next microtask: isolates what the SDK itself costs. */
+/**
+ * A host whose request answers on the next microtask: isolates what the SDK itself costs.
+ * @returns {RequestingWx}
+ */
 function instantWx() {
   const { wx } = createWx();
-  const answer = (o) =>
+  const answer = (/** @type {WxRequestOptions} */ o) =>
     queueMicrotask(() =>
       o.success?.({ statusCode: 200, data: '{"ok":1}', header: { 'content-length': '8' } }),
     );
-  const request = (o) => {
+  const request = (/** @type {WxRequestOptions} */ o) => {
     answer(o);
     return { abort() {} };
   };
@@ -95,6 +105,11 @@ function instantWx() {
   return wx;
 }
 
+/**
+ * @param {RequestingWx} wx
+ * @param {string} url
+ * @param {number} n
+ */
 async function timeRequests(wx, url, n) {
   const started = process.hrtime.bigint();
   for (let i = 0; i < n; i += 10) {
@@ -113,9 +128,9 @@ async function timeRequests(wx, url, n) {
  * traceparent, status; exported in batches through OTLPExporterBase + JsonTraceSerializer to a transport
  * that accepts at once. Its realm is given `performance` and `TextEncoder`, which it needs.
  */
-async function bareOtelWx(makeWx) {
+async function bareOtelWx(/** @type {() => RequestingWx} */ makeWx) {
   const wx = makeWx();
-  const code = (await buildBareOtel()).outputFiles[0].text;
+  const code = /** @type {import('esbuild').OutputFile} */ ((await buildBareOtel()).outputFiles[0]).text;
   const realm = createRealm({ performance, TextEncoder });
   const otel = realm.runModule(code, 'bare-otel.js');
   const transport = { send: () => Promise.resolve({ status: 'success' }), shutdown() {} };
@@ -134,7 +149,7 @@ async function bareOtelWx(makeWx) {
   });
   const tracer = provider.getTracer('bare');
   const original = wx.request;
-  const wrapped = (o) => {
+  const wrapped = (/** @type {WxRequestOptions} */ o) => {
     const span = tracer.startSpan('GET', {
       kind: 2,
       attributes: { 'http.request.method': 'GET', 'url.full': o.url },
@@ -143,12 +158,12 @@ async function bareOtelWx(makeWx) {
     return original({
       ...o,
       header: { ...o.header, traceparent: `00-${sc.traceId}-${sc.spanId}-01` },
-      success: (res) => {
+      success: (/** @type {WxResponse} */ res) => {
         span.setAttribute('http.response.status_code', res.statusCode);
         span.end();
         o.success?.(res);
       },
-      fail: (err) => {
+      fail: (/** @type {unknown} */ err) => {
         span.setStatus({ code: 2 });
         span.end();
         o.fail?.(err);
@@ -161,13 +176,16 @@ async function bareOtelWx(makeWx) {
 async function requestOverhead() {
   const capture = await startOtlpCapture();
   const server = http.createServer((_req, res) => res.end('{"ok":1}'));
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${server.address().port}/ok`;
+  await /** @type {Promise<void>} */ (new Promise((r) => server.listen(0, '127.0.0.1', r)));
+  const url = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}/ok`;
+  /** @type {import('./run.mjs').BenchRow[]} */
   const rows = [];
-  for (const [label, makeWx, n] of [
+  /** @type {[string, () => RequestingWx, number][]} */
+  const hosts = [
     ['instant host', instantWx, 20_000],
     ['loopback HTTP', () => createWx().wx, 2_000],
-  ]) {
+  ];
+  for (const [label, makeWx, n] of hosts) {
     const plainWx = makeWx();
     const instrumentedWx = makeWx();
     const { sdk, realm } = loadMiniProgramSdk(instrumentedWx);

@@ -8,10 +8,9 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const SUITE = 'storage';
 
 export default async function bench() {
@@ -32,27 +31,28 @@ export default async function bench() {
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The median of a non-empty list. */
+const median = (/** @type {number[]} */ xs) =>
+  /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
 
 async function child() {
-  const { startEmbedded, requestType } = await import(
-    pathToFileURL(join(here, '../packages/mp-otel/dist/index.js')).href
-  );
-  const log = (s) => process.stderr.write(`  storage: ${s}\n`);
+  const { startEmbedded, requestType, traceRows } = await import('@mp-otel/store');
+  const log = (/** @type {string} */ s) => process.stderr.write(`  storage: ${s}\n`);
+  /** @type {import('./run.mjs').BenchRow[]} */
   const rows = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-bench-'));
   const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log });
   try {
     // ---- 1. ingest: protobuf requests of 512 client spans, 4 concurrent senders ----
     const T = requestType('traces');
-    const rnd = (n) => Math.floor(Math.random() * n);
-    const hex = (bytes) => Buffer.from(Array.from({ length: bytes }, () => rnd(256)));
+    const rnd = (/** @type {number} */ n) => Math.floor(Math.random() * n);
+    const hex = (/** @type {number} */ bytes) => Buffer.from(Array.from({ length: bytes }, () => rnd(256)));
     const makeBody = () => {
       const t0 = BigInt(Date.now()) * 1_000_000n;
       const spans = Array.from({ length: 512 }, (_, i) => {
         const err = rnd(100) < 2;
         const start = t0 + BigInt(i) * 1_000_000n + BigInt(rnd(1_000_000));
-        const attr = (key, v) => ({
+        const attr = (/** @type {string} */ key, /** @type {string | number} */ v) => ({
           key,
           value:
             typeof v === 'string'
@@ -116,7 +116,7 @@ async function child() {
         while (performance.now() < deadline) {
           const res = await fetch(`${emb.otlpUrl}/v1/traces`, {
             method: 'POST',
-            body: bodies[i++ % bodies.length],
+            body: /** @type {Uint8Array<ArrayBuffer>} */ (bodies[i++ % bodies.length]),
             headers: { 'content-type': 'application/x-protobuf' },
           });
           await res.arrayBuffer();
@@ -128,9 +128,6 @@ async function child() {
     const ingestRate = sent / ((performance.now() - t0) / 1000);
     log(`ingest: ${sent} spans in ${seconds} s (${failed} non-200)`);
     // baseline: the same rows inserted straight into chDB (JSONEachRow, no HTTP, no OTLP decoding)
-    const { traceRows } = await import(
-      pathToFileURL(join(here, '../packages/mp-otel/dist/otlp/rows.js')).href
-    );
     const payloads = bodies.map(
       (b) =>
         `${traceRows(T.decode(b))
@@ -141,7 +138,10 @@ async function child() {
     const t1 = performance.now();
     const deadline1 = t1 + (seconds / 2) * 1000;
     for (let i = 0; performance.now() < deadline1; i++) {
-      await emb.store.insertJSONEachRow('otel.otel_traces', payloads[i % payloads.length]);
+      await emb.store.insertJSONEachRow(
+        'otel.otel_traces',
+        /** @type {string} */ (payloads[i % payloads.length]),
+      );
       direct += 512;
     }
     const directRate = direct / ((performance.now() - t1) / 1000);
@@ -161,7 +161,13 @@ async function child() {
     const N = Number(process.env.MP_OTEL_BENCH_SPANS ?? 2_000_000);
     const CHUNK = 500_000;
     const { createClient } = await import('@clickhouse/client');
-    const slow = createClient({ url: emb.clickhouseUrl, request_timeout: 900_000, log: { level: 127 } });
+    const slow = createClient({
+      url: emb.clickhouseUrl,
+      username: emb.credentials.admin.username,
+      password: emb.credentials.admin.password,
+      request_timeout: 900_000,
+      log: { level: 127 },
+    });
     const base = Math.floor(Date.now() / 1000) - 86400; // the last 24 h, fixed for every chunk
     const tg = performance.now();
     for (let off = 0; off < N; off += CHUNK) {
@@ -180,37 +186,40 @@ async function child() {
     });
 
     // ---- 3. overview query: error rate per route per minute over 24 h ----
-    const q = async (sql) => {
+    /** @typedef {{ Minute: string, Route: string, error_rate: number }} RateRow */
+    const q = async (/** @type {string} */ sql) => {
       const t = performance.now();
       const rs = await emb.client.query({ query: sql, format: 'JSONEachRow' });
-      const data = await rs.json();
+      const data = /** @type {RateRow[]} */ (await rs.json());
       return { ms: performance.now() - t, data };
     };
     const window = "Minute >= toStartOfMinute(now() - INTERVAL 1 DAY) AND Layer = 'client'";
-    const cubeSql = (table) =>
+    const cubeSql = (/** @type {string} */ table) =>
       `SELECT Minute, Route, sum(Errors) / sum(Requests) AS error_rate FROM otel.${table} WHERE ${window} GROUP BY Minute, Route ORDER BY Minute, Route`;
     const rawSql = `SELECT toStartOfMinute(Timestamp) AS Minute, SpanAttributes['mp.route_name'] AS Route,
         sumIf(w, StatusCode = 'Error' OR toUInt16OrZero(SpanAttributes['http.response.status_code']) >= 400 OR SpanAttributes['error.type'] != '') / sum(w) AS error_rate
       FROM (SELECT *, if(toFloat64OrZero(SpanAttributes['mp.sampling.weight']) > 0, toFloat64OrZero(SpanAttributes['mp.sampling.weight']), 1.0) AS w FROM otel.otel_traces
             WHERE Timestamp >= toStartOfMinute(now() - INTERVAL 1 DAY) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != '')
       GROUP BY Minute, Route ORDER BY Minute, Route`;
-    const runs = async (sql) => {
+    const runs = async (/** @type {string} */ sql) => {
       const r = [];
       for (let i = 0; i < 3; i++) r.push(await q(sql));
-      return { ms: median(r.map((x) => x.ms)), data: r[0].data };
+      return { ms: median(r.map((x) => x.ms)), data: /** @type {{ data: RateRow[] }} */ (r[0]).data };
     };
     const raw = await runs(rawSql);
     const slim = await runs(cubeSql('mp_sli_route_1m'));
     const full = await runs(cubeSql('mp_sli_1m'));
+    /**
+     * @param {RateRow[]} a
+     * @param {RateRow[]} b
+     */
     const same = (a, b) =>
       a.length === b.length &&
-      a.every(
-        (x, i) =>
-          x.Minute === b[i].Minute &&
-          x.Route === b[i].Route &&
-          Math.abs(x.error_rate - b[i].error_rate) < 1e-9,
-      );
-    const note = (d) =>
+      a.every((x, i) => {
+        const y = /** @type {RateRow} */ (b[i]); // same length
+        return x.Minute === y.Minute && x.Route === y.Route && Math.abs(x.error_rate - y.error_rate) < 1e-9;
+      });
+    const note = (/** @type {{ ms: number, data: RateRow[] }} */ d) =>
       `${d.data.length} rows; ${same(d.data, raw.data) ? 'same answer as raw' : 'ANSWER DIFFERS FROM RAW'}; ${(raw.ms / d.ms).toFixed(0)}x faster; median of 3`;
     rows.push({
       suite: SUITE,
@@ -230,6 +239,7 @@ async function child() {
     });
 
     // ---- 4. bytes on disk per million spans ----
+    /** @type {{ table: string, rows: string, disk: string, raw: string }[]} */
     const parts = await (
       await emb.client.query({
         query: `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS disk, sum(data_uncompressed_bytes) AS raw
@@ -238,7 +248,7 @@ async function child() {
       })
     ).json();
     const by = Object.fromEntries(parts.map((p) => [p.table, p]));
-    const per = (b) => Number(b) / (N / 1e6);
+    const per = (/** @type {string | number} */ b) => Number(b) / (N / 1e6);
     if (by.otel_traces) {
       rows.push({
         suite: SUITE,
@@ -269,6 +279,12 @@ async function child() {
 
 /** Client spans spread evenly over the last 24 h, dims correlated as in real traffic (a fingerprint fixes
  *  app / host / base-library version and os), ~1.5% errors, sampled OK spans carry weight 10. */
+/**
+ * @param {number} total
+ * @param {number} offset
+ * @param {number} n
+ * @param {number} base
+ */
 function generateSql(total, offset, n, base) {
   return `INSERT INTO otel.otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName,
       ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes, Duration, StatusCode, StatusMessage)

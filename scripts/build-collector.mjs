@@ -37,7 +37,7 @@ const args = new Set(process.argv.slice(2));
 const force = args.has('--force');
 const relock = args.has('--relock');
 const quiet = args.has('--quiet');
-const log = (msg) => {
+const log = (/** @type {string} */ msg) => {
   if (!quiet) process.stderr.write(`build-collector: ${msg}\n`);
 };
 
@@ -46,7 +46,7 @@ const manifestHash = createHash('sha256').update(manifestText).digest('hex').sli
 const builderVersion = manifestText.match(/go\.opentelemetry\.io\/collector\/service (v\d+\.\d+\.\d+)/)?.[1];
 if (!builderVersion) throw new Error('cannot find the core version (service module) in builder-config.yaml');
 
-const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
+const mtime = (/** @type {string} */ p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 const lockHeader = `// mp-otel lock for builder-config.yaml sha256:${manifestHash}`;
 const lockIsCurrent = () => existsSync(modLock) && readFileSync(modLock, 'utf8').startsWith(lockHeader);
 
@@ -58,6 +58,11 @@ const goEnv = {
   CGO_ENABLED: '0',
   GOTOOLCHAIN: 'local',
 };
+/**
+ * @param {string} cmd
+ * @param {string[]} argv
+ * @param {import('node:child_process').SpawnSyncOptions} [opts]
+ */
 const run = (cmd, argv, opts = {}) => {
   log(`$ ${[cmd, ...argv].join(' ')}`);
   const started = Date.now();
@@ -71,6 +76,7 @@ const run = (cmd, argv, opts = {}) => {
   return res;
 };
 const hasNice = spawnSync('nice', ['--version'], { stdio: 'ignore' }).status === 0;
+/** @type {typeof run} */
 const niced = (cmd, argv, opts) =>
   hasNice ? run('nice', ['-n', '15', cmd, ...argv], opts) : run(cmd, argv, opts);
 

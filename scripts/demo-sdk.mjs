@@ -17,6 +17,10 @@ const deadline = setTimeout(() => {
   process.exit(1);
 }, 60_000);
 
+/**
+ * @param {string} what
+ * @param {() => boolean} check
+ */
 const until = async (what, check, ms = 15_000) => {
   const end = Date.now() + ms;
   while (!check()) {
@@ -25,7 +29,10 @@ const until = async (what, check, ms = 15_000) => {
   }
 };
 
-/** The example image service as a child process, with the Node preset, on a free loopback port. */
+/**
+ * The example image service as a child process, with the Node preset, on a free loopback port.
+ * @param {string} otlpUrl
+ */
 async function startImageService(otlpUrl) {
   const child = spawn(process.execPath, ['--import', '@mp-otel/node/register', 'src/server.js'], {
     cwd: join(root, 'examples/image-service'),
@@ -86,7 +93,9 @@ const app = runMiniProgram(join(root, 'examples/wechat-miniprogram'), wx, contro
 
 // A user taps "Choose and upload", then "Show it", then something in the page throws.
 app.page().chooseAndUpload();
-await until('the upload', () => ['done', 'failed'].includes(app.page().data.status));
+await until('the upload', () =>
+  /** @type {unknown[]} */ (['done', 'failed']).includes(app.page().data.status),
+);
 app.page().openGallery();
 await until(
   'the gallery',
@@ -113,7 +122,8 @@ app.kill();
 const spans = capture.spans();
 const client = spans.filter((s) => s.resource['mp.platform']);
 const server = spans.filter((s) => s.kind === 2 && !s.resource['mp.platform']);
-const ms = (s) => (Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6).toFixed(1);
+const ms = (/** @type {import('@mp-otel/devkit').CapturedSpan} */ s) =>
+  (Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6).toFixed(1);
 const fp = client[0]?.resource ?? {};
 console.log(
   '\nmp-otel demo — the example mini-program on the wx shim → example image service, both → OTLP receiver\n',

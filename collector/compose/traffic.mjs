@@ -19,6 +19,7 @@ const gateway = (process.env.GATEWAY_URL ?? 'http://127.0.0.1:8000').replace(/\/
 const endpoint = process.env.OTLP_ENDPOINT ?? 'http://127.0.0.1:4318';
 const rps = Math.max(0.1, Number(process.env.TRAFFIC_RPS ?? 2));
 const maxRequests = Number(process.env.TRAFFIC_MAX_REQUESTS ?? Number.POSITIVE_INFINITY);
+/** @type {import('@mp-otel/contracts').Catalog} */
 const catalog = parse(readFileSync(join(root, 'catalog', 'catalog.yaml'), 'utf8'));
 const key = process.env.MP_OTEL_INGEST_KEY || catalog.apps?.[0]?.keys?.[0]?.key;
 const healthPort = Number(process.env.TRAFFIC_HEALTH_PORT ?? 0);
@@ -33,6 +34,7 @@ const FLEET = [
   { platform: 'android', system: 'Android 13', brand: 'HUAWEI', model: 'NOH-AN00', SDKVersion: '3.3.5' },
 ];
 
+/** @param {import('@mp-otel/devkit').WxShimOptions['fingerprint']} fp */
 function device(fp) {
   const { wx } = createWx({ fingerprint: fp });
   const { sdk } = loadMiniProgramSdk(wx);
@@ -56,8 +58,11 @@ function device(fp) {
 const devices = FLEET.map(device);
 let sent = 0;
 
+/** @param {ReturnType<typeof device>} dev */
 function call(dev) {
-  const route = catalog.routes[sent % catalog.routes.length];
+  const route = /** @type {import('@mp-otel/contracts').CatalogRoute} */ (
+    catalog.routes[sent % catalog.routes.length]
+  );
   const path = route.match.path.replace(/\{[^}]+\}/g, () => `img-${1 + (sent % 7)}`);
   return new Promise((resolve) => {
     dev.wx.request({
@@ -66,7 +71,7 @@ function call(dev) {
       data: route.match.method === 'GET' ? undefined : JSON.stringify({ probe: sent }),
       header: { 'content-type': 'application/json' },
       // the app's own error handling reports failed uploads as exceptions (OTLP log records)
-      success: (res) => {
+      success: (/** @type {{ statusCode: number }} */ res) => {
         if (res.statusCode >= 400)
           dev.otel.captureException(new Error(`upload failed: HTTP ${res.statusCode}`), {
             'mp.page.route': route.page,
@@ -89,7 +94,7 @@ const timer = setInterval(
       Promise.all(devices.map((d) => d.otel.flush())).then(() => process.exit(0));
       return;
     }
-    const dev = devices[sent % devices.length];
+    const dev = /** @type {ReturnType<typeof device>} */ (devices[sent % devices.length]);
     sent++;
     void call(dev);
     if (sent % 20 === 0) for (const d of devices) void d.otel.flush();

@@ -16,6 +16,7 @@ const { version } = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'))
 // The SDK and its plugins, each a separate entry (and size budget): plugins can be loaded from a subpackage.
 const ENTRIES = ['index', 'render', 'console', 'frameworks'];
 
+/** @type {import('esbuild').BuildOptions} */
 const common = {
   bundle: true,
   platform: 'browser', // OpenTelemetry's browser builds: no node:* imports

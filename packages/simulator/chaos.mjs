@@ -8,6 +8,7 @@ import http from 'node:http';
 
 const file = process.env.MP_CHAOS_FILE;
 if (file) {
+  /** @type {{ from: number, to: number, delayMs: number }[]} */
   let schedule = [];
   const load = () => {
     try {
@@ -19,11 +20,17 @@ if (file) {
   load();
   setInterval(load, 250).unref();
   const end = http.ServerResponse.prototype.end;
+  /**
+   * end() with any of its overloads' arguments, passed on as they came.
+   * @this {http.ServerResponse}
+   * @param {unknown[]} args
+   */
   http.ServerResponse.prototype.end = function (...args) {
     const now = Date.now();
     const window = schedule.find((w) => now >= w.from && now < w.to);
-    if (!window) return end.apply(this, args);
-    setTimeout(() => end.apply(this, args), window.delayMs);
+    const pass = /** @type {Parameters<typeof end>} */ (args);
+    if (!window) return end.apply(this, pass);
+    setTimeout(() => end.apply(this, pass), window.delayMs);
     return this;
   };
 }

@@ -12,10 +12,12 @@ execFileSync(
   [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.json')],
   { stdio: 'inherit' },
 );
-for (const [from, to] of [
+/** @type {[string, string][]} */
+const copies = [
   ['clickhouse/migrations', 'migrations'],
   ['catalog', 'catalog'],
-]) {
+];
+for (const [from, to] of copies) {
   rmSync(join(here, to), { recursive: true, force: true });
   mkdirSync(join(here, to), { recursive: true });
   cpSync(join(root, from), join(here, to), { recursive: true });

@@ -25,7 +25,7 @@ function image(size: number): Buffer {
   return b;
 }
 
-function multipart(data: Buffer, opts: { field?: string; truncate?: boolean } = {}): Buffer {
+function multipart(data: Buffer, opts: { field?: string; truncate?: boolean } = {}): Buffer<ArrayBuffer> {
   const head = Buffer.from(
     `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${opts.field ?? 'file'}"; filename="a.png"\r\n` +
       'Content-Type: image/png\r\n\r\n',
@@ -35,7 +35,7 @@ function multipart(data: Buffer, opts: { field?: string; truncate?: boolean } = 
   return Buffer.concat([head, data, tail]);
 }
 
-async function upload(base: string, body: Buffer, headers: Record<string, string> = {}) {
+async function upload(base: string, body: Buffer<ArrayBuffer>, headers: Record<string, string> = {}) {
   return fetch(`${base}/upload`, {
     method: 'POST',
     body,

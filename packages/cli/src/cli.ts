@@ -8,28 +8,67 @@ import {
   loadCatalogIntoClickHouse,
   loadGeoIntoClickHouse,
   migrate,
+  migrationScript,
   resolveSchemaOptions,
   startEmbedded,
 } from '@mp-otel/store';
+import { clientAuth } from './credentials.js';
+import {
+  checkRetentionEnv,
+  choiceFlag,
+  daysFlag,
+  hostFlag,
+  hostListFlag,
+  portFlag,
+  UsageError,
+  urlFlag,
+} from './flags.js';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
 import { mapsDir, SOURCEMAP_USAGE, sourcemapCommand, startSymbolication } from './sourcemap-commands.js';
 import { formatTable } from './table.js';
 
 const USAGE = `usage:
-  mp-otel up [--data-dir DIR] [--otlp-port 4318] [--http-port 8123] [--host 127.0.0.1]
+  mp-otel up [--data-dir DIR] [--otlp-port 4318] [--http-port 8123]
+             [--otlp-host 127.0.0.1] [--sql-host 127.0.0.1] [--host ADDR (both)] [--allowed-hosts a,b]
              [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo] [--allow-changed-migrations]
-  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR]
-  mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U --password P]
-                  [--allow-changed-migrations]
+  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR] [--user U]
+  mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U]
+                  [--allow-changed-migrations] [--cluster NAME] [--print]
+  mp-otel credentials [--role reader|writer|migrator|admin] [--url URL | --data-dir DIR]
+                      (CLICKHOUSE_USER=… / CLICKHOUSE_PASSWORD=… lines for Grafana or a collector)
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_CLICKHOUSE_USER, MP_OTEL_CLICKHOUSE_PASSWORD, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
+${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS, MP_OTEL_CLUSTER (migrate),
+  MP_OTEL_CLICKHOUSE_USER / MP_OTEL_CLICKHOUSE_PASSWORD (the SQL endpoint's administrator; also
+  _READER_, _WRITER_, _MIGRATOR_ variants), MP_OTEL_DATA_DIR
+SQL credentials: without --user/MP_OTEL_CLICKHOUSE_PASSWORD the CLI uses the ones a running \`mp-otel up\`
+  keeps in its data directory (found by URL, or in --data-dir / .data/mp-otel).
 `;
 
-const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
-
 export async function main(argv: string[]): Promise<number> {
+  // `--scale` alone means a million users (`mp-otel demo --scale`); `--scale N` says how many
+  const scaleAt = argv.indexOf('--scale');
+  if (scaleAt >= 0 && (argv[scaleAt + 1] ?? '-').startsWith('-'))
+    argv = [...argv.slice(0, scaleAt + 1), '1000000', ...argv.slice(scaleAt + 1)];
+  try {
+    return await run(argv);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`mp-otel: ${(err as Error).message}\n(mp-otel --help for usage)\n`);
+      return 2;
+    }
+    if ((err as { code?: string }).code === '516') {
+      process.stderr.write(
+        `mp-otel: ${(err as Error).message}\n(the SQL endpoint wants a user: --user U with MP_OTEL_CLICKHOUSE_PASSWORD, or run this where \`mp-otel up\` keeps its data directory, or --data-dir DIR)\n`,
+      );
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -38,6 +77,9 @@ export async function main(argv: string[]): Promise<number> {
       'otlp-port': { type: 'string' },
       'http-port': { type: 'string' },
       host: { type: 'string' },
+      'otlp-host': { type: 'string' },
+      'sql-host': { type: 'string' },
+      'allowed-hosts': { type: 'string' },
       database: { type: 'string' },
       'ttl-days': { type: 'string' },
       catalog: { type: 'string' },
@@ -46,9 +88,11 @@ export async function main(argv: string[]): Promise<number> {
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
+      role: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       scenario: { type: 'string' },
       'otlp-url': { type: 'string' },
+      scale: { type: 'string' },
       route: { type: 'string' },
       kpi: { type: 'string' },
       at: { type: 'string' },
@@ -58,38 +102,59 @@ export async function main(argv: string[]): Promise<number> {
       release: { type: 'string' },
       service: { type: 'string' },
       watch: { type: 'boolean' },
+      cluster: { type: 'string' },
+      print: { type: 'boolean' },
     },
   });
-  // credentials from the environment, so that no password has to appear on a command line
-  values.user ??= process.env.MP_OTEL_CLICKHOUSE_USER || undefined;
-  values.password ??= process.env.MP_OTEL_CLICKHOUSE_PASSWORD || undefined;
   const [cmd, ...rest] = positionals;
   if (values.help || !cmd) {
     process.stdout.write(USAGE);
     return cmd ? 0 : 1;
   }
-  const url = values.url ?? process.env.MP_OTEL_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123';
+  // every flag value is checked before anything starts
+  const ttlDays = daysFlag('--ttl-days', values['ttl-days']);
+  checkRetentionEnv();
+  const otlpPort = portFlag('--otlp-port', values['otlp-port']);
+  const httpPort = portFlag('--http-port', values['http-port']);
+  const host = hostFlag('--host', values.host);
+  const otlpHost = hostFlag('--otlp-host', values['otlp-host']);
+  const sqlHost = hostFlag('--sql-host', values['sql-host']);
+  const allowedHosts = hostListFlag('--allowed-hosts', values['allowed-hosts']);
+  const url = urlFlag('--url', values.url ?? process.env.MP_OTEL_CLICKHOUSE_URL) ?? 'http://127.0.0.1:8123';
   const database = resolveSchemaOptions({ database: values.database, migrationsDir: '.' }).database;
-  const client = (withDb = false) =>
-    createClient({
+  const client = (withDb = false, role: 'admin' | 'migrator' = 'admin') => {
+    const auth = clientAuth({
+      user: values.user,
+      password: values.password,
       url,
-      username: values.user ?? 'default',
-      password: values.password ?? '',
+      dataDir: values['data-dir'],
+      role,
+    });
+    return createClient({
+      url,
+      username: auth.username,
+      password: auth.password,
       ...(withDb ? { database } : {}),
     });
+  };
 
   switch (cmd) {
     case 'up': {
       const emb = await startEmbedded({
         dataDir: values['data-dir'],
-        otlpPort: num(values['otlp-port']),
-        httpPort: num(values['http-port']),
-        host: values.host,
+        otlpPort,
+        httpPort,
+        host,
+        otlpHost,
+        sqlHost,
+        allowedHosts,
         database: values.database,
-        ttlDays: num(values['ttl-days']),
+        ttlDays,
         catalog: values.catalog,
         geo: !values['no-geo'],
         allowChanged: values['allow-changed-migrations'],
+        // `mp-otel query` (from any directory) finds this endpoint's credentials
+        announce: true,
       });
       // exception stacks are symbolicated with the maps uploaded into the data directory
       const stopSymbolication = startSymbolication(
@@ -150,13 +215,20 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'migrate': {
-      const c = client();
+      const schema = {
+        database: values.database,
+        ttlDays,
+        allowChanged: values['allow-changed-migrations'],
+        cluster: values.cluster ?? process.env.MP_OTEL_CLUSTER,
+      };
+      // --print: the DDL a run would execute, `;`-separated, without connecting anywhere
+      if (values.print) {
+        process.stdout.write(migrationScript(schema));
+        return 0;
+      }
+      const c = client(false, 'migrator');
       try {
-        const r = await migrate(c, {
-          database: values.database,
-          ttlDays: num(values['ttl-days']),
-          allowChanged: values['allow-changed-migrations'],
-        });
+        const r = await migrate(c, schema);
         console.log(
           `database ${r.database}: applied [${r.applied.join(', ')}], already applied [${r.skipped.join(', ')}]`,
         );
@@ -182,6 +254,22 @@ export async function main(argv: string[]): Promise<number> {
       } finally {
         await c.close();
       }
+      return 0;
+    }
+    case 'credentials': {
+      // one role's user and password as environment lines, for a collector (CLICKHOUSE_USER/PASSWORD of
+      // collector/config.yaml, role writer) or Grafana (role reader) pointed at `mp-otel up`
+      const role =
+        choiceFlag('--role', values.role, ['admin', 'migrator', 'writer', 'reader'] as const) ?? 'reader';
+      const auth = clientAuth({ url, dataDir: values['data-dir'], role, strictRole: true });
+      if (auth.source === 'none') {
+        process.stderr.write(
+          `mp-otel: no credentials found for ${url} (is \`mp-otel up\` running? --data-dir DIR reads DIR/mp-otel-credentials.json)\n`,
+        );
+        return 1;
+      }
+      const q = (v: string) => `'${v.replace(/'/g, "'\\''")}'`;
+      process.stdout.write(`CLICKHOUSE_USER=${q(auth.username)}\nCLICKHOUSE_PASSWORD=${q(auth.password)}\n`);
       return 0;
     }
     case 'geo': {

@@ -3,11 +3,14 @@
 // repository), on the embedded store (--data-dir, started in-process) or on any ClickHouse over HTTP (--url).
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createClient } from '@clickhouse/client';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { loadCatalog } from '@mp-otel/contracts';
 import { diagnose, formatDiagnosis, type Kpi, renderReport } from '@mp-otel/diagnose';
 import { evaluateAlerts, formatAlerts } from '@mp-otel/grafana';
 import { defaultCatalogPath, type Embedded, readIp2Region, startEmbedded } from '@mp-otel/store';
+import { withTermination } from './children.js';
+import { clientAuth } from './credentials.js';
+import { choiceFlag, UsageError } from './flags.js';
 
 /** The simulator is dev tooling, installed with the repository (not a dependency of the published CLI). */
 async function simulator(): Promise<typeof import('@mp-otel/simulator')> {
@@ -20,12 +23,14 @@ async function simulator(): Promise<typeof import('@mp-otel/simulator')> {
   }
 }
 
-export const INCIDENT_USAGE = `  mp-otel simulate --scenario FILE [--data-dir DIR | --otlp-url URL]
+export const INCIDENT_USAGE = `  mp-otel simulate --scenario FILE [--scale USERS] [--data-dir DIR | --otlp-url URL]
   mp-otel diagnose [--route R] [--kpi error_rate|slow_ratio|volume] [--at TIME] [--json]
                    [--data-dir DIR | --url URL] [--database otel]
   mp-otel report [--out report.html] [--route R] [--at TIME] [--data-dir DIR | --url URL]
   mp-otel alerts [--at TIME] [--catalog FILE] [--data-dir DIR | --url URL]   (the provisioned Grafana rules' SQL)
-  mp-otel demo [--scenario FILE] [--data-dir .data/demo] [--serve]
+  mp-otel demo [--scenario FILE] [--scale [USERS]] [--data-dir .data/demo] [--serve]
+  (--scale: a seed-scale replay, USERS in all (default 1000000), a sample of them the real SDK;
+   demo --scale without --scenario replays the seed incident at scale)
   (TIME: ISO 8601 or epoch milliseconds; default: the newest minute in the store)
 `;
 
@@ -37,6 +42,7 @@ export interface IncidentArgs {
   password?: string;
   scenario?: string;
   'otlp-url'?: string;
+  scale?: string;
   route?: string;
   kpi?: string;
   at?: string;
@@ -49,8 +55,36 @@ export interface IncidentArgs {
 function parseTime(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (Number.isNaN(ms)) throw new Error(`--at: not a time: ${value}`);
+  if (Number.isNaN(ms)) throw new UsageError(`--at: not a time (ISO 8601 or epoch milliseconds): ${value}`);
+  // the diagnosis looks an hour back from --at; before 2000 there is no telemetry to look at
+  if (ms < Date.UTC(2000, 0, 1) || ms > Date.now() + 366 * 86_400_000)
+    throw new UsageError(`--at: ${value} is not a moment telemetry can come from`);
   return ms;
+}
+
+/** --scale USERS onto a scenario's scale field (the rest of the field, or its defaults, kept). */
+function withScale<T extends { scale?: { users: number } }>(scenario: T, scale: string | undefined): T {
+  if (scale === undefined) return scenario;
+  const users = Number(scale);
+  if (!Number.isInteger(users) || users < 1 || users > 100_000_000)
+    throw new UsageError(`--scale: a number of users from 1 to 100000000, not ${scale}`);
+  return { ...scenario, scale: { ...scenario.scale, users } };
+}
+
+const KPIS = ['error_rate', 'slow_ratio', 'volume'] as const satisfies readonly Kpi[];
+
+/** diagnose/report/alerts on a store without data: a clear error rather than a ClickHouse one. */
+async function requireData(store: { client: ClickHouseClient; database: string }, at: number | undefined) {
+  if (at !== undefined) return;
+  const rs = await store.client.query({
+    query: `SELECT count() AS n FROM ${store.database}.mp_sli_1m`,
+    format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ n: string }>();
+  if (Number(row?.n ?? 0) === 0)
+    throw new UsageError(
+      `no telemetry in ${store.database}.mp_sli_1m yet: nothing to diagnose (send some with \`mp-otel simulate\` or the SDK, or point --data-dir/--url at a store with data)`,
+    );
 }
 
 function ipRanges() {
@@ -70,7 +104,8 @@ async function openStore(v: IncidentArgs, database: string) {
     });
     return { client: emb.client, database: emb.database, close: () => emb.close() };
   }
-  const client = createClient({ url: v.url, username: v.user ?? 'default', password: v.password ?? '' });
+  const auth = clientAuth({ user: v.user, password: v.password, url: v.url, role: 'reader' });
+  const client = createClient({ url: v.url, username: auth.username, password: auth.password });
   return { client, database, close: () => client.close() };
 }
 
@@ -79,7 +114,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
     case 'simulate': {
       if (!v.scenario) throw new Error('simulate needs --scenario FILE');
       const { loadScenario, simulate } = await simulator();
-      const scenario = loadScenario(v.scenario);
+      const scenario = withScale(loadScenario(v.scenario), v.scale);
       let emb: Embedded | undefined;
       let otlpUrl = v['otlp-url'];
       if (!otlpUrl) {
@@ -87,7 +122,12 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         otlpUrl = emb.otlpUrl;
       }
       try {
-        const r = await simulate(scenario, { otlpUrl, ipRanges: ipRanges(), log: (l) => console.log(l) });
+        const r = await withTermination(
+          () => simulate(scenario, { otlpUrl, ipRanges: ipRanges(), log: (l) => console.log(l) }),
+          async () => {
+            await emb?.close();
+          },
+        );
         await emb?.flush();
         console.log(
           `simulated ${scenario.duration_minutes} minutes in ${r.realSeconds.toFixed(0)} s: ${new Date(r.simStartMs).toISOString()} … ${new Date(r.simEndMs).toISOString()}`,
@@ -97,6 +137,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
             `fault "${f.name}" (${f.effect}): ${new Date(f.fromMs).toISOString()} … ${new Date(f.toMs).toISOString()}`,
           );
         console.log(`actions: ${JSON.stringify(r.outcomes)}; noise requests: ${r.noiseRequests}`);
+        if (r.crowd) console.log(`generated users: ${JSON.stringify(r.crowd)}`);
       } finally {
         await emb?.close();
       }
@@ -104,14 +145,17 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
     }
     case 'diagnose':
     case 'report': {
+      const kpi = choiceFlag('--kpi', v.kpi, KPIS);
+      const at = parseTime(v.at);
       const store = await openStore(v, database);
       try {
+        await requireData(store, at);
         const d = await diagnose({
           client: store.client,
           database: store.database,
           route: v.route,
-          kpi: v.kpi as Kpi | undefined,
-          at: parseTime(v.at),
+          kpi,
+          at,
         });
         if (cmd === 'diagnose') {
           console.log(v.json ? JSON.stringify(d, null, 2) : formatDiagnosis(d));
@@ -129,13 +173,15 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
       }
     }
     case 'alerts': {
+      const at = parseTime(v.at);
       const store = await openStore(v, database);
       try {
+        await requireData(store, at);
         const results = await evaluateAlerts({
           catalog: loadCatalog(v.catalog ?? defaultCatalogPath()),
           client: store.client,
           database: store.database,
-          at: parseTime(v.at),
+          at,
         });
         console.log(formatAlerts(results));
         return 0;
@@ -145,7 +191,9 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
     }
     case 'demo': {
       const { freshDir, loadScenario, runDemo, scenarioPath } = await simulator();
-      const scenarioFile = v.scenario ?? scenarioPath('seed-incident');
+      const scenarioFile =
+        v.scenario ?? scenarioPath(v.scale ? 'scale/seed-incident-scale' : 'seed-incident');
+      // a folder the demo did not create is never emptied (freshDir refuses it)
       const dataDir = freshDir(resolve(v['data-dir'] ?? '.data/demo'));
       const catalog = loadCatalog(v.catalog ?? defaultCatalogPath());
       const emb = await startEmbedded({
@@ -153,23 +201,32 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         otlpPort: v.serve ? 4318 : 0,
         httpPort: v.serve ? 8123 : 0,
         log: () => {},
+        // with --serve, `mp-otel query` finds this endpoint's credentials
+        announce: v.serve === true,
       });
       try {
-        const result = await runDemo({
-          store: emb,
-          scenario: loadScenario(scenarioFile),
-          ipRanges: ipRanges(),
-          alerts: async (at) =>
-            (await evaluateAlerts({ catalog, client: emb.client, database: emb.database, at })).map((r) => ({
-              rule: r.rule,
-              firing: r.firing,
-              text: formatAlerts([r]).split('\n')[1]?.replace(/\s+/g, ' '),
-            })),
-          reportPath: resolve(dataDir, 'report.html'),
-        });
+        // SIGINT/SIGTERM: the image-service nodes are stopped and the store closed before exiting
+        const result = await withTermination(
+          () =>
+            runDemo({
+              store: emb,
+              scenario: withScale(loadScenario(scenarioFile), v.scale),
+              ipRanges: ipRanges(),
+              alerts: async (at) =>
+                (await evaluateAlerts({ catalog, client: emb.client, database: emb.database, at })).map(
+                  (r) => ({
+                    rule: r.rule,
+                    firing: r.firing,
+                    text: formatAlerts([r]).split('\n')[1]?.replace(/\s+/g, ' '),
+                  }),
+                ),
+              reportPath: resolve(dataDir, 'report.html'),
+            }),
+          () => emb.close(),
+        );
         if (v.serve) {
           console.log(
-            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}); Ctrl-C to stop`,
+            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}; users and passwords in ${emb.credentialsFile}); Ctrl-C to stop`,
           );
           await new Promise<void>((r) => {
             process.once('SIGINT', () => r());

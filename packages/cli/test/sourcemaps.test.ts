@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import vm from 'node:vm';
 import { loadCatalog } from '@mp-otel/contracts';
 import { createWx, loadMiniProgramSdk } from '@mp-otel/devkit';
+import { renderReport } from '@mp-otel/diagnose';
 import { buildDashboards, runDashboard } from '@mp-otel/grafana';
 import { directoryStore, symbolicatePending } from '@mp-otel/sourcemaps';
 import { defaultCatalogPath, type Embedded, startEmbedded } from '@mp-otel/store';
@@ -129,6 +130,39 @@ test('an exception from minified code: uploaded maps symbolicate it on the comma
   expect(top.rows).toHaveLength(1);
   expect(top.rows[0]).toMatchObject({ type: 'RangeError', sample_message: 'empty cart', symbolicated: 1 });
   expect(String(top.rows[0]!.location)).toMatch(/^checkout \(.*fixtures\/shop\/cart\.ts:6:11\)$/);
+
+  // the incident report lists the window's exceptions with their stacks in original sources
+  const [{ t }] = (await (
+    await emb.client.query({
+      query: 'SELECT toUnixTimestamp64Milli(max(Timestamp)) AS t FROM otel_logs',
+      format: 'JSONEachRow',
+    })
+  ).json()) as [{ t: string }];
+  const at = Number(t);
+  const html = await renderReport({
+    client: emb.client,
+    database: emb.database,
+    diagnosis: {
+      anomaly: {
+        layer: 'client',
+        route: 'checkout',
+        kpi: 'error_rate',
+        onsetMs: at - 60_000,
+        atMs: at,
+        z: 5,
+        baselineRate: 0,
+        windowRate: 1,
+      },
+      culprits: [],
+      codes: [],
+      elapsedMs: 0,
+    },
+  });
+  const section = html.slice(html.indexOf('<h2>Exceptions in the window</h2>'));
+  expect(section).toContain('<code>RangeError</code>: empty cart ×1');
+  expect(section).toMatch(/at <code>checkout \(.*fixtures\/shop\/cart\.ts:6:11\)<\/code>/);
+  expect(section).not.toContain('app-service.js');
+  expect(section).not.toContain('no source map uploaded');
 });
 
 test('sourcemaps commands refuse what they cannot do, with a message', async () => {

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
-const here = (rel) => fileURLToPath(new URL(rel, import.meta.url));
+const here = (/** @type {string} */ rel) => fileURLToPath(new URL(rel, import.meta.url));
 const PREFIX = {
   attribute: 'ATTR_',
   span: 'SPAN_',

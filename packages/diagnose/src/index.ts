@@ -12,5 +12,6 @@ export {
   localize,
   poissonLlr,
 } from './diagnose.js';
+export { type ExceptionGroup, exceptionGroups } from './exceptions.js';
 export { lineChart, type ReportOptions, renderReport, type TimelineEvent } from './report.js';
 export { culpritF1 } from './score.js';

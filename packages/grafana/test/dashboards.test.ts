@@ -106,7 +106,7 @@ beforeAll(async () => {
   const [row] = (await rs.json()) as Array<{ TraceId: string }>;
   expect(row?.TraceId).toMatch(/^[0-9a-f]{32}$/);
   for (const uid of UIDS) {
-    const variables =
+    const variables: Record<string, string> =
       uid === 'mp-traces'
         ? { trace_id: row!.TraceId }
         : uid === 'mp-route-detail' || uid === 'mp-path'

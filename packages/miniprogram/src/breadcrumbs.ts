@@ -1,7 +1,7 @@
 // The last N things that happened before an exception (taps, page views, requests, app show/hide,
 // custom events, console lines when asked), attached to each exception record as `mp.breadcrumbs`:
 // one string per crumb, oldest first, "-1.234s <category> <message>" relative to the exception.
-import { truncate } from './text';
+import { truncate } from './text.js';
 
 export interface Crumb {
   time: number;

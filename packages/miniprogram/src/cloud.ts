@@ -3,8 +3,8 @@
 // trace context like any own host). Both callback and promise styles: the app gets back exactly what
 // the original returned; the span ends on whichever answer comes first.
 
-import { patch, unpatch } from './platform';
-import { injectTraceHeaders, type RequestContext } from './requests';
+import { patch, unpatch } from './platform.js';
+import { injectTraceHeaders, type RequestContext } from './requests.js';
 
 const CLIENT = 2;
 const ERROR = 2;

@@ -1,7 +1,7 @@
 // Plugin `@mp-otel/miniprogram/console` (opt-in): console.error / console.warn lines as breadcrumbs, so
 // the exception that follows them says what the app logged first. The console's methods are wrapped
 // (the line still goes to the console first) and restored by shutdown().
-import type { Plugin } from './index';
+import type { Plugin } from './index.js';
 
 declare const console: Record<string, (...args: unknown[]) => void>;
 

@@ -3,10 +3,10 @@
 // says how many it stands for. Sizes are capped ("control error-log size" in the seed).
 // Each record carries the breadcrumbs (what happened just before) and is linked to the active span.
 import type { Attributes } from '@opentelemetry/api';
-import type { Breadcrumbs } from './breadcrumbs';
-import type { LogRecordData } from './otlp';
-import { truncate } from './text';
-import { activeContext, type InstrumentationScope, millisToHrTime, type Resource, spanOf } from './tracer';
+import type { Breadcrumbs } from './breadcrumbs.js';
+import type { LogRecordData } from './otlp.js';
+import { truncate } from './text.js';
+import { activeContext, type InstrumentationScope, millisToHrTime, type Resource, spanOf } from './tracer.js';
 
 export const SEVERITY_INFO = 9;
 export const SEVERITY_WARN = 13;

@@ -1,6 +1,6 @@
 // Batching, and the exporter that turns a batch into one OTLP/JSON payload in the offline queue.
-import { type EncodableSpan, encodeLogs, encodeSpans, type LogRecordData, type Signal } from './otlp';
-import type { OfflineQueue } from './queue';
+import { type EncodableSpan, encodeLogs, encodeSpans, type LogRecordData, type Signal } from './otlp.js';
+import type { OfflineQueue } from './queue.js';
 
 /** The shape every exporter here has (OpenTelemetry's SpanExporter, and its log-record twin). */
 export interface RecordExporter<T> {

@@ -4,8 +4,8 @@
 //    app.config.errorHandler; Vue 2: vueErrorHandler(Vue, otel) on Vue.config.
 //  - React / Taro (React): createErrorBoundary(React, otel) returns an error-boundary component.
 // The app's own handler, if any, still runs (after the capture).
-import type { MpOtel } from './index';
-import { truncate } from './text';
+import type { MpOtel } from './index.js';
+import { truncate } from './text.js';
 
 type Capture = Pick<MpOtel, 'captureException'>;
 

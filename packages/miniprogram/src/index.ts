@@ -1,16 +1,22 @@
 // @mp-otel/miniprogram: OpenTelemetry for mini-programs with one call in app.js, before App():
 //   const otel = init({ serviceName: 'my-app', endpoint: 'https://otel.example.com', key, hosts })
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
-import { Breadcrumbs } from './breadcrumbs';
-import { instrumentCloud } from './cloud';
-import { ErrorReporter, SEVERITY_INFO, SEVERITY_WARN } from './errors';
-import { Batcher, queuedOtlpExporter, type RecordExporter } from './export';
-import { hookConstructors, type OptionsHook, tapHook, wrapMethod } from './hooks';
-import type { LogRecordData } from './otlp';
-import { resourceChanged } from './otlp';
-import { currentPageRoute, epochClock, observePages } from './pages';
-import { call, callAsync, detectPlatform } from './platform';
-import { type DropReason, OfflineQueue, PRIORITY_ERROR, PRIORITY_ROUTINE, type QueueOptions } from './queue';
+import { Breadcrumbs } from './breadcrumbs.js';
+import { instrumentCloud } from './cloud.js';
+import { ErrorReporter, SEVERITY_INFO, SEVERITY_WARN } from './errors.js';
+import { Batcher, queuedOtlpExporter, type RecordExporter } from './export.js';
+import { hookConstructors, type OptionsHook, tapHook, wrapMethod } from './hooks.js';
+import type { LogRecordData } from './otlp.js';
+import { resourceChanged } from './otlp.js';
+import { currentPageRoute, epochClock, observePages } from './pages.js';
+import { call, callAsync, detectPlatform } from './platform.js';
+import {
+  type DropReason,
+  OfflineQueue,
+  PRIORITY_ERROR,
+  PRIORITY_ROUTINE,
+  type QueueOptions,
+} from './queue.js';
 import {
   defaultHosts,
   hostMatcher,
@@ -19,16 +25,16 @@ import {
   type RequestContext,
   type RouteRule,
   type UrlMatcher,
-} from './requests';
-import { DISTRO_VERSION, detectResourceAttributes, hashUserId } from './resource';
-import { DEFAULT_SECRET_PARAMS } from './scrub';
-import { instrumentSockets } from './socket';
-import { guardAppStorage } from './storage';
-import { randomHex } from './text';
-import { activeContext, type MpSpan, MpTracer, millisToHrTime, type Resource, spanOf } from './tracer';
+} from './requests.js';
+import { DISTRO_VERSION, detectResourceAttributes, hashUserId } from './resource.js';
+import { DEFAULT_SECRET_PARAMS } from './scrub.js';
+import { instrumentSockets } from './socket.js';
+import { guardAppStorage } from './storage.js';
+import { randomHex } from './text.js';
+import { activeContext, type MpSpan, MpTracer, millisToHrTime, type Resource, spanOf } from './tracer.js';
 
-export { hashUserId, shortHash } from './resource';
-export { scrubUrl } from './scrub';
+export { hashUserId, shortHash } from './resource.js';
+export { scrubUrl } from './scrub.js';
 export type { LogRecordData, OptionsHook, RouteRule, UrlMatcher };
 
 /** The request header that carries the app's public ingest key (INGEST_KEY_HEADER in @mp-otel/contracts). */

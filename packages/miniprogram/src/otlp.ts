@@ -4,7 +4,7 @@
 // layers of objects and then UTF-8 encodes it, only for the queue to keep it as a string; the unit tests
 // compare this output with otlp-transformer's for the same records.
 import type { Attributes, HrTime, SpanContext } from '@opentelemetry/api';
-import type { InstrumentationScope, Resource } from './tracer';
+import type { InstrumentationScope, Resource } from './tracer.js';
 
 export interface EncodableSpan {
   name: string;

@@ -4,9 +4,9 @@
 // (downloadPackage: subpackage loads).
 // PerformanceEntry.startTime has two bases in the wild: epoch milliseconds, or milliseconds since a
 // runtime origin (as sentry-miniapp assumes). `toEpoch` tells them apart and rebases the second kind.
-import type { Breadcrumbs } from './breadcrumbs';
-import { call } from './platform';
-import { contextWithSpan, type MpSpan, type MpTracer, ROOT_CONTEXT } from './tracer';
+import type { Breadcrumbs } from './breadcrumbs.js';
+import { call } from './platform.js';
+import { contextWithSpan, type MpSpan, type MpTracer, ROOT_CONTEXT } from './tracer.js';
 
 declare const getCurrentPages: undefined | (() => Array<{ route?: string; __route__?: string }>);
 

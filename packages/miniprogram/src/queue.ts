@@ -5,9 +5,9 @@
 // succeeded, or an app killed before it could forget a sent payload).
 // The host app's storage comes first: the queue persists only while the app keeps enough room, and when
 // the app's own write fails for quota it gives its keys up (storage.ts) so that the write succeeds.
-import { type Signal, splitPayload } from './otlp';
-import { callAsync, type Platform } from './platform';
-import { randomHex, utf8Length } from './text';
+import { type Signal, splitPayload } from './otlp.js';
+import { callAsync, type Platform } from './platform.js';
+import { randomHex, utf8Length } from './text.js';
 
 export const PRIORITY_ROUTINE = 0;
 export const PRIORITY_ERROR = 1;

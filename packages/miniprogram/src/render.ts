@@ -9,7 +9,7 @@
 //    that long: an `mp.long_task` span covering the delay (paused while the app is in the background).
 // Usage: init({ …, plugins: [renderPerformance()] }), or later from a subpackage:
 //   getApp().globalData.otel.use(require('…/render.js').renderPerformance())
-import type { Plugin, PluginContext } from './index';
+import type { Plugin, PluginContext } from './index.js';
 
 export interface RenderOptions {
   /** setData updates at least this slow become spans (default 50 ms; 0 = every update). */

@@ -2,11 +2,11 @@
 // business requests. The app's options object is copied, never mutated; the app's callbacks run outside
 // our try/catch so their own exceptions behave exactly as without the SDK; the original task is returned.
 import type { Span } from '@opentelemetry/api';
-import type { Breadcrumbs } from './breadcrumbs';
-import { type Platform, patch, unpatch } from './platform';
-import { scrubUrl } from './scrub';
-import { utf8Length } from './text';
-import type { MpSpan, MpTracer } from './tracer';
+import type { Breadcrumbs } from './breadcrumbs.js';
+import { type Platform, patch, unpatch } from './platform.js';
+import { scrubUrl } from './scrub.js';
+import { utf8Length } from './text.js';
+import type { MpSpan, MpTracer } from './tracer.js';
 
 export interface RouteRule {
   /** Catalog route name, e.g. `upload.image` → `mp.route_name` and the span name. */

@@ -1,7 +1,7 @@
 // Resource attributes: who is running the app, on what. These are the fingerprint dimensions that the
 // diagnosis groups by (os.name × mp.base_library.version is the seed incident's culprit).
 import type { Attributes } from '@opentelemetry/api';
-import { call, type Platform } from './platform';
+import { call, type Platform } from './platform.js';
 
 export const DISTRO_NAME = 'mp-otel';
 declare const __MP_OTEL_VERSION__: string;

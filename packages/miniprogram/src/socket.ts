@@ -5,10 +5,10 @@
 // wraps the task's on*/send methods so that the app's listeners (which may replace earlier ones on some
 // base libraries) keep feeding the span.
 
-import { patch, unpatch } from './platform';
-import { injectTraceHeaders, type RequestContext, serverOf } from './requests';
-import { scrubUrl } from './scrub';
-import { utf8Length } from './text';
+import { patch, unpatch } from './platform.js';
+import { injectTraceHeaders, type RequestContext, serverOf } from './requests.js';
+import { scrubUrl } from './scrub.js';
+import { utf8Length } from './text.js';
 
 const CLIENT = 2;
 const ERROR = 2;

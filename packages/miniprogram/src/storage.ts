@@ -2,7 +2,7 @@
 // out of it. When one of the app's own writes (setStorage / setStorageSync, callback or promise style)
 // fails for quota, the queue gives its keys up and the write is retried once, so the SDK never makes an
 // app write fail. The SDK's own keys pass straight through.
-import { patch, unpatch } from './platform';
+import { patch, unpatch } from './platform.js';
 
 const QUOTA = /exceed|quota|max ?size|limit/i;
 

@@ -20,7 +20,7 @@ import type {
   TimeInput,
   Tracer,
 } from '@opentelemetry/api';
-import { randomHex, truncate } from './text';
+import { randomHex, truncate } from './text.js';
 
 /** The key @opentelemetry/api uses for the active span, so contexts are interchangeable with it. */
 const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');

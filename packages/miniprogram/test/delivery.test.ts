@@ -1,7 +1,7 @@
 // The offline queue: durability across app restarts, bounds, priorities, retries, backpressure.
 import { INGEST_KEY_HEADER } from '@mp-otel/contracts';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { launchApp, request, startBusinessServer, startOtlpCapture, WxStorage } from './harness';
+import { launchApp, request, startBusinessServer, startOtlpCapture, WxStorage } from './harness.js';
 
 let capture: Awaited<ReturnType<typeof startOtlpCapture>>;
 let biz: Awaited<ReturnType<typeof startBusinessServer>>;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWx, runMiniProgram } from '@mp-otel/devkit';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startBusinessServer, startOtlpCapture } from './harness';
+import { startBusinessServer, startOtlpCapture } from './harness.js';
 
 let capture: Awaited<ReturnType<typeof startOtlpCapture>>;
 let biz: Awaited<ReturnType<typeof startBusinessServer>>;

@@ -10,7 +10,7 @@ import React from 'react';
 import TestRenderer from 'react-test-renderer';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { launchApp, request, startBusinessServer, startOtlpCapture, WxStorage } from './harness';
+import { launchApp, request, startBusinessServer, startOtlpCapture, WxStorage } from './harness.js';
 
 let capture: Awaited<ReturnType<typeof startOtlpCapture>>;
 let biz: Awaited<ReturnType<typeof startBusinessServer>>;

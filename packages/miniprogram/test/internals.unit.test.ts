@@ -1,14 +1,14 @@
 // SDK internals straight from src: no servers, no vm realm.
 import { JsonLogsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { describe, expect, test } from 'vitest';
-import { Breadcrumbs } from '../src/breadcrumbs';
-import { encodeLogs, encodeSpans, type LogRecordData, nanos, splitPayload } from '../src/otlp';
-import { epochClock } from '../src/pages';
-import { backoffMs, parseRetryAfter } from '../src/queue';
-import { defaultHosts, hostMatcher, serverOf } from '../src/requests';
-import { DEFAULT_SECRET_PARAMS, scrubUrl } from '../src/scrub';
-import { truncate, utf8Length } from '../src/text';
-import { contextWithSpan, type MpSpan, MpTracer, ROOT_CONTEXT } from '../src/tracer';
+import { Breadcrumbs } from '../src/breadcrumbs.js';
+import { encodeLogs, encodeSpans, type LogRecordData, nanos, splitPayload } from '../src/otlp.js';
+import { epochClock } from '../src/pages.js';
+import { backoffMs, parseRetryAfter } from '../src/queue.js';
+import { defaultHosts, hostMatcher, serverOf } from '../src/requests.js';
+import { DEFAULT_SECRET_PARAMS, scrubUrl } from '../src/scrub.js';
+import { truncate, utf8Length } from '../src/text.js';
+import { contextWithSpan, type MpSpan, MpTracer, ROOT_CONTEXT } from '../src/tracer.js';
 
 const scrub = (url: string) => scrubUrl(url, DEFAULT_SECRET_PARAMS);
 

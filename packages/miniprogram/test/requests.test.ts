@@ -1,6 +1,6 @@
 // Client request spans and trace context, in the bare vm realm over real HTTP.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { launchApp, request, startBusinessServer, startOtlpCapture } from './harness';
+import { launchApp, request, startBusinessServer, startOtlpCapture } from './harness.js';
 
 let capture: Awaited<ReturnType<typeof startOtlpCapture>>;
 let biz: Awaited<ReturnType<typeof startBusinessServer>>;

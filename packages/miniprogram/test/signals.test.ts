@@ -1,7 +1,7 @@
 // Exceptions, page views, sampling, hooks, sessions, platform adapters, and the bare realm itself.
 import { createWx, loadMiniProgramSdk } from '@mp-otel/devkit';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { launchApp, request, startBusinessServer, startOtlpCapture } from './harness';
+import { launchApp, request, startBusinessServer, startOtlpCapture } from './harness.js';
 
 let capture: Awaited<ReturnType<typeof startOtlpCapture>>;
 let biz: Awaited<ReturnType<typeof startBusinessServer>>;

@@ -1,6 +1,6 @@
 // The image-transfer middleware for node:http, Express, Koa and Fastify, in process, against a real
 // MeterProvider (sdk-metrics) and real HTTP on 127.0.0.1.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -52,7 +52,7 @@ async function sizePoints(): Promise<Point[]> {
 }
 
 const BOUNDARY = 'xyzBOUNDARYxyz';
-function multipart(size: number): Buffer {
+function multipart(size: number): Buffer<ArrayBuffer> {
   return Buffer.concat([
     Buffer.from(
       `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
@@ -109,7 +109,10 @@ describe('node:http', () => {
     const server = createServer(
       withImageTransfer(
         (req, res) => {
-          withImageTransfer(() => {}, { route: '/twice' })(req, res); // a second layer is a no-op
+          withImageTransfer((_req: IncomingMessage, _res: ServerResponse) => {}, { route: '/twice' })(
+            req,
+            res,
+          ); // a second layer is a no-op
           // Start reading only later: the middleware must not have switched the stream to flowing mode.
           setTimeout(() => {
             parseFile(req).then((n) => res.end(String(n)));

@@ -2,8 +2,8 @@
 // embedded store (chDB) starts, the seed scenario's fleet runs the real SDK against the real image service,
 // a live overview prints each simulated minute, the alert rules are evaluated as Grafana would, the
 // diagnosis names the culprit the moment the 400-ratio alert fires, and the HTML report is written.
-import { rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type Diagnosis, diagnose, formatDiagnosis, renderReport } from '@mp-otel/diagnose';
 import type { Scenario } from './scenario.js';
@@ -59,6 +59,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   print(
     `  ${scenario.clients} simulated mini-program clients (the real SDK), ${scenario.duration_minutes} simulated minutes at ×${scenario.speed}`,
   );
+  if (scenario.scale)
+    print(
+      `  seed scale: ${scenario.scale.users} users in all — the other ${scenario.scale.users - scenario.clients} generated as the SDK would emit them, through the same receiver`,
+    );
   print(`  store: embedded ClickHouse (chDB) at ${store.clickhouseUrl}, OTLP at ${store.otlpUrl}\n`);
   // Each row: the time now, the client-layer SLIs of the minute before last (its telemetry has landed),
   // and the rules firing now.
@@ -119,6 +123,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   print(
     `\n  after ${sim.realSeconds.toFixed(0)} s real (${scenario.duration_minutes} simulated minutes): ${JSON.stringify(sim.outcomes)}`,
   );
+  if (sim.crowd)
+    print(
+      `  generated users: ${sim.crowd.requests} requests, ${sim.crowd.clientSpans + sim.crowd.serverSpans} spans in ${sim.crowd.posts} POSTs (the receiver caught up ${sim.crowd.drainSeconds.toFixed(1)} s after the clock stopped)`,
+    );
   print('  final diagnosis:');
   for (const line of formatDiagnosis(final).split('\n')) print(`    ${line}`);
   if (fault && named) {
@@ -145,8 +153,30 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   return { diagnosis: final, alert, namedAtMs: named?.atMs, faultAtMs: fault?.fromMs, reportPath };
 }
 
-/** Removes a data directory left by an earlier demo, so each run starts from an empty store. */
+/** The file that marks a folder as created by `mp-otel demo` (and so the demo's to empty). */
+export const DEMO_MARKER = '.mp-otel-demo';
+
+/**
+ * Gives the demo an empty data directory. Only a folder the demo created itself (it holds DEMO_MARKER) is
+ * emptied; a missing or empty folder is created and marked; any other folder is refused untouched —
+ * `--data-dir ~` must never delete anything.
+ */
 export function freshDir(dir: string): string {
-  rmSync(dir, { recursive: true, force: true });
+  const marker = join(dir, DEMO_MARKER);
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory())
+      throw new Error(`--data-dir ${dir}: not a folder (nothing was changed)`);
+    const entries = readdirSync(dir);
+    if (entries.length > 0) {
+      if (!existsSync(marker))
+        throw new Error(
+          `--data-dir ${dir}: the folder is not empty and was not created by mp-otel demo (no ${DEMO_MARKER} in it); nothing was deleted. Choose a new or empty folder${entries.includes('report.html') ? ' (a demo folder from before this check has no marker: remove it yourself if you no longer need it)' : ''}.`,
+        );
+      // the demo's own folder from an earlier run: remove what is in it, keep the folder and its marker
+      for (const e of entries) if (e !== DEMO_MARKER) rmSync(join(dir, e), { recursive: true, force: true });
+    }
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(marker, 'created by mp-otel demo: the demo empties this folder on its next run\n');
   return dir;
 }

@@ -52,6 +52,15 @@ export interface Scenario {
   mix: Partial<Record<Dimension, DimWeights>> & { 'os.name': Weights };
   actions: Partial<Record<Route, { weight: number; size_kb?: [number, number] }>>;
   backend: { nodes: number };
+  /** a seed-scale replay: this many users, `clients` of them the real SDK, the rest generated (synthetic.ts) */
+  scale?: { users: number; requests_per_user_hour?: number; batch_spans?: number };
+  /** the latency model (see latency.ts); absent fields take the defaults */
+  latency?: {
+    rtt_ms?: Record<string, number>;
+    kb_per_s?: Record<string, number>;
+    server_ms?: Partial<Record<Route, number>> & { other_ms?: number };
+    jitter?: number;
+  };
   faults: Fault[];
   noise: Noise[];
   expect?: {

@@ -3,7 +3,11 @@
 // nodes with the Node preset, behind a round-robin balancer), with faults injected where they would
 // happen: in the client's base library (corrupted uploads), in the network between phone and servers
 // (timeouts, resets), in a backend node (slow responses); plus scanner and crawler noise. Telemetry goes
-// to an OTLP endpoint (the embedded `mp-otel up`, or a collector) through the simulated clock.
+// to an OTLP endpoint (the embedded `mp-otel up`, or a collector) on the simulated clock. The real HTTP
+// flows end to end, but every duration telemetry reports is the latency model's (latency.ts): each
+// client's SDK reads the simulated clock, pinned to the modelled start and end of each request, and the
+// backend's spans are placed in the window the model gave the request (timewarp.ts), so the verdict does
+// not depend on how busy the machine is.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -12,8 +16,10 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createWx, loadMiniProgramSdk, WxStorage } from '@mp-otel/devkit';
+import { createWx, loadMiniProgramSdk, WxStorage, waitFor } from '@mp-otel/devkit';
+import { latencyModel } from './latency.js';
 import { withMachineLock } from './lock.js';
+import { drawProfile, geoRanges, wxFingerprint } from './profile.js';
 import {
   type Dimension,
   type Fault,
@@ -23,7 +29,8 @@ import {
   rng,
   type Scenario,
 } from './scenario.js';
-import { type Clock, realAt, simNow, startTimeWarp } from './timewarp.js';
+import { Crowd, type CrowdStats, type ScaleSpec } from './synthetic.js';
+import { type Clock, realAt, simNow, startTimeWarp, TraceModels } from './timewarp.js';
 
 const require = createRequire(import.meta.url);
 
@@ -58,23 +65,19 @@ export interface SimulationResult {
   outcomes: Record<string, Record<string, number>>;
   noiseRequests: number;
   realSeconds: number;
+  /** a seed-scale replay's generated users: what was sent, and how long the receiver took to catch up */
+  crowd?: CrowdStats & { drainSeconds: number; clockWaitedSeconds: number };
 }
 
-type Profile = Record<Dimension, string> & { ip: string; system: string; brand: string; model: string };
+/** The scenario's scale, with its defaults; undefined when it has none (only real SDK clients). */
+export function scaleOf(s: Scenario): ScaleSpec | undefined {
+  if (!s.scale) return undefined;
+  return { requests_per_user_hour: 1, batch_spans: 512, ...s.scale };
+}
 
-const OS_DETAIL: Record<string, { system: (r: () => number) => string; brand: string; model: string }> = {
-  ios: {
-    system: (r) => `iOS ${pick({ '16.7.8': 2, '17.5.1': 5, '18.1': 3 }, r)}`,
-    brand: 'iPhone',
-    model: 'iPhone 15<iPhone15,4>',
-  },
-  android: {
-    system: (r) => `Android ${pick({ '12': 2, '13': 4, '14': 4 }, r)}`,
-    brand: 'HUAWEI',
-    model: 'ALN-AL00',
-  },
-  ohos: { system: () => 'HarmonyOS 5.0.0', brand: 'HUAWEI', model: 'Mate 70' },
-};
+const APP_ID = 'wx5f1c0ffee0ddba11';
+/** POSTs of generated telemetry in flight or waiting beyond which the simulated clock waits. */
+const CROWD_BACKLOG = 16;
 
 /** A small real JPEG of about `bytes` bytes: SOI, APP0, filler, EOI. */
 function jpeg(bytes: number): Buffer {
@@ -85,17 +88,49 @@ function jpeg(bytes: number): Buffer {
   return Buffer.concat([head, randomBytes(Math.max(0, bytes - head.length - 2)), Buffer.from([0xff, 0xd9])]);
 }
 
-function ipString(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+/** One simulated request as the model times it (simulated epoch ms, model ms). */
+interface Plan {
+  id: string;
+  startMs: number;
+  upMs: number;
+  downMs: number;
+  /** set by the balancer when the request reaches a server */
+  serverMs?: number;
+  fault?: 'timeout' | 'network';
+  corrupt: boolean;
+  timeoutMs: number;
 }
 
-function weightsFor(mix: Scenario['mix'], dim: Dimension, os: string): Record<string, number> | undefined {
-  const w = mix[dim];
-  if (!w) return undefined;
-  return 'per_os' in w
-    ? (w.per_os as Record<string, Record<string, number>>)[os]
-    : (w as Record<string, number>);
+/** How long the request took on the simulated clock: what the client's span says. */
+function planDuration(p: Plan): number {
+  if (p.fault === 'timeout') return p.timeoutMs;
+  if (p.fault === 'network') return p.upMs;
+  return p.upMs + (p.serverMs ?? 0) + p.downMs;
 }
+
+/** A `Date` for a realm whose `now` is the given clock (with no arguments `new Date()` reads it too). */
+function clockDate(now: () => number): DateConstructor {
+  class SimulatedDate extends Date {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(now());
+      else super(...(args as [string | number | Date]));
+    }
+    static override now(): number {
+      return now();
+    }
+  }
+  return SimulatedDate as unknown as DateConstructor;
+}
+
+const SIM_REQUEST_HEADER = 'x-mp-sim-request';
+/** How long a real request may take before the shim gives up (a starved machine, not a modelled fault). */
+const REAL_PATIENCE_MS = 10 * 60_000;
+const ROUTE_OF_PATH = (path: string): Route | undefined =>
+  /^\/upload(\?|$)/.test(path)
+    ? 'upload.image'
+    : /^\/images\/[^/?]+/.test(path)
+      ? 'download.image'
+      : undefined;
 
 const SCANNER_PATHS = [
   '/wp-login.php',
@@ -141,8 +176,8 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     effect: Fault['effect'],
     profile: Partial<Record<Dimension, string>>,
     route: Route | undefined,
+    now = simNow(clock),
   ) => {
-    const now = simNow(clock);
     return faults.some(
       (f) =>
         f.effect === effect &&
@@ -153,13 +188,55 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     );
   };
 
+  /** A slow node's extra time at a simulated moment (the model's share of a slow_node fault). */
+  const slowDelay = (node: string, atMs: number) => {
+    let extra = 0;
+    for (const f of scenario.faults) {
+      if (
+        f.effect !== 'slow_node' ||
+        !matchesWhere({ 'host.name': f.where!['host.name']! }, { 'host.name': node })
+      )
+        continue;
+      const from = clock.simStartMs + f.from_minute * 60_000;
+      const to = clock.simStartMs + f.to_minute * 60_000;
+      if (atMs >= from && atMs < to) extra += f.delay_ms ?? 1500;
+    }
+    return extra;
+  };
+
   const closers: Array<() => Promise<unknown> | unknown> = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
   };
   try {
     // ── telemetry through the simulated clock ──
-    const warp = await startTimeWarp(options.otlpUrl, clock);
+    const model = latencyModel(scenario);
+    const plans = new Map<string, Plan>();
+    let planSeq = 0;
+    const traceModels = new TraceModels();
+    // A seed-scale replay clones the service's own SERVER spans (by route and status) and node resources.
+    const crowdSpec = scaleOf(scenario);
+    const serverSpans = new Map<string, any>();
+    const nodeResources = new Map<string, any[]>();
+    const observe = crowdSpec
+      ? (signal: string, body: any) => {
+          if (signal !== 'traces') return;
+          for (const rs of body.resourceSpans ?? []) {
+            const attrs: any[] = rs.resource?.attributes ?? [];
+            const host = attrs.find((a) => a.key === 'host.name')?.value?.stringValue;
+            if (host && !nodeResources.has(host)) nodeResources.set(host, structuredClone(attrs));
+            for (const ss of rs.scopeSpans ?? [])
+              for (const sp of ss.spans ?? []) {
+                if (sp.kind !== 2) continue;
+                const attr = (k: string) => sp.attributes?.find((a: any) => a.key === k)?.value;
+                const route = ROUTE_OF_PATH(String(attr('url.path')?.stringValue ?? ''));
+                const key = `${route}|${attr('http.response.status_code')?.intValue ?? ''}`;
+                if (route && !serverSpans.has(key)) serverSpans.set(key, structuredClone(sp));
+              }
+          }
+        }
+      : undefined;
+    const warp = await startTimeWarp(options.otlpUrl, clock, traceModels, observe);
     closers.push(() => warp.close());
 
     // ── backend: image-service nodes with the Node preset (+ chaos), behind a round-robin balancer ──
@@ -207,16 +284,30 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     }
     let turn = 0;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    // The balancer times each request on the model: when it reaches the server (simulated), how long the
+    // node takes (the route's time, plus a slow node's delay), registered under the request's trace for the
+    // time warp. Requests that come without trace context (scanners, crawlers) get one here, as an edge that
+    // starts traces would, so that their server spans are timed by the model too.
     const balancer = http.createServer((req, res) => {
       const node = nodes[turn++ % nodes.length]!;
-      const up = http.request(
-        `${node.url}${req.url}`,
-        { method: req.method, headers: req.headers, agent },
-        (r) => {
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-        },
-      );
+      const headers = { ...req.headers };
+      const plan = plans.get(String(headers[SIM_REQUEST_HEADER] ?? ''));
+      delete headers[SIM_REQUEST_HEADER];
+      let traceId = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/i.exec(
+        String(headers.traceparent ?? ''),
+      )?.[1];
+      if (!traceId) {
+        traceId = randomBytes(16).toString('hex');
+        headers.traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+      }
+      const serverStart = plan ? plan.startMs + plan.upMs : simNow(clock);
+      const serverMs = model.server(ROUTE_OF_PATH(req.url ?? '')) + slowDelay(node.name, serverStart);
+      if (plan) plan.serverMs = serverMs;
+      traceModels.set(traceId, { startMs: serverStart, durationMs: serverMs, realAnchorMs: Date.now() });
+      const up = http.request(`${node.url}${req.url}`, { method: req.method, headers, agent }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
       up.on('error', () => {
         if (!res.headersSent) res.writeHead(502);
         res.end();
@@ -237,84 +328,68 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       const kb = minKb * (maxKb / minKb) ** (i / 11);
       const path = join(work, `photo-${i}.jpg`);
       writeFileSync(path, jpeg(Math.round(kb * 1024)));
-      return path;
+      return { path, kb };
     });
-    const seeded: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const body = jpeg(30_000);
+    const SEEDED_KB = 30_000 / 1024;
+    /** A real request through the balancer, before the fleet starts (seed images, templates). */
+    const direct = (
+      method: string,
+      path: string,
+      payload?: Buffer,
+      headers: Record<string, string | number> = {},
+    ) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const req = http.request(`${lb}${path}`, { method, headers }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+        });
+        req.on('error', reject);
+        req.end(payload);
+      });
+    const multipart = (body: Buffer, closed = true) => {
       const boundary = 'seed';
       const payload = Buffer.concat([
         Buffer.from(
           `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="seed.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`,
         ),
         body,
-        Buffer.from(`\r\n--${boundary}--\r\n`),
+        Buffer.from(closed ? `\r\n--${boundary}--\r\n` : ''),
       ]);
-      const id = await new Promise<string>((resolve, reject) => {
-        const req = http.request(
-          `${lb}/upload`,
-          {
-            method: 'POST',
-            headers: {
-              'content-type': `multipart/form-data; boundary=${boundary}`,
-              'content-length': payload.length,
-            },
-          },
-          (res) => {
-            const parts: Buffer[] = [];
-            res.on('data', (c: Buffer) => parts.push(c));
-            res.on('end', () => {
-              try {
-                resolve(JSON.parse(Buffer.concat(parts).toString()).id);
-              } catch (e) {
-                reject(e);
-              }
-            });
-          },
-        );
-        req.on('error', reject);
-        req.end(payload);
-      });
-      seeded.push(id);
+      return [
+        payload,
+        { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': payload.length },
+      ] as const;
+    };
+    const seeded: string[] = [];
+    const responseBytes: Record<string, number> = {};
+    for (let i = 0; i < 6; i++) {
+      const r = await direct('POST', '/upload', ...multipart(jpeg(30_000)));
+      seeded.push(JSON.parse(r.body.toString()).id);
+      responseBytes[`upload.image|${r.status}`] = r.body.length;
+    }
+    if (crowdSpec) {
+      // what the service answers a truncated upload and a download with (sizes here; spans via the warp)
+      const bad = await direct('POST', '/upload', ...multipart(jpeg(2_000), false));
+      responseBytes[`upload.image|${bad.status}`] = bad.body.length;
+      const got = await direct('GET', `/images/${seeded[0]}`);
+      responseBytes[`download.image|${got.status}`] = got.body.length;
+      const wanted = ['upload.image|201', 'upload.image|400', 'download.image|200'];
+      await waitFor(
+        () => wanted.every((k) => serverSpans.has(k)) && nodeResources.size === nodes.length,
+        30_000,
+        `the image service's spans for ${wanted.join(', ')} from every node`,
+      );
     }
 
     // ── the fleet ──
-    const byGeo = new Map<string, Array<{ ip_start: number; ip_end: number }>>();
-    for (const r of options.ipRanges ?? []) {
-      const key = `${r.carrier}|${r.province}`;
-      (byGeo.get(key) ?? byGeo.set(key, []).get(key)!).push(r);
-    }
+    const byGeo = geoRanges(options.ipRanges);
     const routes = options.routes ?? [
       { name: 'upload.image', method: 'POST', url: /\/upload(\?|$)/ },
       { name: 'download.image', method: 'GET', url: /\/images\/[^/?]+/ },
     ];
     const clients = Array.from({ length: scenario.clients }, () => {
-      const os = pick(scenario.mix['os.name'], random);
-      const value = (dim: Dimension, fallback: string) => {
-        const w = weightsFor(scenario.mix, dim, os);
-        return w ? pick(w, random) : fallback;
-      };
-      const detail = OS_DETAIL[os] ?? OS_DETAIL.android!;
-      const carrier = value('carrier', '');
-      const province = value('province', '');
-      const ranges = byGeo.get(`${carrier}|${province}`) ?? [];
-      const range = ranges[Math.floor(random() * ranges.length)];
-      const profile: Profile = {
-        'os.name': os,
-        'mp.base_library.version': value('mp.base_library.version', '3.4.10'),
-        'mp.host.version': value('mp.host.version', '8.0.50'),
-        'service.version': value('service.version', '1.4.2'),
-        'network.type': value('network.type', 'wifi'),
-        carrier,
-        province,
-        'host.name': '',
-        ip: range
-          ? ipString(range.ip_start + Math.floor(random() * (range.ip_end - range.ip_start + 1)))
-          : '',
-        system: detail.system(random),
-        brand: detail.brand,
-        model: detail.model,
-      };
+      const profile = drawProfile(scenario.mix, random, byGeo);
       const routeOf = (url: string): Route | undefined =>
         url.startsWith(lb)
           ? url.includes('/upload')
@@ -323,41 +398,64 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
               ? 'download.image'
               : undefined
           : undefined;
+      // What this phone's realm reads as the time: the simulated clock, pinned while a request's span
+      // starts (to the modelled start) and ends (to the modelled end); `current` is the request being made.
+      const state: { pin?: number; current?: Plan } = {};
       const { wx, control } = createWx({
         storage: new WxStorage(),
         clientIp: profile.ip || undefined,
-        fingerprint: {
-          platform: os,
-          system: profile.system,
-          brand: profile.brand,
-          model: profile.model,
-          version: profile['mp.host.version'],
-          SDKVersion: profile['mp.base_library.version'],
-          appVersion: profile['service.version'],
-          appId: 'wx5f1c0ffee0ddba11',
-          envVersion: 'release',
-          networkType: profile['network.type'],
-        },
+        fingerprint: wxFingerprint(profile, APP_ID),
         network: (call) => {
-          const route = routeOf(call.url);
-          if (!route) return undefined;
-          // A 15 s timeout lasts 15 simulated seconds: 15 000 / speed real ms (so its span is that short too).
-          if (active('timeout', profile, route))
-            return { fail: 'timeout', afterMs: Math.max(20, 15_000 / scenario.speed) };
-          if (active('network_error', profile, route)) return { fail: 'network' };
+          const plan = state.current;
+          if (!plan || !routeOf(call.url)) return undefined;
+          // A 15 s timeout lasts 15 simulated seconds: 15 000 / speed real ms (its span says 15 s).
+          if (plan.fault === 'timeout')
+            return { fail: 'timeout', afterMs: Math.max(20, plan.timeoutMs / scenario.speed) };
+          if (plan.fault === 'network') return { fail: 'network' };
           return undefined;
         },
-        truncateUpload: (call) => active('corrupt_upload', profile, routeOf(call.url)),
+        truncateUpload: () => state.current?.corrupt ?? false,
       });
-      const { sdk, realm } = loadMiniProgramSdk(wx);
+      // Below the SDK (which wraps these after us): when the shim answers, the clock reads the modelled end.
+      for (const api of ['uploadFile', 'downloadFile'] as const) {
+        const original = wx[api];
+        wx[api] = function (this: unknown, opts: any) {
+          const plan = state.current;
+          if (!plan) return original.call(this, opts);
+          const atEnd = (fn: unknown, succeeded: boolean) =>
+            typeof fn === 'function'
+              ? function (this: unknown, res: unknown) {
+                  const took = planDuration(plan);
+                  state.pin = plan.startMs + Math.min(took, plan.timeoutMs);
+                  try {
+                    // slower than the app's timeout on the model: the app saw a timeout
+                    if (succeeded && took > plan.timeoutMs)
+                      return opts.fail?.call(this, { errMsg: `${api}:fail timeout`, errno: 5 });
+                    return fn.call(this, res);
+                  } finally {
+                    state.pin = undefined;
+                    plans.delete(plan.id);
+                  }
+                }
+              : fn;
+          return original.call(this, {
+            ...opts,
+            success: atEnd(opts.success, true),
+            fail: atEnd(opts.fail, false),
+          });
+        };
+      }
+      const { sdk, realm } = loadMiniProgramSdk(wx, {
+        Date: clockDate(() => state.pin ?? simNow(clock)),
+      });
       const otel = sdk.init({
         serviceName: 'image-miniprogram',
-        endpoint: warp.url,
+        endpoint: options.otlpUrl, // on the simulated clock already: no warp
         routes,
         sampleRate: scenario.sample_rate,
         batch: { delayMs: 500 },
       });
-      return { profile, wx, control, realm, otel, inFlight: 0 };
+      return { profile, wx, control, realm, otel, state, inFlight: 0 };
     });
     closers.push(async () => {
       await Promise.all(
@@ -385,9 +483,33 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
         .map((f) => ({
           from: realAt(clock, clock.simStartMs + f.from_minute * 60_000),
           to: realAt(clock, clock.simStartMs + f.to_minute * 60_000),
-          delayMs: f.delay_ms ?? 1500,
+          // the node really holds its answers, for the simulated delay's real share; spans say the model's
+          delayMs: (f.delay_ms ?? 1500) / scenario.speed,
         }));
       writeFileSync(join(work, `chaos-${node.name}.json`), JSON.stringify(schedule));
+    }
+    let crowd: Crowd | undefined;
+    if (crowdSpec) {
+      crowd = new Crowd({
+        scenario,
+        scale: crowdSpec,
+        otlpUrl: options.otlpUrl,
+        model: latencyModel({ ...scenario, seed: scenario.seed + 1 }),
+        byGeo,
+        lb,
+        seeded,
+        uploadKb: pool.map((p) => p.kb),
+        responseBytes,
+        serverSpans,
+        nodeResources,
+        active: (effect, profile, route, at) => active(effect, profile, route, at),
+        slowDelay,
+        appId: APP_ID,
+      });
+      closers.push(() => crowd?.close());
+      log(
+        `simulate: seed scale: ${crowdSpec.users} users (${scenario.clients} of them the real SDK), ${crowdSpec.requests_per_user_hour} requests per user-hour`,
+      );
     }
     log(`simulate: the clock starts at ${new Date(clock.simStartMs).toISOString()} (×${clock.speed})`);
 
@@ -402,6 +524,23 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     );
     const act = (c: (typeof clients)[number]) => {
       const route = pick(actionWeights, random) as Route;
+      const startMs = simNow(clock);
+      const net = c.profile['network.type'];
+      const file = route === 'upload.image' ? pool[Math.floor(random() * pool.length)]! : undefined;
+      const plan: Plan = {
+        id: String(++planSeq),
+        startMs,
+        upMs: model.up(net, file?.kb ?? 0.5),
+        downMs: model.down(net, file ? 0.1 : SEEDED_KB),
+        fault: active('timeout', c.profile, route, startMs)
+          ? 'timeout'
+          : active('network_error', c.profile, route, startMs)
+            ? 'network'
+            : undefined,
+        corrupt: route === 'upload.image' && active('corrupt_upload', c.profile, route, startMs),
+        timeoutMs: 15_000,
+      };
+      plans.set(plan.id, plan);
       c.inFlight++;
       const done = (outcome: string) => {
         c.inFlight--;
@@ -410,20 +549,24 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       const callbacks = {
         success: (res: any) => done(String(res.statusCode)),
         fail: (err: any) => done(/timeout/.test(err.errMsg) ? 'timeout' : 'network'),
-        timeout: 15_000,
+        // The app's timeout is the model's (15 simulated seconds, see atEnd). The real request is given as
+        // long as it needs: on a starved machine it may take seconds, which says nothing about the network
+        // (a timeout fault's real wait is its real share: see `network` above).
+        timeout: plan.fault === 'timeout' ? plan.timeoutMs : REAL_PATIENCE_MS,
+        header: { [SIM_REQUEST_HEADER]: plan.id },
       };
-      if (route === 'upload.image') {
-        c.wx.uploadFile({
-          url: `${lb}/upload`,
-          filePath: pool[Math.floor(random() * pool.length)],
-          name: 'file',
-          ...callbacks,
-        });
-      } else {
-        c.wx.downloadFile({
-          url: `${lb}/images/${seeded[Math.floor(random() * seeded.length)]}`,
-          ...callbacks,
-        });
+      c.state.current = plan;
+      c.state.pin = startMs; // the SDK starts its span now
+      try {
+        if (file) c.wx.uploadFile({ url: `${lb}/upload`, filePath: file.path, name: 'file', ...callbacks });
+        else
+          c.wx.downloadFile({
+            url: `${lb}/images/${seeded[Math.floor(random() * seeded.length)]}`,
+            ...callbacks,
+          });
+      } finally {
+        c.state.current = undefined;
+        c.state.pin = undefined;
       }
     };
     let noiseRequests = 0;
@@ -437,13 +580,33 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     let minute = -1;
     let owed = 0;
     let lastTick = Date.now();
+    let crowdAt = clock.simStartMs;
+    let crowdStalledMs = 0;
+    let crowdFlushed = Date.now();
     const scans = scenario.noise.filter((n) => n.kind === 'security_scan');
     const crawlers = scenario.noise.filter((n) => n.kind === 'crawler');
     let crawlOwed = 0;
     await new Promise<void>((resolve) => {
       const tick = setInterval(async () => {
         const now = Date.now();
+        // The receiver fell behind the generated users: the simulated clock waits for it (the real
+        // clients make no requests meanwhile), so what lands in a minute does not depend on its speed.
+        if (crowd && crowd.backlog() > CROWD_BACKLOG) {
+          clock.realStartMs += now - lastTick;
+          crowdStalledMs += now - lastTick;
+          lastTick = now;
+          return;
+        }
         const sim = simNow(clock, now);
+        if (crowd) {
+          const to = Math.min(sim, simStartMs() + durationMs);
+          crowd.advance(crowdAt, to, scenario.clients);
+          crowdAt = to;
+          if (now - crowdFlushed >= 500) {
+            crowd.tick();
+            crowdFlushed = now;
+          }
+        }
         if (sim >= simStartMs() + durationMs) {
           clearInterval(tick);
           resolve();
@@ -500,6 +663,9 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     await Promise.all(
       clients.map((c) => Promise.race([c.otel.flush(), new Promise((r) => setTimeout(r, 10_000))])),
     );
+    const crowdDrainStarted = Date.now();
+    await crowd?.flush();
+    const crowdDrainSeconds = (Date.now() - crowdDrainStarted) / 1000;
     await closeAll(); // nodes get SIGTERM: the preset flushes spans and metrics on the way out
     return {
       scenario: scenario.name,
@@ -510,6 +676,15 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       outcomes,
       noiseRequests,
       realSeconds: (Date.now() - setupStartedMs) / 1000,
+      ...(crowd
+        ? {
+            crowd: {
+              ...crowd.stats,
+              drainSeconds: crowdDrainSeconds,
+              clockWaitedSeconds: crowdStalledMs / 1000,
+            },
+          }
+        : {}),
     };
   } catch (e) {
     await closeAll();

@@ -1,9 +1,14 @@
-// The simulated clock. A scenario's hour runs in about a real minute, but latencies must stay real, so
-// the clients and the backend run on the real clock and their telemetry passes through this OTLP/JSON
-// proxy, which moves every timestamp onto the simulated timeline: a trace whose first span (as seen
-// here) starts at real time t is moved by simStart + (t − realStart) × speed − t, and every span and log
-// of that trace by the same amount, so durations and the offsets between a client span and the server
-// span it caused stay real. Clients and servers send separately; whichever arrives first anchors the trace.
+// The simulated clock. A scenario's hour runs in about a real minute. Durations come from the latency
+// model (latency.ts), never from the wall clock of a busy machine:
+// - the clients' SDKs read this clock directly (their realm's Date is the simulated one, pinned to the
+//   model's start and end of each request while the SDK starts and ends its span), so their telemetry
+//   is on the simulated timeline already and goes straight to the receiver;
+// - the backend nodes (the Node preset, real processes on the real clock) send through this OTLP/JSON
+//   proxy. For a request the simulator modelled (TraceModels: the balancer registered its trace), the
+//   node's SERVER span gets exactly the model's window and the trace's other spans and logs move with it
+//   (clamped inside it). Anything else — metrics, spans of traces nobody modelled — is moved onto the
+//   simulated timeline as before: a trace whose first span (as seen here) starts at real time t is moved
+//   by simStart + (t − realStart) × speed − t, all its spans by the same amount (durations stay real).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -45,14 +50,78 @@ export class TraceShifts {
   }
 }
 
+/** A backend request as the model timed it: its server window on the simulated clock. */
+export interface ServerTiming {
+  /** simulated epoch ms when the request reached the server */
+  startMs: number;
+  /** modelled time inside the server (ms) */
+  durationMs: number;
+  /** real epoch ms when the balancer received it (the node's spans start just after) */
+  realAnchorMs: number;
+}
+
+/** Modelled server windows by trace id (registered by the balancer); oldest forgotten first. */
+export class TraceModels {
+  private readonly models = new Map<string, ServerTiming>();
+  constructor(private readonly max = 200_000) {}
+  set(traceId: string, timing: ServerTiming): void {
+    if (this.models.size >= this.max) this.models.delete(this.models.keys().next().value!);
+    this.models.set(traceId.toLowerCase(), timing);
+  }
+  get(traceId: string | undefined): ServerTiming | undefined {
+    return traceId ? this.models.get(String(traceId).toLowerCase()) : undefined;
+  }
+}
+
+const SERVER_KIND = new Set<unknown>([2, '2', 'SPAN_KIND_SERVER']);
+const msToNs = (ms: number) => BigInt(Math.round(ms * 1e6));
+/** `t` kept inside [from, to] (bigint nanoseconds: Math.min/max do not take them). */
+function within(t: bigint, from: bigint, to: bigint): bigint {
+  if (t < from) return from;
+  if (t > to) return to;
+  return t;
+}
+
+/** Places a span of a modelled trace: SERVER spans take the window, the rest move with it, inside it. */
+function placeSpan(s: any, m: ServerTiming): void {
+  const ns = (t: unknown) => BigInt(String(t ?? '0'));
+  const from = msToNs(m.startMs);
+  const to = from + msToNs(m.durationMs);
+  const clamp = (t: bigint) => within(t, from, to);
+  if (SERVER_KIND.has(s.kind)) {
+    const realStart = ns(s.startTimeUnixNano);
+    s.startTimeUnixNano = String(from);
+    s.endTimeUnixNano = String(to);
+    for (const e of s.events ?? []) e.timeUnixNano = String(clamp(from + ns(e.timeUnixNano) - realStart));
+    return;
+  }
+  const shift = from - msToNs(m.realAnchorMs);
+  const start = clamp(ns(s.startTimeUnixNano) + shift);
+  const end = clamp(ns(s.endTimeUnixNano) + shift);
+  s.startTimeUnixNano = String(start);
+  s.endTimeUnixNano = String(within(end, start, to));
+  for (const e of s.events ?? []) e.timeUnixNano = String(clamp(ns(e.timeUnixNano) + shift));
+}
+
 /** Rewrites an OTLP/JSON request body in place. */
-export function warpOtlp(signal: string, body: any, c: Clock, traces = new TraceShifts()): any {
+export function warpOtlp(
+  signal: string,
+  body: any,
+  c: Clock,
+  traces = new TraceShifts(),
+  models?: TraceModels,
+): any {
   const warp = warpNanos(c);
   const ns = (t: unknown) => BigInt(String(t ?? '0'));
   if (signal === 'traces') {
     for (const rs of body.resourceSpans ?? [])
       for (const ss of rs.scopeSpans ?? [])
         for (const s of ss.spans ?? []) {
+          const model = models?.get(s.traceId);
+          if (model) {
+            placeSpan(s, model);
+            continue;
+          }
           const shift = traces.shift(s.traceId, ns(s.startTimeUnixNano), warp);
           const move = (t: unknown) => String(ns(t) + shift);
           s.startTimeUnixNano = move(s.startTimeUnixNano);
@@ -63,6 +132,16 @@ export function warpOtlp(signal: string, body: any, c: Clock, traces = new Trace
     for (const rl of body.resourceLogs ?? [])
       for (const sl of rl.scopeLogs ?? [])
         for (const l of sl.logRecords ?? []) {
+          const model = models?.get(l.traceId || undefined);
+          if (model) {
+            const from = msToNs(model.startMs);
+            const to = from + msToNs(model.durationMs);
+            const shift = from - msToNs(model.realAnchorMs);
+            const move = (t: unknown) => String(within(ns(t) + shift, from, to));
+            if (l.timeUnixNano) l.timeUnixNano = move(l.timeUnixNano);
+            if (l.observedTimeUnixNano) l.observedTimeUnixNano = move(l.observedTimeUnixNano);
+            continue;
+          }
           const time = ns(l.timeUnixNano || l.observedTimeUnixNano);
           const shift = traces.shift(l.traceId || undefined, time, warp);
           if (l.timeUnixNano) l.timeUnixNano = String(ns(l.timeUnixNano) + shift);
@@ -88,6 +167,9 @@ const FORWARDED = ['content-type', 'x-mp-otel-batch', 'x-forwarded-for', 'x-real
 export async function startTimeWarp(
   targetUrl: string,
   clock: Clock,
+  models?: TraceModels,
+  /** sees every parsed body before it is moved (real timestamps) */
+  observe?: (signal: string, body: any) => void,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const traces = new TraceShifts();
   const server = http.createServer((req, res) => {
@@ -105,9 +187,9 @@ export async function startTimeWarp(
       }
       let body: string;
       try {
-        body = JSON.stringify(
-          warpOtlp(signal, JSON.parse(Buffer.concat(chunks).toString('utf8')), clock, traces),
-        );
+        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        observe?.(signal, parsed);
+        body = JSON.stringify(warpOtlp(signal, parsed, clock, traces, models));
       } catch (e) {
         return answer(400, JSON.stringify({ message: `invalid OTLP/JSON: ${(e as Error).message}` }));
       }

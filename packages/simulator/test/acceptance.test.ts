@@ -46,7 +46,8 @@ describe.sequential('shipped scenarios', () => {
     .filter((f) => f.endsWith('.yaml'))
     .sort();
   for (const file of files) {
-    test(file, { timeout: 240_000 }, async () => {
+    // the timeout covers waiting for another simulation on this machine to finish (lock.ts, up to 10 min)
+    test(file, { timeout: 900_000 }, async () => {
       const o = await run(file);
       const why = `${file}: ${formatDiagnosis(o.diagnosis)}\noutcomes ${JSON.stringify(o.simulation.outcomes)}`;
       expect(o.top1, why).toBe(true);

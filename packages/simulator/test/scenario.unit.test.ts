@@ -2,12 +2,15 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
+  latencyModel,
+  latencySpec,
   loadScenario,
   matchesWhere,
   parseScenario,
   pick,
   rng,
   scenarioPath,
+  TraceModels,
   TraceShifts,
   warpOtlp,
 } from '../src/index.js';
@@ -155,5 +158,96 @@ describe('the simulated clock', () => {
     expect(
       Number(BigInt(p.timeUnixNano) / 1_000_000n) - Number(BigInt(p.startTimeUnixNano) / 1_000_000n),
     ).toBe(60_000);
+  });
+});
+
+describe('the latency model', () => {
+  test('defaults, overridden field by field; no jitter → the medians exactly', () => {
+    const spec = latencySpec({ latency: { rtt_ms: { wifi: 100 }, jitter: 0 } });
+    expect(spec.rtt_ms.wifi).toBe(100);
+    expect(spec.rtt_ms['4g']).toBe(70); // a default kept
+    const m = latencyModel({
+      latency: { rtt_ms: { wifi: 100 }, kb_per_s: { wifi: 1000 }, jitter: 0 },
+      seed: 1,
+    });
+    expect(m.up('wifi', 500)).toBe(50 + 500);
+    expect(m.server('download.image')).toBe(15);
+    expect(m.server(undefined)).toBe(3);
+    expect(m.up('a network nobody named', 0)).toBe(40); // `unknown`'s round trip
+  });
+
+  test('jitter is log-normal around the median, the same for the same seed', () => {
+    const draws = (seed: number) => {
+      const m = latencyModel({ latency: { jitter: 0.3 }, seed });
+      return Array.from({ length: 20_000 }, () => m.server('download.image'));
+    };
+    const a = draws(5);
+    expect(draws(5)).toEqual(a);
+    expect(draws(6)).not.toEqual(a);
+    const sorted = [...a].sort((x, y) => x - y);
+    expect(sorted[10_000]!).toBeGreaterThan(14);
+    expect(sorted[10_000]!).toBeLessThan(16);
+    // p99 of exp(0.3 z) ≈ e^(0.3 × 2.326) ≈ 2.01 × the median
+    expect(sorted[19_800]! / 15).toBeGreaterThan(1.85);
+    expect(sorted[19_800]! / 15).toBeLessThan(2.2);
+  });
+
+  test('a modelled trace: the SERVER span takes the window, other spans and logs move with it, inside it', () => {
+    const clock = { realStartMs: 1_000_000, simStartMs: 5_000_000_000, speed: 60 };
+    const models = new TraceModels();
+    models.set('ABC', { startMs: 5_000_600_000.5, durationMs: 1515, realAnchorMs: 1_010_000 });
+    const ns = (ms: number) => String(BigInt(Math.round(ms * 1e6)));
+    const body = {
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              spans: [
+                // real: the node took 900 ms on a busy machine; its child 5 ms, 3 ms in
+                { traceId: 'abc', kind: 2, startTimeUnixNano: ns(1_010_001), endTimeUnixNano: ns(1_010_901) },
+                { traceId: 'abc', kind: 1, startTimeUnixNano: ns(1_010_004), endTimeUnixNano: ns(1_010_009) },
+                // a child running past the modelled end is cut at it
+                { traceId: 'abc', kind: 1, startTimeUnixNano: ns(1_011_000), endTimeUnixNano: ns(1_012_000) },
+                {
+                  traceId: 'other',
+                  kind: 2,
+                  startTimeUnixNano: ns(1_000_060),
+                  endTimeUnixNano: ns(1_000_070),
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    warpOtlp('traces', body, clock, new TraceShifts(), models);
+    const [server, child, late, other] = body.resourceSpans[0]!.scopeSpans[0]!.spans as Array<{
+      startTimeUnixNano: string;
+      endTimeUnixNano: string;
+    }>;
+    const msOf = (x: string) => Number(BigInt(x)) / 1e6;
+    expect(msOf(server!.startTimeUnixNano)).toBeCloseTo(5_000_600_000.5, 3);
+    expect(msOf(server!.endTimeUnixNano) - msOf(server!.startTimeUnixNano)).toBeCloseTo(1515, 3);
+    expect(msOf(child!.startTimeUnixNano) - msOf(server!.startTimeUnixNano)).toBeCloseTo(4, 3);
+    expect(msOf(child!.endTimeUnixNano) - msOf(child!.startTimeUnixNano)).toBeCloseTo(5, 3);
+    expect(msOf(late!.endTimeUnixNano)).toBeCloseTo(msOf(server!.endTimeUnixNano), 3);
+    expect(msOf(late!.startTimeUnixNano)).toBeCloseTo(msOf(server!.startTimeUnixNano) + 1000, 3);
+    // a trace nobody modelled moves with the clock and keeps its real duration
+    expect(msOf(other!.startTimeUnixNano)).toBeCloseTo(5_000_000_000 + 60 * 60, 3);
+    expect(msOf(other!.endTimeUnixNano) - msOf(other!.startTimeUnixNano)).toBeCloseTo(10, 3);
+    const logs = {
+      resourceLogs: [
+        {
+          scopeLogs: [
+            { logRecords: [{ traceId: 'abc', timeUnixNano: ns(1_013_000), observedTimeUnixNano: '' }] },
+          ],
+        },
+      ],
+    };
+    warpOtlp('logs', logs, clock, new TraceShifts(), models);
+    expect(msOf(logs.resourceLogs[0]!.scopeLogs[0]!.logRecords[0]!.timeUnixNano)).toBeCloseTo(
+      5_000_600_000.5 + 1515,
+      3,
+    );
   });
 });

@@ -31,9 +31,11 @@ export function kongPath(path: string): string {
   return `~${body}$`;
 }
 
-/** Kong tags may not contain ',' or '/' (typedefs.tag): pages use '.' instead of '/'. */
+/** Kong tags are printable with no ',', '/' or whitespace (typedefs.tag): '/' and ',' become '.', spaces '_'. */
 export const kongTag = (key: string, value: string): string =>
-  `${key}:${String(value).replace(/[/,]/g, '.')}`;
+  `${key}:${String(value)
+    .replace(/[/,]/g, '.')
+    .replace(/[\s\p{Cc}]+/gu, '_')}`;
 
 /** Environment-driven endpoint: Kong's declarative config supports no env interpolation, so compose sets it. */
 const TRACES_ENDPOINT = 'http://collector:4318/v1/traces';

@@ -29,10 +29,14 @@ type Row = Record<string, unknown>;
  * a BlockInfo prefix, then per column name, type, a custom-serialization flag byte, data. Later queries are
  * decoded with the revision() the hello returned. Returns whether the endpoint's hello decodes that way.
  */
-async function endpointSpeaksClickhouseGo(url: string): Promise<boolean> {
+async function endpointSpeaksClickhouseGo(
+  url: string,
+  user: { username: string; password: string },
+): Promise<boolean> {
   const res = await fetch(`${url}/?client_protocol_version=54460&default_format=Native`, {
     method: 'POST',
     body: 'SELECT displayName(), version(), revision(), timezone()',
+    headers: { 'X-ClickHouse-User': user.username, 'X-ClickHouse-Key': user.password },
   });
   if (!res.ok) return false;
   const b = Buffer.from(await res.arrayBuffer());
@@ -91,7 +95,8 @@ describe('differential: collector → clickhouse exporter → embedded endpoint 
     ensureCollector();
     dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-diff-'));
     emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, geo: false, log: () => {} });
-    supported = await endpointSpeaksClickhouseGo(emb.clickhouseUrl);
+    // the exporter connects as the insert-only user, as in docker-compose
+    supported = await endpointSpeaksClickhouseGo(emb.clickhouseUrl, emb.credentials.writer);
 
     // Capture the SDK's telemetry: uploads fail (400), downloads succeed; sampleRate 0.5 in the generator.
     // every request, retries included: they are what the replay must reproduce
@@ -173,6 +178,8 @@ processors:
 exporters:
   clickhouse:
     endpoint: ${emb.clickhouseUrl}
+    username: ${emb.credentials.writer.username}
+    password: ${JSON.stringify(emb.credentials.writer.password)}
     database: ${emb.database}
     create_schema: false
     compress: none

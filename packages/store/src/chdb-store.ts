@@ -34,6 +34,9 @@ export function toChdbError(err: unknown): ChdbError {
   return new ChdbError(text.trim(), code);
 }
 
+/** `database` for statements that do not depend on the current database (parse-only): no USE is issued. */
+export const ANY_DATABASE = '\u0000any';
+
 export class ChdbStore {
   readonly session: Session;
   private chain: Promise<unknown> = Promise.resolve();
@@ -71,7 +74,8 @@ export class ChdbStore {
     return this.exclusive(async () => {
       if (this.closed) throw new ChdbError('Code: 1002. DB::Exception: store is closed', 1002);
       try {
-        const db = database && database !== '' ? database : 'default';
+        const db =
+          database === ANY_DATABASE ? this.currentDb : database && database !== '' ? database : 'default';
         if (db !== this.currentDb) {
           await this.session.queryAsync(`USE ${quoteIdent(db)}`);
           this.currentDb = db;
@@ -87,17 +91,25 @@ export class ChdbStore {
     });
   }
 
-  /** INSERT with a binary body (Native, RowBinary…): staged through a file, read with file(). */
-  insertBinary(
+  /**
+   * `<insertHead> FORMAT <format>` with `data` as its data: the data is staged in a file and read with
+   * FROM INFILE, so it never passes through the SQL parser (no statement splitting; the Values format does
+   * not evaluate expressions). `insertHead` must be a checked `INSERT INTO t [(cols)]` (see sql-guard.ts).
+   */
+  insertData(
     insertHead: string,
     format: string,
-    body: Uint8Array,
+    data: Uint8Array,
     database?: string,
+    /** the Values data's expressions were checked (sql-guard.ts): let the Values format evaluate them */
+    valuesExpressions = false,
   ): Promise<QueryResult> {
-    mkdirSync(this.scratchDir, { recursive: true });
-    const file = join(this.scratchDir, `in-${++this.scratchSeq}.bin`);
-    writeFileSync(file, body);
-    const sql = `${insertHead} SELECT * FROM file('${file.replace(/'/g, "\\'")}', ${format})`;
+    if (!/^[A-Za-z0-9_]+$/.test(format))
+      throw new ChdbError(`Code: 73. DB::Exception: Unknown format ${format}`, 73);
+    mkdirSync(this.scratchDir, { recursive: true, mode: 0o700 });
+    const file = join(this.scratchDir, `in-${++this.scratchSeq}.data`);
+    writeFileSync(file, data, { mode: 0o600 });
+    const sql = `${insertHead} FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' SETTINGS input_format_values_interpret_expressions = ${valuesExpressions ? 1 : 0}, input_format_values_deduce_templates_of_expressions = ${valuesExpressions ? 1 : 0} FORMAT ${format}`;
     return this.query(sql, 'TabSeparated', database).finally(() => rmSync(file, { force: true }));
   }
 

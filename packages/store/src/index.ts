@@ -1,6 +1,26 @@
+export {
+  announceEndpoint,
+  authenticate,
+  CREDENTIALS_FILE,
+  type Credential,
+  type Credentials,
+  DEFAULT_USERNAMES,
+  endpointRegistryDir,
+  findAnnouncedCredentials,
+  ROLES,
+  readCredentialsFile,
+  resolveCredentials,
+} from './auth.js';
 export { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
 export { ChdbStore } from './chdb-store.js';
-export { startClickHouseHttp } from './clickhouse-http.js';
+export { foreignRequest, hostAllowed, startClickHouseHttp } from './clickhouse-http.js';
+export {
+  type ClusterLayout,
+  ClusterRenderError,
+  clusterLayout,
+  clusterStatement,
+  topLevelColumns,
+} from './cluster.js';
 export { type Embedded, type EmbeddedOptions, startEmbedded } from './embedded.js';
 export { loadGeoIntoClickHouse, normaliseCarrier, readIp2Region } from './geo.js';
 export {
@@ -8,7 +28,10 @@ export {
   defaultMigrationsDir,
   listMigrations,
   MigrationChangedError,
+  type MigrationPlan,
   migrate,
+  migrationScript,
+  planMigrations,
   renderSql,
   resolveSchemaOptions,
   type SchemaOptions,
@@ -17,3 +40,4 @@ export {
 export { decodeJson, decodeProtobuf, requestType } from './otlp/proto.js';
 export { OtlpReceiver, startReceiver } from './otlp/receiver.js';
 export { anyValueToString, formatDouble, logRows, metricRows, traceRows } from './otlp/rows.js';
+export { type Role, SqlGuard, SqlGuardError, settingNames, tokenize } from './sql-guard.js';

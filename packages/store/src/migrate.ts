@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { cubePlaceholders } from '@mp-otel/contracts';
+import { clusterLayout, clusterStatement, IDENTIFIER } from './cluster.js';
 
 export interface SchemaOptions {
   /** Database for every table (default "otel", env MP_OTEL_DB). */
@@ -27,6 +28,12 @@ export interface SchemaOptions {
   migrationsDir?: string;
   /** Apply new migrations even when an applied one has changed since (reported in the result). */
   allowChanged?: boolean;
+  /**
+   * Render for this ClickHouse cluster (remote_servers name): ON CLUSTER, Replicated engines, Distributed
+   * tables (see cluster.ts). Default: a single node. (`mp-otel migrate` also reads MP_OTEL_CLUSTER; the
+   * embedded store never renders for a cluster.)
+   */
+  cluster?: string;
 }
 
 export interface Migration {
@@ -53,11 +60,14 @@ function envNum(name: string): number | undefined {
 
 export function resolveSchemaOptions(
   o: SchemaOptions = {},
-): Required<Omit<SchemaOptions, 'dictUser' | 'dictPassword'>> &
-  Pick<SchemaOptions, 'dictUser' | 'dictPassword'> {
+): Required<Omit<SchemaOptions, 'dictUser' | 'dictPassword' | 'cluster'>> &
+  Pick<SchemaOptions, 'dictUser' | 'dictPassword' | 'cluster'> {
   const database = o.database ?? process.env.MP_OTEL_DB ?? 'otel';
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`invalid database name: ${database}`);
+  if (!IDENTIFIER.test(database)) throw new Error(`invalid database name: ${database}`);
+  const cluster = o.cluster || undefined;
+  if (cluster !== undefined && !IDENTIFIER.test(cluster)) throw new Error(`invalid cluster name: ${cluster}`);
   return {
+    cluster,
     database,
     ttlDays: o.ttlDays ?? envNum('MP_OTEL_TTL_DAYS') ?? 30,
     cubeTtlDays: o.cubeTtlDays ?? envNum('MP_OTEL_CUBE_TTL_DAYS') ?? 90,
@@ -158,16 +168,72 @@ export class MigrationChangedError extends Error {
   }
 }
 
+/** The migration bookkeeping table's DDL on a single node (a cluster render replicates it everywhere). */
+function bookkeepingSql(db: string): string[] {
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.mp_schema_migrations (
+      version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()
+    ) ENGINE = ReplacingMergeTree ORDER BY version`,
+  ];
+}
+
+export interface MigrationPlan {
+  database: string;
+  cluster?: string;
+  /** creates the database and the bookkeeping table */
+  bookkeeping: string[];
+  migrations: (Migration & { statements: string[] })[];
+}
+
+/**
+ * Every statement the migrations run, rendered for a single node or (options.cluster) a named cluster.
+ * Pure: reads the migration files only.
+ */
+export function planMigrations(options: SchemaOptions = {}): MigrationPlan {
+  const o = resolveSchemaOptions(options);
+  const db = o.database;
+  const migrations = listMigrations(o.migrationsDir).map((m) => ({
+    ...m,
+    statements: splitStatements(renderSql(m.sql, o)),
+  }));
+  const bookkeeping = bookkeepingSql(db);
+  if (!o.cluster) return { database: db, bookkeeping, migrations };
+  const layout = clusterLayout([...bookkeeping, ...migrations.flatMap((m) => m.statements)], db, o.cluster);
+  const onCluster = (stmts: string[]) => stmts.flatMap((s) => clusterStatement(s, layout));
+  return {
+    database: db,
+    cluster: o.cluster,
+    bookkeeping: onCluster(bookkeeping),
+    migrations: migrations.map((m) => ({ ...m, statements: onCluster(m.statements) })),
+  };
+}
+
+/** The bookkeeping row of an applied migration, as a statement (for the printed script). */
+function recordSql(db: string, m: Migration): string {
+  return `INSERT INTO ${db}.mp_schema_migrations (version, name, checksum) SELECT ${m.version}, ${sqlString(m.name)}, ${sqlString(m.checksum)}`;
+}
+
+/**
+ * `mp-otel migrate [--cluster NAME] --print`: every statement a run on an empty database would execute, the
+ * bookkeeping rows included, separated by `;` (runnable with `clickhouse-client --multiquery`; every
+ * statement is idempotent).
+ */
+export function migrationScript(options: SchemaOptions = {}): string {
+  const plan = planMigrations(options);
+  const stmts = [
+    ...plan.bookkeeping,
+    ...plan.migrations.flatMap((m) => [...m.statements, recordSql(plan.database, m)]),
+  ];
+  return `${stmts.join(';\n\n')};\n`;
+}
+
 /** Applies every migration not yet recorded in <db>.mp_schema_migrations, in version order. */
 export async function migrate(client: ClickHouseClient, options: SchemaOptions = {}): Promise<MigrateResult> {
   const o = resolveSchemaOptions(options);
   const db = o.database;
-  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${db}.mp_schema_migrations (
-      version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()
-    ) ENGINE = ReplacingMergeTree ORDER BY version`,
-  });
+  const plan = planMigrations(o);
+  for (const stmt of plan.bookkeeping) await client.command({ query: stmt });
   const rs = await client.query({
     query: `SELECT version, checksum FROM ${db}.mp_schema_migrations FINAL`,
     format: 'JSONEachRow',
@@ -175,7 +241,7 @@ export async function migrate(client: ClickHouseClient, options: SchemaOptions =
   const done = new Map(
     (await rs.json<{ version: number; checksum: string }>()).map((r) => [Number(r.version), r.checksum]),
   );
-  const migrations = listMigrations(o.migrationsDir);
+  const migrations = plan.migrations;
   const changed = migrations.flatMap((m) => {
     const applied = done.get(m.version);
     return applied !== undefined && applied !== m.checksum
@@ -189,7 +255,7 @@ export async function migrate(client: ClickHouseClient, options: SchemaOptions =
       result.skipped.push(m.version);
       continue;
     }
-    for (const stmt of splitStatements(renderSql(m.sql, o))) {
+    for (const stmt of m.statements) {
       await client.command({ query: stmt });
     }
     await client.insert({

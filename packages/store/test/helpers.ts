@@ -20,7 +20,8 @@ export async function post(
   body: Uint8Array | string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; text: string; headers: Headers }> {
-  const res = await fetch(url, { method: 'POST', body, headers });
+  // (the bodies here — protobufjs output, Buffers — are never backed by a SharedArrayBuffer)
+  const res = await fetch(url, { method: 'POST', body: body as Uint8Array<ArrayBuffer> | string, headers });
   const buf = Buffer.from(await res.arrayBuffer());
   return { status: res.status, text: buf.toString('utf8'), headers: res.headers };
 }

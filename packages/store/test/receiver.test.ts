@@ -164,7 +164,7 @@ describe('OTLP receiver with the official exporters', () => {
     });
     const rows = await rs.json<{ TraceId: string; s: string; e: string }>();
     expect(rows).toHaveLength(1);
-    expect(rows[0]?.s <= (rows[0]?.e ?? '')).toBe(true);
+    expect(rows[0]!.s <= rows[0]!.e).toBe(true);
   });
 
   it('renders every attribute value type like the exporter (OTLP/JSON input)', async () => {

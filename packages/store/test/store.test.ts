@@ -20,12 +20,26 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** fetch as the administrator (the endpoint requires credentials) */
+const chFetch = (url: string, init: RequestInit = {}) =>
+  fetch(url, {
+    ...init,
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${emb.credentials.admin.username}:${emb.credentials.admin.password}`).toString('base64')}`,
+      ...(init.headers as Record<string, string> | undefined),
+    },
+  });
+
 const q = async <T = Record<string, unknown>>(sql: string, params: Record<string, unknown> = {}) =>
   (await emb.client.query({ query: sql, query_params: params, format: 'JSONEachRow' })).json<T>();
 
 describe('ClickHouse-compatible HTTP endpoint', () => {
   it('serves ping, commands, inserts, selects, parameters and typed errors', async () => {
-    const c = createClient({ url: emb.clickhouseUrl });
+    const c = createClient({
+      url: emb.clickhouseUrl,
+      username: emb.credentials.admin.username,
+      password: emb.credentials.admin.password,
+    });
     try {
       expect((await c.ping()).success).toBe(true);
       await c.command({
@@ -78,12 +92,12 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
       query:
         'CREATE TABLE IF NOT EXISTS default.t2 (id UInt64, m Map(LowCardinality(String), String), ts DateTime64(9)) ENGINE = MergeTree ORDER BY id',
     });
-    const native = await fetch(
+    const native = await chFetch(
       `${emb.clickhouseUrl}/?query=${encodeURIComponent("SELECT number AS id, map('k', toString(number)) AS m, toDateTime64('2026-01-02 03:04:05.123456789', 9) AS ts FROM numbers(5) FORMAT Native")}`,
     );
     expect(native.status).toBe(200);
     const bytes = new Uint8Array(await native.arrayBuffer());
-    const ins = await fetch(
+    const ins = await chFetch(
       `${emb.clickhouseUrl}/?query=${encodeURIComponent('INSERT INTO default.t2 (id, m, ts) FORMAT Native')}`,
       { method: 'POST', body: bytes },
     );
@@ -96,10 +110,13 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
   it('speaks the revision layout of Native that clickhouse-go (the collector exporter) uses', async () => {
     const rev = 54460;
     // the driver's hello, decoded the way clickhouse-go decodes it: BlockInfo, then name/type/flag/data
-    const hello = await fetch(`${emb.clickhouseUrl}/?client_protocol_version=${rev}&default_format=Native`, {
-      method: 'POST',
-      body: 'SELECT displayName(), version(), revision(), timezone()',
-    });
+    const hello = await chFetch(
+      `${emb.clickhouseUrl}/?client_protocol_version=${rev}&default_format=Native`,
+      {
+        method: 'POST',
+        body: 'SELECT displayName(), version(), revision(), timezone()',
+      },
+    );
     expect(hello.status).toBe(200);
     const b = Buffer.from(await hello.arrayBuffer());
     expect([...b.subarray(0, 8)]).toEqual([1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0]);
@@ -132,20 +149,20 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
         map(toLowCardinality('k'), toString(number)) AS m, [ts, ts] AS ev, [map(toLowCardinality('a'), 'b')] AS evm,
         if(number % 2 = 0, NULL, 'x') AS n, number AS u, number / 3 AS f, number % 2 = 1 AS b, tuple('t', [1, 2]) AS t
       FROM numbers(20000) FORMAT Native`;
-    const native = await fetch(`${emb.clickhouseUrl}/?client_protocol_version=${rev}`, {
+    const native = await chFetch(`${emb.clickhouseUrl}/?client_protocol_version=${rev}`, {
       method: 'POST',
       body: select,
     });
     expect(native.status).toBe(200);
     const selected = Buffer.from(await native.arrayBuffer());
     const plain = Buffer.from(
-      await (await fetch(`${emb.clickhouseUrl}/`, { method: 'POST', body: select })).arrayBuffer(),
+      await (await chFetch(`${emb.clickhouseUrl}/`, { method: 'POST', body: select })).arrayBuffer(),
     );
     // one block: BlockInfo (8 bytes) + one flag byte per column (10), the column data unchanged
     expect([...selected.subarray(0, 8)]).toEqual([1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0]);
     expect(selected.length).toBe(plain.length + 8 + 10);
     // the driver's INSERT bodies are plain Native (sent with client_protocol_version)
-    const ins = await fetch(
+    const ins = await chFetch(
       `${emb.clickhouseUrl}/?client_protocol_version=${rev}&query=${encodeURIComponent('INSERT INTO default.t3 (ts, s, m, ev, evm, n, u, f, b, t) FORMAT Native')}`,
       { method: 'POST', body: plain },
     );
@@ -167,8 +184,8 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
   });
 
   it('answers errors in ClickHouse form over raw HTTP', async () => {
-    const res = await fetch(`${emb.clickhouseUrl}/?query=${encodeURIComponent('SELECT * FROM nope_nope')}`);
-    expect(res.status).toBe(500);
+    const res = await chFetch(`${emb.clickhouseUrl}/?query=${encodeURIComponent('SELECT * FROM nope_nope')}`);
+    expect(res.status).toBe(404); // as a ClickHouse server answers UNKNOWN_TABLE
     expect(res.headers.get('x-clickhouse-exception-code')).toBe('60');
     expect(await res.text()).toMatch(/^Code: 60\. DB::Exception: .*UNKNOWN_TABLE/);
     expect(await (await fetch(`${emb.clickhouseUrl}/ping`)).text()).toBe('Ok.\n');
