@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 /** The secrets docker-compose.yml requires (each is `${NAME:?…}` there). */
 export const SECRETS = [
   'MP_OTEL_CLICKHOUSE_PASSWORD',
-  'MP_OTEL_MIGRATOR_PASSWORD',
-  'MP_OTEL_INGEST_PASSWORD',
-  'MP_OTEL_READONLY_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_MIGRATOR_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_WRITER_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_READER_PASSWORD',
   'GRAFANA_ADMIN_PASSWORD',
 ];
 
