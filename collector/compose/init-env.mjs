@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes the .env docker-compose.yml reads, with a generated secret for every password it needs:
+// Writes the .env docker-compose.yml (and docker-compose.cluster.yml) reads, with a generated secret for every password it needs:
 //   node collector/compose/init-env.mjs [--file .env]
 // Existing values are kept (run it again after an upgrade: only missing variables are added). The file is
 // created with owner-only permissions (0600). Nothing is printed but the variable names.
@@ -16,6 +16,8 @@ export const SECRETS = [
   'MP_OTEL_CLICKHOUSE_WRITER_PASSWORD',
   'MP_OTEL_CLICKHOUSE_READER_PASSWORD',
   'GRAFANA_ADMIN_PASSWORD',
+  // docker-compose.cluster.yml: authenticates the cluster's nodes to each other
+  'MP_OTEL_CLICKHOUSE_CLUSTER_SECRET',
 ];
 
 export function parseEnv(text) {

@@ -21,6 +21,8 @@ const SECRETS = [
   'MP_OTEL_CLICKHOUSE_READER_PASSWORD',
   'GRAFANA_ADMIN_PASSWORD',
 ];
+/** init-env.mjs also writes the cluster file's secret (docker-compose.cluster.yml). */
+const CLUSTER_SECRETS = ['MP_OTEL_CLICKHOUSE_CLUSTER_SECRET'];
 const secretEnv = SECRETS.map((s, i) => `${s}=secret-${i}-${s.toLowerCase()}`);
 
 function load(file: string, env: string[] = secretEnv): { ok: boolean; project?: Any; error?: string } {
@@ -174,7 +176,7 @@ describe('docker-compose.yml (compose-go loader)', () => {
     const { initEnv, SECRETS: generated }: Any = await import(
       pathToFileURL(join(repoRoot(), 'collector', 'compose', 'init-env.mjs')).href
     );
-    expect([...generated].sort()).toEqual([...SECRETS].sort());
+    expect([...generated].sort()).toEqual([...SECRETS, ...CLUSTER_SECRETS].sort());
     const file = tempFile('.env', 'MP_OTEL_CLICKHOUSE_WRITER_PASSWORD=kept\n');
     const added = initEnv(file);
     expect(added).not.toContain('MP_OTEL_CLICKHOUSE_WRITER_PASSWORD');
