@@ -20,15 +20,18 @@ export const SECRETS = [
   'MP_OTEL_CLICKHOUSE_CLUSTER_SECRET',
 ];
 
+/** @param {string} text @returns {Record<string, string>} */
 export function parseEnv(text) {
+  /** @type {Record<string, string>} */
   const out = {};
   for (const line of text.split(/\r?\n/)) {
     const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/);
-    if (m) out[m[1]] = m[2].replace(/^(['"])(.*)\1$/, '$2');
+    if (m) out[m[1] ?? ''] = (m[2] ?? '').replace(/^(['"])(.*)\1$/, '$2');
   }
   return out;
 }
 
+/** @param {string} file @returns {string[]} the variables added */
 export function initEnv(file) {
   const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const have = parseEnv(before);
