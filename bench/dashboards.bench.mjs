@@ -73,7 +73,7 @@ function toRaw(dash, db) {
  * @param {number} n
  * @param {number} now
  */
-async function generate(client, n, now) {
+export async function generate(client, n, now) {
   // in blocks, so each INSERT's MV pass stays small
   const block = 500_000;
   for (let off = 0; off < n; off += block) {
@@ -126,20 +126,24 @@ const firstError = (failed) => /** @type {{ error: string }} */ (failed[0]).erro
 export default async function () {
   const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-bench-dashboards-'));
   const emb = await startEmbedded({ dataDir, otlpPort: 0, httpPort: 0, log: () => {} });
-  // a client with a long timeout for the bulk INSERT … SELECT and the raw-table runs
-  const client = createClient({
-    url: emb.clickhouseUrl,
-    username: emb.credentials.reader.username,
-    password: emb.credentials.reader.password,
-    database: emb.database,
-    request_timeout: 900_000,
-  });
+  // clients with a long timeout: the administrator for the bulk INSERT … SELECT, and the dashboards' own
+  // read-only user for every measured query
+  const connect = (/** @type {'admin' | 'reader'} */ role) =>
+    createClient({
+      url: emb.clickhouseUrl,
+      username: emb.credentials[role].username,
+      password: emb.credentials[role].password,
+      database: emb.database,
+      request_timeout: 900_000,
+    });
+  const admin = connect('admin');
+  const client = connect('reader');
   /** @type {import('./run.mjs').BenchRow[]} */
   const rows = [];
   try {
     const now = Date.now();
     const t0 = performance.now();
-    await generate(client, SPANS, now);
+    await generate(admin, SPANS, now);
     const genS = (performance.now() - t0) / 1000;
     const count = async (/** @type {string} */ t) =>
       Number(
@@ -199,6 +203,7 @@ export default async function () {
     }
   } finally {
     await client.close();
+    await admin.close();
     await emb.close();
     rmSync(dataDir, { recursive: true, force: true });
   }

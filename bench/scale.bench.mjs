@@ -40,19 +40,31 @@ export default async function () {
     const spans = Number(row.spans);
     const perHour = (spans * 60) / scenario.duration_minutes;
     const crowd = o.simulation.crowd;
-    const note = `${scenario.scale.users} users, ${scenario.clients} real SDK clients, ${scenario.duration_minutes} simulated min at ×${scenario.speed}; load avg ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}`;
+    const note = `${scenario.scale?.users} users, ${scenario.clients} real SDK clients, ${scenario.duration_minutes} simulated min at ×${scenario.speed}; load avg ${Math.min(...load.map(Number)).toFixed(1)}–${Math.max(...load.map(Number)).toFixed(1)}`;
     return [
       { suite: 'scale', case: 'spans ingested', value: spans, unit: 'spans', note },
       { suite: 'scale', case: 'spans per simulated hour', value: perHour, unit: 'spans/h' },
       { suite: 'scale', case: 'client spans ingested', value: Number(row.client_spans), unit: 'spans' },
-      { suite: 'scale', case: 'wall time (set-up, replay, drain)', value: wall, unit: 's' },
+      {
+        suite: 'scale',
+        case: 'wall time (set-up, replay, drain)',
+        value: wall,
+        unit: 's',
+        note: `of which the replay itself ${o.simulation.realSeconds.toFixed(0)} s (set-up included, waiting for other simulations on the machine not)`,
+      },
+      {
+        suite: 'scale',
+        case: 'generated spans per real second of replay',
+        value: crowd ? (crowd.clientSpans + crowd.serverSpans) / o.simulation.realSeconds : Number.NaN,
+        unit: 'spans/s',
+      },
       {
         suite: 'scale',
         case: 'receiver caught up after the clock stopped',
         value: crowd?.drainSeconds ?? Number.NaN,
         unit: 's',
         note: crowd
-          ? `${crowd.posts} POSTs, ${crowd.failedPosts} failed, most queued ${crowd.maxQueued}`
+          ? `${crowd.posts} POSTs, ${crowd.failedPosts} failed, most queued ${crowd.maxQueued}; the simulated clock waited ${crowd.clockWaitedSeconds.toFixed(1)} s for the receiver`
           : '',
       },
       {

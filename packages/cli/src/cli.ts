@@ -1,6 +1,7 @@
 // mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, report, alerts, demo.
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
+import { startConsole } from '@mp-otel/console';
 import { CatalogError, loadCatalog } from '@mp-otel/contracts';
 import { directoryStore } from '@mp-otel/sourcemaps';
 import {
@@ -24,6 +25,7 @@ import {
   urlFlag,
 } from './flags.js';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
+import { INGEST_OPTIONS, INGEST_USAGE, ingestOptions } from './ingest-flags.js';
 import { mapsDir, SOURCEMAP_USAGE, sourcemapCommand, startSymbolication } from './sourcemap-commands.js';
 import { formatTable } from './table.js';
 
@@ -31,7 +33,8 @@ const USAGE = `usage:
   mp-otel up [--data-dir DIR] [--otlp-port 4318] [--http-port 8123]
              [--otlp-host 127.0.0.1] [--sql-host 127.0.0.1] [--host ADDR (both)] [--allowed-hosts a,b]
              [--database otel] [--ttl-days 30] [--catalog FILE] [--no-geo] [--allow-changed-migrations]
-  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR] [--user U]
+             [--console-port 4000]   (the browser console, on 127.0.0.1)
+${INGEST_USAGE}  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database otel] [--data-dir DIR] [--user U]
   mp-otel migrate [--url URL] [--database otel] [--ttl-days 30] [--user U]
                   [--allow-changed-migrations] [--cluster NAME] [--print]
   mp-otel credentials [--role reader|writer|migrator|admin] [--url URL | --data-dir DIR]
@@ -85,6 +88,7 @@ async function run(argv: string[]): Promise<number> {
       catalog: { type: 'string' },
       'no-geo': { type: 'boolean' },
       'allow-changed-migrations': { type: 'boolean' },
+      ...INGEST_OPTIONS,
       url: { type: 'string' },
       user: { type: 'string' },
       password: { type: 'string' },
@@ -102,6 +106,7 @@ async function run(argv: string[]): Promise<number> {
       release: { type: 'string' },
       service: { type: 'string' },
       watch: { type: 'boolean' },
+      'console-port': { type: 'string' },
       cluster: { type: 'string' },
       print: { type: 'boolean' },
     },
@@ -116,6 +121,7 @@ async function run(argv: string[]): Promise<number> {
   checkRetentionEnv();
   const otlpPort = portFlag('--otlp-port', values['otlp-port']);
   const httpPort = portFlag('--http-port', values['http-port']);
+  const consolePort = portFlag('--console-port', values['console-port']) ?? 4000;
   const host = hostFlag('--host', values.host);
   const otlpHost = hostFlag('--otlp-host', values['otlp-host']);
   const sqlHost = hostFlag('--sql-host', values['sql-host']);
@@ -153,6 +159,7 @@ async function run(argv: string[]): Promise<number> {
         catalog: values.catalog,
         geo: !values['no-geo'],
         allowChanged: values['allow-changed-migrations'],
+        ...ingestOptions(values),
         // `mp-otel query` (from any directory) finds this endpoint's credentials
         announce: true,
       });
@@ -164,6 +171,19 @@ async function run(argv: string[]): Promise<number> {
         10_000,
         console.log,
       );
+      const consoleServer = await startConsole({
+        store: emb.store,
+        database: emb.database,
+        catalog: loadCatalog(values.catalog ?? defaultCatalogPath()),
+        port: consolePort,
+      }).catch(async (err: Error) => {
+        await stopSymbolication();
+        await emb.close();
+        throw new Error(
+          `the console cannot listen on 127.0.0.1:${consolePort} (${err.message}); pick another --console-port`,
+        );
+      });
+      console.log(`mp-otel: console on ${consoleServer.url}`);
       console.log('mp-otel: ready. Ctrl-C to stop (queued rows are flushed first).');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -171,6 +191,7 @@ async function run(argv: string[]): Promise<number> {
         process.once('SIGTERM', stop);
       });
       console.log('mp-otel: shutting down…');
+      await consoleServer.close();
       await stopSymbolication();
       await emb.close();
       return 0;

@@ -4,13 +4,14 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { startConsole } from '@mp-otel/console';
 import { loadCatalog } from '@mp-otel/contracts';
 import { diagnose, formatDiagnosis, type Kpi, renderReport } from '@mp-otel/diagnose';
 import { evaluateAlerts, formatAlerts } from '@mp-otel/grafana';
 import { defaultCatalogPath, type Embedded, readIp2Region, startEmbedded } from '@mp-otel/store';
 import { withTermination } from './children.js';
 import { clientAuth } from './credentials.js';
-import { choiceFlag, UsageError } from './flags.js';
+import { choiceFlag, portFlag, UsageError } from './flags.js';
 
 /** The simulator is dev tooling, installed with the repository (not a dependency of the published CLI). */
 async function simulator(): Promise<typeof import('@mp-otel/simulator')> {
@@ -28,7 +29,7 @@ export const INCIDENT_USAGE = `  mp-otel simulate --scenario FILE [--scale USERS
                    [--data-dir DIR | --url URL] [--database otel]
   mp-otel report [--out report.html] [--route R] [--at TIME] [--data-dir DIR | --url URL]
   mp-otel alerts [--at TIME] [--catalog FILE] [--data-dir DIR | --url URL]   (the provisioned Grafana rules' SQL)
-  mp-otel demo [--scenario FILE] [--scale [USERS]] [--data-dir .data/demo] [--serve]
+  mp-otel demo [--scenario FILE] [--scale [USERS]] [--data-dir .data/demo] [--serve] [--console-port 4000]
   (--scale: a seed-scale replay, USERS in all (default 1000000), a sample of them the real SDK;
    demo --scale without --scenario replays the seed incident at scale)
   (TIME: ISO 8601 or epoch milliseconds; default: the newest minute in the store)
@@ -50,6 +51,7 @@ export interface IncidentArgs {
   json?: boolean;
   serve?: boolean;
   catalog?: string;
+  'console-port'?: string;
 }
 
 function parseTime(value: string | undefined): number | undefined {
@@ -195,6 +197,8 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         v.scenario ?? scenarioPath(v.scale ? 'scale/seed-incident-scale' : 'seed-incident');
       // a folder the demo did not create is never emptied (freshDir refuses it)
       const dataDir = freshDir(resolve(v['data-dir'] ?? '.data/demo'));
+      // the console (with --serve or --console-port): the run's dashboards and its incident, live
+      const cport = portFlag('--console-port', v['console-port']) ?? (v.serve ? 4000 : undefined);
       const catalog = loadCatalog(v.catalog ?? defaultCatalogPath());
       const emb = await startEmbedded({
         dataDir,
@@ -204,6 +208,22 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         // with --serve, `mp-otel query` finds this endpoint's credentials
         announce: v.serve === true,
       });
+      const con =
+        cport === undefined
+          ? undefined
+          : await startConsole({
+              store: emb.store,
+              database: emb.database,
+              catalog,
+              port: cport,
+              alertIntervalMs: 2000,
+            }).catch(async (err: Error) => {
+              await emb.close();
+              throw new Error(
+                `the console cannot listen on 127.0.0.1:${cport} (${err.message}); pick another --console-port`,
+              );
+            });
+      if (con) console.log(`mp-otel: console on ${con.url}`);
       try {
         // SIGINT/SIGTERM: the image-service nodes are stopped and the store closed before exiting
         const result = await withTermination(
@@ -222,11 +242,14 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
                 ),
               reportPath: resolve(dataDir, 'report.html'),
             }),
-          () => emb.close(),
+          async () => {
+            await con?.close();
+            await emb.close();
+          },
         );
         if (v.serve) {
           console.log(
-            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}; users and passwords in ${emb.credentialsFile}); Ctrl-C to stop`,
+            `\nserving: OTLP ${emb.otlpUrl}, ClickHouse HTTP ${emb.clickhouseUrl} (database ${emb.database}; users and passwords in ${emb.credentialsFile})${con ? `, console ${con.url}` : ''}; Ctrl-C to stop`,
           );
           await new Promise<void>((r) => {
             process.once('SIGINT', () => r());
@@ -235,6 +258,7 @@ export async function incidentCommand(cmd: string, v: IncidentArgs, database: st
         }
         return result.diagnosis.culprits.length > 0 ? 0 : 1;
       } finally {
+        await con?.close();
         await emb.close();
       }
     }

@@ -6,6 +6,7 @@
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { type Catalog, latencySql, spanSql } from '@mp-otel/contracts';
 import { buildDashboard, type DashboardSpec, type VariableSpec } from './panels.js';
+import { variableIn as vin, variableText as vtext } from './query.js';
 
 /** The 400 ratio p = n400 / (n200 + n400), with 2xx as "200" (uploads answer 201). */
 export const P400 = `sumIf(Requests, HttpStatus = 400) / nullIf(sumIf(Requests, HttpStatus = 400 OR (HttpStatus >= 200 AND HttpStatus < 300)), 0)`;
@@ -63,17 +64,17 @@ const V = {
     multi: true,
   } as VariableSpec,
 };
-const ROUTE_FILTER = `$__conditionalAll(Route IN ($route), $route)`;
+const ROUTE_FILTER = vin('Route', 'route');
 const CLIENT_FILTER = [
   ROUTE_FILTER,
-  `$__conditionalAll(Platform IN ($platform), $platform)`,
-  `$__conditionalAll(OsName IN ($os), $os)`,
-  `$__conditionalAll(BaseLibraryVersion IN ($base_library), $base_library)`,
-  `$__conditionalAll(HostVersion IN ($host_version), $host_version)`,
-  `$__conditionalAll(AppVersion IN ($app_version), $app_version)`,
+  vin('Platform', 'platform'),
+  vin('OsName', 'os'),
+  vin('BaseLibraryVersion', 'base_library'),
+  vin('HostVersion', 'host_version'),
+  vin('AppVersion', 'app_version'),
 ].join(' AND ');
 const CLIENT_VARS = [V.route, V.platform, V.os, V.base_library, V.host_version, V.app_version];
-const GEO_FILTER = `$__conditionalAll(Carrier IN ($carrier), $carrier) AND $__conditionalAll(Province IN ($province), $province)`;
+const GEO_FILTER = `${vin('Carrier', 'carrier')} AND ${vin('Province', 'province')}`;
 
 export function dashboardSpecs(catalog: Catalog): DashboardSpec[] {
   const firstRoute = catalog.routes[0]?.name ?? '';
@@ -214,27 +215,27 @@ GROUP BY Route ORDER BY error_rate DESC, requests DESC`,
   sumIf(Errors, Minute > $__toTime - toIntervalDay(p.2)) / nullIf(requests, 0) AS error_rate,
   sumIf(Errors, Minute > $__toTime - toIntervalDay(2 * p.2) AND Minute <= $__toTime - toIntervalDay(p.2)) / nullIf(requests_before, 0) AS error_rate_before
 FROM mp_sli_1h ARRAY JOIN [('week', 7), ('month', 30), ('year', 365)] AS p
-WHERE Layer = 'client' AND Minute > $__toTime - INTERVAL 730 DAY AND Minute <= $__toTime AND ${ROUTE_FILTER} AND $__conditionalAll(AppVersion IN ($app_version), $app_version)
+WHERE Layer = 'client' AND Minute > $__toTime - INTERVAL 730 DAY AND Minute <= $__toTime AND ${ROUTE_FILTER} AND ${vin('AppVersion', 'app_version')}
 GROUP BY p ORDER BY p.2`,
       },
       {
         kind: 'timeseries',
         title: 'Requests by app version',
         unit: 'short',
-        sql: `SELECT toStartOfInterval(Minute, INTERVAL greatest($__interval_s, 3600) second) AS time, AppVersion, sum(Requests) AS requests FROM mp_sli_1h WHERE Layer = 'client' AND $__timeFilter(Minute) AND ${ROUTE_FILTER} AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY time, AppVersion ORDER BY time`,
+        sql: `SELECT toStartOfInterval(Minute, INTERVAL greatest($__interval_s, 3600) second) AS time, AppVersion, sum(Requests) AS requests FROM mp_sli_1h WHERE Layer = 'client' AND $__timeFilter(Minute) AND ${ROUTE_FILTER} AND ${vin('AppVersion', 'app_version')} GROUP BY time, AppVersion ORDER BY time`,
       },
       {
         kind: 'timeseries',
         title: 'Availability',
         unit: 'percentunit',
-        sql: `SELECT toStartOfInterval(Minute, INTERVAL greatest($__interval_s, 3600) second) AS time, Route, ${AVAIL} AS availability FROM mp_sli_1h WHERE Layer = 'client' AND $__timeFilter(Minute) AND ${ROUTE_FILTER} AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY time, Route ORDER BY time`,
+        sql: `SELECT toStartOfInterval(Minute, INTERVAL greatest($__interval_s, 3600) second) AS time, Route, ${AVAIL} AS availability FROM mp_sli_1h WHERE Layer = 'client' AND $__timeFilter(Minute) AND ${ROUTE_FILTER} AND ${vin('AppVersion', 'app_version')} GROUP BY time, Route ORDER BY time`,
       },
       {
         kind: 'timeseries',
         title: 'P99 latency',
         unit: 'ms',
         w: 24,
-        sql: `SELECT toStartOfInterval(Minute, INTERVAL greatest($__interval_s, 3600) second) AS time, Route, ${P99} AS p99_ms FROM mp_sli_1h WHERE Layer = 'client' AND $__timeFilter(Minute) AND ${ROUTE_FILTER} AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY time, Route ORDER BY time`,
+        sql: `SELECT toStartOfInterval(Minute, INTERVAL greatest($__interval_s, 3600) second) AS time, Route, ${P99} AS p99_ms FROM mp_sli_1h WHERE Layer = 'client' AND $__timeFilter(Minute) AND ${ROUTE_FILTER} AND ${vin('AppVersion', 'app_version')} GROUP BY time, Route ORDER BY time`,
       },
     ],
   };
@@ -331,50 +332,50 @@ GROUP BY Layer, Route ORDER BY slow_ratio DESC, worst_minute_p99_ms DESC LIMIT 1
         kind: 'timeseries',
         title: 'Latency P50 / P90 / P99 (client)',
         unit: 'ms',
-        sql: `SELECT $__timeInterval(Minute) AS time, ${P50} AS p50_ms, ${P90} AS p90_ms, ${P99} AS p99_ms FROM mp_sli_route_1m WHERE Layer = 'client' AND Route = '\${route}' AND $__timeFilter(Minute) GROUP BY time ORDER BY time`,
+        sql: `SELECT $__timeInterval(Minute) AS time, ${P50} AS p50_ms, ${P90} AS p90_ms, ${P99} AS p99_ms FROM mp_sli_route_1m WHERE Layer = 'client' AND Route = ${vtext('route')} AND $__timeFilter(Minute) GROUP BY time ORDER BY time`,
       },
       {
         kind: 'timeseries',
         title: 'Status codes (client)',
-        sql: `SELECT $__timeInterval(Minute) AS time, if(HttpStatus = 0, ErrorType, toString(HttpStatus)) AS code, sum(Requests) AS requests FROM mp_sli_route_1m WHERE Layer = 'client' AND Route = '\${route}' AND $__timeFilter(Minute) GROUP BY time, code ORDER BY time`,
+        sql: `SELECT $__timeInterval(Minute) AS time, if(HttpStatus = 0, ErrorType, toString(HttpStatus)) AS code, sum(Requests) AS requests FROM mp_sli_route_1m WHERE Layer = 'client' AND Route = ${vtext('route')} AND $__timeFilter(Minute) GROUP BY time, code ORDER BY time`,
       },
       {
         kind: 'table',
         title: 'User agents',
         sql: `SELECT ${UA} AS ua, count() AS requests, countIf(${SPAN.status} >= 400) / requests AS error_rate, ${BOT_UA} AS bot_like
-FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUTE} = '\${route}' GROUP BY ua ORDER BY requests DESC LIMIT 20`,
+FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUTE} = ${vtext('route')} GROUP BY ua ORDER BY requests DESC LIMIT 20`,
       },
       {
         kind: 'table',
         title: 'Client IPs',
         sql: `SELECT ${CLIENT_IP} AS ip, count() AS requests, requests / sum(requests) OVER () AS share, countIf(${SPAN.status} >= 400) / requests AS error_rate
-FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUTE} = '\${route}' GROUP BY ip ORDER BY requests DESC LIMIT 20`,
+FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUTE} = ${vtext('route')} GROUP BY ip ORDER BY requests DESC LIMIT 20`,
       },
       {
         kind: 'table',
         title: 'By province',
         w: 8,
-        sql: `SELECT Province AS province, sum(Requests) AS requests, ${ERR_RATE} AS error_rate, ${P99} AS p99_ms FROM mp_sli_1m WHERE Layer = 'backend' AND Route = '\${route}' AND $__timeFilter(Minute) AND ${GEO_FILTER} GROUP BY Province ORDER BY requests DESC`,
+        sql: `SELECT Province AS province, sum(Requests) AS requests, ${ERR_RATE} AS error_rate, ${P99} AS p99_ms FROM mp_sli_1m WHERE Layer = 'backend' AND Route = ${vtext('route')} AND $__timeFilter(Minute) AND ${GEO_FILTER} GROUP BY Province ORDER BY requests DESC`,
       },
       {
         kind: 'table',
         title: 'By carrier',
         w: 8,
-        sql: `SELECT Carrier AS carrier, sum(Requests) AS requests, ${ERR_RATE} AS error_rate, ${P99} AS p99_ms FROM mp_sli_1m WHERE Layer = 'backend' AND Route = '\${route}' AND $__timeFilter(Minute) AND ${GEO_FILTER} GROUP BY Carrier ORDER BY requests DESC`,
+        sql: `SELECT Carrier AS carrier, sum(Requests) AS requests, ${ERR_RATE} AS error_rate, ${P99} AS p99_ms FROM mp_sli_1m WHERE Layer = 'backend' AND Route = ${vtext('route')} AND $__timeFilter(Minute) AND ${GEO_FILTER} GROUP BY Carrier ORDER BY requests DESC`,
       },
       {
         kind: 'table',
         title: 'Backend node health',
         w: 8,
         thresholds: [[0.01, 'red']],
-        sql: `SELECT BackendNode AS node, sum(Requests) AS requests, ${ERR_RATE} AS error_rate, ${P99} AS p99_ms, max(DurationMaxMs) AS max_ms FROM mp_sli_1m WHERE Layer = 'backend' AND Route = '\${route}' AND $__timeFilter(Minute) GROUP BY BackendNode ORDER BY node`,
+        sql: `SELECT BackendNode AS node, sum(Requests) AS requests, ${ERR_RATE} AS error_rate, ${P99} AS p99_ms, max(DurationMaxMs) AS max_ms FROM mp_sli_1m WHERE Layer = 'backend' AND Route = ${vtext('route')} AND $__timeFilter(Minute) GROUP BY BackendNode ORDER BY node`,
       },
       {
         kind: 'timeseries',
         title: 'P99 by backend node',
         unit: 'ms',
         w: 24,
-        sql: `SELECT $__timeInterval(Minute) AS time, BackendNode, ${P99} AS p99_ms FROM mp_sli_1m WHERE Layer = 'backend' AND Route = '\${route}' AND $__timeFilter(Minute) GROUP BY time, BackendNode ORDER BY time`,
+        sql: `SELECT $__timeInterval(Minute) AS time, BackendNode, ${P99} AS p99_ms FROM mp_sli_1m WHERE Layer = 'backend' AND Route = ${vtext('route')} AND $__timeFilter(Minute) GROUP BY time, BackendNode ORDER BY time`,
       },
     ],
   };
@@ -448,17 +449,17 @@ FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUT
         kind: 'timeseries',
         title: 'Exceptions per interval by type',
         w: 24,
-        sql: `SELECT $__timeInterval(Minute) AS time, ExceptionType, sum(Errors) AS exceptions FROM mp_errors_1m WHERE $__timeFilter(Minute) AND $__conditionalAll(Platform IN ($platform), $platform) AND $__conditionalAll(OsName IN ($os), $os) AND $__conditionalAll(BaseLibraryVersion IN ($base_library), $base_library) AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY time, ExceptionType ORDER BY time`,
+        sql: `SELECT $__timeInterval(Minute) AS time, ExceptionType, sum(Errors) AS exceptions FROM mp_errors_1m WHERE $__timeFilter(Minute) AND ${vin('Platform', 'platform')} AND ${vin('OsName', 'os')} AND ${vin('BaseLibraryVersion', 'base_library')} AND ${vin('AppVersion', 'app_version')} GROUP BY time, ExceptionType ORDER BY time`,
       },
       {
         kind: 'table',
         title: 'Top exceptions',
-        sql: `SELECT ExceptionType AS type, any(SampleMessage) AS sample_message, sum(Errors) AS exceptions, sum(Records) AS records, uniqExact(Fingerprint) AS fingerprints, groupUniqArray(5)(PageRoute) AS pages FROM mp_errors_1m WHERE $__timeFilter(Minute) AND $__conditionalAll(Platform IN ($platform), $platform) AND $__conditionalAll(OsName IN ($os), $os) AND $__conditionalAll(BaseLibraryVersion IN ($base_library), $base_library) AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY ExceptionType ORDER BY exceptions DESC LIMIT 20`,
+        sql: `SELECT ExceptionType AS type, any(SampleMessage) AS sample_message, sum(Errors) AS exceptions, sum(Records) AS records, uniqExact(Fingerprint) AS fingerprints, groupUniqArray(5)(PageRoute) AS pages FROM mp_errors_1m WHERE $__timeFilter(Minute) AND ${vin('Platform', 'platform')} AND ${vin('OsName', 'os')} AND ${vin('BaseLibraryVersion', 'base_library')} AND ${vin('AppVersion', 'app_version')} GROUP BY ExceptionType ORDER BY exceptions DESC LIMIT 20`,
       },
       {
         kind: 'table',
         title: 'Exceptions by OS and base library',
-        sql: `SELECT OsName AS os, BaseLibraryVersion AS base_library, AppVersion AS app_version, sum(Errors) AS exceptions FROM mp_errors_1m WHERE $__timeFilter(Minute) AND $__conditionalAll(Platform IN ($platform), $platform) AND $__conditionalAll(OsName IN ($os), $os) AND $__conditionalAll(BaseLibraryVersion IN ($base_library), $base_library) AND $__conditionalAll(AppVersion IN ($app_version), $app_version) GROUP BY os, base_library, app_version ORDER BY exceptions DESC LIMIT 20`,
+        sql: `SELECT OsName AS os, BaseLibraryVersion AS base_library, AppVersion AS app_version, sum(Errors) AS exceptions FROM mp_errors_1m WHERE $__timeFilter(Minute) AND ${vin('Platform', 'platform')} AND ${vin('OsName', 'os')} AND ${vin('BaseLibraryVersion', 'base_library')} AND ${vin('AppVersion', 'app_version')} GROUP BY os, base_library, app_version ORDER BY exceptions DESC LIMIT 20`,
       },
       {
         kind: 'table',
@@ -468,7 +469,7 @@ FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${EDGE_SPANS} AND ${RAW_ROUT
         // (mp_symbolicated_stacks, filled by @mp-otel/sourcemaps); the minified first frame until then
         sql: `SELECT type, any(message) AS sample_message, if(top != '', top, frame) AS location, sum(errors) AS exceptions, max(top != '') AS symbolicated
 FROM (SELECT ServiceName, ResourceAttributes['service.version'] AS release, cityHash64(LogAttributes['exception.stacktrace']) AS hash, LogAttributes['exception.type'] AS type, LogAttributes['exception.message'] AS message, trimBoth(arrayFirst(x -> match(x, ':[0-9]+:[0-9]+'), splitByChar('\\n', LogAttributes['exception.stacktrace']))) AS frame, if(toFloat64OrZero(LogAttributes['mp.error.count']) > 0, toFloat64OrZero(LogAttributes['mp.error.count']), 1.0) AS errors
-  FROM otel_logs WHERE $__timeFilter(Timestamp) AND (EventName = 'exception' OR LogAttributes['event.name'] = 'exception' OR LogAttributes['exception.type'] != '') AND $__conditionalAll(ResourceAttributes['mp.platform'] IN ($platform), $platform) AND $__conditionalAll(ResourceAttributes['os.name'] IN ($os), $os) AND $__conditionalAll(ResourceAttributes['mp.base_library.version'] IN ($base_library), $base_library) AND $__conditionalAll(ResourceAttributes['service.version'] IN ($app_version), $app_version)) AS l
+  FROM otel_logs WHERE $__timeFilter(Timestamp) AND (EventName = 'exception' OR LogAttributes['event.name'] = 'exception' OR LogAttributes['exception.type'] != '') AND ${vin("ResourceAttributes['mp.platform']", 'platform')} AND ${vin("ResourceAttributes['os.name']", 'os')} AND ${vin("ResourceAttributes['mp.base_library.version']", 'base_library')} AND ${vin("ResourceAttributes['service.version']", 'app_version')}) AS l
 LEFT JOIN (SELECT ServiceName, Release, StackHash, argMax(TopFrame, SymbolicatedAt) AS top FROM mp_symbolicated_stacks GROUP BY ServiceName, Release, StackHash) AS s
   ON s.ServiceName = l.ServiceName AND s.Release = l.release AND s.StackHash = l.hash
 GROUP BY type, location ORDER BY exceptions DESC LIMIT 20`,
@@ -508,10 +509,10 @@ FROM otel_logs WHERE $__timeFilter(Timestamp) AND (EventName = 'exception' OR Lo
         w: 24,
         sql: `SELECT Timestamp AS time, TraceId AS trace_id, ${RAW_ROUTE} AS route, ${SPAN.status} AS status, SpanAttributes['error.type'] AS error_type, Duration / 1e6 AS duration_ms, ResourceAttributes['mp.fingerprint'] AS fingerprint, ResourceAttributes['os.name'] AS os, ResourceAttributes['mp.base_library.version'] AS base_library
 FROM otel_traces WHERE $__timeFilter(Timestamp) AND ${CLIENT_SPANS}
-  AND ('\${trace_id}' = '' OR TraceId = '\${trace_id}')
-  AND ('\${fingerprint}' = '' OR ResourceAttributes['mp.fingerprint'] = '\${fingerprint}')
-  AND $__conditionalAll(${RAW_ROUTE} IN ($route), $route)
-  AND $__conditionalAll(${SPAN.status} IN ($status), $status)
+  AND (${vtext('trace_id')} = '' OR TraceId = ${vtext('trace_id')})
+  AND (${vtext('fingerprint')} = '' OR ResourceAttributes['mp.fingerprint'] = ${vtext('fingerprint')})
+  AND ${vin(RAW_ROUTE, 'route')}
+  AND ${vin(`toString(${SPAN.status})`, 'status')}
 ORDER BY Timestamp DESC LIMIT 200`,
       },
       {
@@ -524,16 +525,16 @@ ORDER BY Timestamp DESC LIMIT 200`,
   arrayMap(k -> map('key', k, 'value', ResourceAttributes[k]), mapKeys(ResourceAttributes)) AS serviceTags,
   SpanKind AS kind, StatusCode AS statusCode, StatusMessage AS statusMessage
 FROM otel_traces
-WHERE TraceId = '\${trace_id}'
-  AND Timestamp >= (SELECT min(Start) FROM otel_traces_trace_id_ts WHERE TraceId = '\${trace_id}') - INTERVAL 5 MINUTE
-  AND Timestamp <= (SELECT max(End) FROM otel_traces_trace_id_ts WHERE TraceId = '\${trace_id}') + INTERVAL 5 MINUTE
+WHERE TraceId = ${vtext('trace_id')}
+  AND Timestamp >= (SELECT min(Start) FROM otel_traces_trace_id_ts WHERE TraceId = ${vtext('trace_id')}) - INTERVAL 5 MINUTE
+  AND Timestamp <= (SELECT max(End) FROM otel_traces_trace_id_ts WHERE TraceId = ${vtext('trace_id')}) + INTERVAL 5 MINUTE
 ORDER BY startTime`,
       },
       {
         kind: 'table',
         title: 'Logs of the trace',
         w: 24,
-        sql: `SELECT Timestamp AS time, ServiceName AS service, SeverityText AS level, Body AS body, LogAttributes AS attributes FROM otel_logs WHERE TraceId = '\${trace_id}' AND $__timeFilter(Timestamp) ORDER BY Timestamp`,
+        sql: `SELECT Timestamp AS time, ServiceName AS service, SeverityText AS level, Body AS body, LogAttributes AS attributes FROM otel_logs WHERE TraceId = ${vtext('trace_id')} AND $__timeFilter(Timestamp) ORDER BY Timestamp`,
       },
     ],
   };
@@ -605,7 +606,7 @@ WHERE bytes > 0 GROUP BY time, size_bucket ORDER BY time`,
   (1 - sumIf(c.AvailGood, c.Minute > $__toTime - INTERVAL 6 HOUR) / nullIf(sumIf(c.AvailTotal, c.Minute > $__toTime - INTERVAL 6 HOUR), 0)) / (1 - target) AS burn_6h,
   (1 - sumIf(c.AvailGood, c.Minute > $__toTime - INTERVAL 30 MINUTE) / nullIf(sumIf(c.AvailTotal, c.Minute > $__toTime - INTERVAL 30 MINUTE), 0)) / (1 - target) AS burn_30m
 FROM mp_routes AS r LEFT JOIN mp_sli_route_1m AS c ON c.Route = r.name AND c.Layer = 'client' AND c.Minute >= $__fromTime AND c.Minute <= $__toTime
-WHERE $__conditionalAll(r.name IN ($route), $route)
+WHERE ${vin('r.name', 'route')}
 GROUP BY r.name, r.slo_availability ORDER BY budget_remaining`,
       },
       {
@@ -619,7 +620,7 @@ GROUP BY r.name, r.slo_availability ORDER BY budget_remaining`,
         thresholdLines: true,
         sql: `SELECT $__timeInterval(c.Minute) AS time, c.Route AS route, (1 - sum(c.AvailGood) / nullIf(sum(c.AvailTotal), 0)) / (1 - any(r.slo_availability)) AS burn
 FROM mp_sli_route_1m AS c INNER JOIN mp_routes AS r ON r.name = c.Route
-WHERE c.Layer = 'client' AND $__timeFilter(c.Minute) AND $__conditionalAll(c.Route IN ($route), $route) GROUP BY time, route ORDER BY time`,
+WHERE c.Layer = 'client' AND $__timeFilter(c.Minute) AND ${vin('c.Route', 'route')} GROUP BY time, route ORDER BY time`,
       },
     ],
   };
@@ -638,19 +639,19 @@ WHERE c.Layer = 'client' AND $__timeFilter(c.Minute) AND $__conditionalAll(c.Rou
         w: 24,
         h: 6,
         sql: `SELECT Layer AS layer, sum(Requests) AS requests, sum(Errors) AS errors, ${ERR_RATE} AS error_rate, ${AVAIL} AS availability, ${P99} AS p99_ms
-FROM mp_sli_route_1m WHERE Route = '\${route}' AND $__timeFilter(Minute) GROUP BY Layer ORDER BY indexOf(['client', 'gateway', 'backend'], Layer)`,
+FROM mp_sli_route_1m WHERE Route = ${vtext('route')} AND $__timeFilter(Minute) GROUP BY Layer ORDER BY indexOf(['client', 'gateway', 'backend'], Layer)`,
       },
       {
         kind: 'timeseries',
         title: 'Error rate by layer',
         unit: 'percentunit',
-        sql: `SELECT $__timeInterval(Minute) AS time, Layer, ${ERR_RATE} AS error_rate FROM mp_sli_route_1m WHERE Route = '\${route}' AND $__timeFilter(Minute) GROUP BY time, Layer ORDER BY time`,
+        sql: `SELECT $__timeInterval(Minute) AS time, Layer, ${ERR_RATE} AS error_rate FROM mp_sli_route_1m WHERE Route = ${vtext('route')} AND $__timeFilter(Minute) GROUP BY time, Layer ORDER BY time`,
       },
       {
         kind: 'table',
         title: 'Outcomes by layer',
         sql: `SELECT if(HttpStatus = 0, if(ErrorType = '', 'none', ErrorType), toString(HttpStatus)) AS outcome, sumIf(Requests, Layer = 'client') AS client, sumIf(Requests, Layer = 'gateway') AS gateway, sumIf(Requests, Layer = 'backend') AS backend
-FROM mp_sli_route_1m WHERE Route = '\${route}' AND $__timeFilter(Minute) GROUP BY outcome ORDER BY client + gateway + backend DESC`,
+FROM mp_sli_route_1m WHERE Route = ${vtext('route')} AND $__timeFilter(Minute) GROUP BY outcome ORDER BY client + gateway + backend DESC`,
       },
     ],
   };

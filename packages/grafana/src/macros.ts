@@ -6,7 +6,9 @@
 //        (innermost-last: the plugin walks occurrences from the last one backwards);
 //     b. template variables through Grafana's templateSrv with the plugin's formatter: a multi-value
 //        variable becomes `'a','b'` (values joined with "','" inside single quotes), a single value is
-//        inserted as is; `${var:singlequote}` quotes (and escapes) each value;
+//        inserted as is — unescaped, which is why the dashboards use only `${var:queryparam}` and
+//        `${var:percentencode}` (percent-encoded by Grafana, decoded by ClickHouse: see query.ts), and why
+//        this expander refuses any other format for a value that is not plain text;
 //  2. backend (pkg/macros/macros.go, v4.20.0, via macropro): `$__timeFilter(c)` →
 //     `c >= toDateTime(<from s>) AND c <= toDateTime(<to s>)`, `$__timeFilter_ms(c)` with
 //     `fromUnixTimestamp64Milli(<ms>)`, `$__fromTime` / `$__toTime` → `toDateTime(<s>)`, `$__fromTime_ms` /
@@ -128,7 +130,40 @@ export function applyConditionalAll(sql: string, variables: Record<string, Varia
   return sql;
 }
 
-/** Step 1b: template variables ($var, ${var}, ${var:singlequote}, ${var:csv}, ${var:raw}). */
+/**
+ * Grafana's `encodeURIComponentStrict` (scenes formatRegistry): RFC 3986, so `!'()*` are encoded too. The
+ * result holds only `A-Za-z0-9-_.~%`: nothing in it can end a ClickHouse string literal.
+ */
+export function encodeURIComponentStrict(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/**
+ * Values that may reach SQL through a format Grafana does not escape for ClickHouse (the plugin's default,
+ * raw, csv, singlequote, sqlstring, …): `singlequote`/`sqlstring` escape the quote but not the backslash,
+ * which ClickHouse treats as an escape, so `\'` ends the literal; the default inserts the value as is. Those
+ * formats accept only letters, digits and `_.:@/-` (no `--` or `/*`, which open comments);
+ * dashboards pass any other value through `${v:percentencode}` / `${v:queryparam}` (see query.ts).
+ */
+const PLAIN_VALUE = /^(?!.*--)(?!.*\/\*)[\p{L}\p{N}_.:@/-]*$/u;
+
+export class UnsafeVariableError extends Error {
+  constructor(name: string, format: string) {
+    super(
+      `template variable $${name}: a value with characters other than letters, digits and "_.:@/-" cannot go into SQL through the ${format} format; use \${${name}:percentencode} or \${${name}:queryparam} (values decoded by ClickHouse)`,
+    );
+    this.name = 'UnsafeVariableError';
+  }
+}
+
+/**
+ * Step 1b: template variables (`$var`, `${var}`, `${var:format}`), formatted as Grafana's formatRegistry
+ * does. The escaping formats (`percentencode`, `queryparam`: only `A-Za-z0-9-_.~%&=`) take any value;
+ * every other format only plain values (PLAIN_VALUE), so no variable value can change a query's structure.
+ */
 export function replaceVariables(sql: string, variables: Record<string, VariableValue> = {}): string {
   return sql.replace(
     /\$\{(\w+)(?::(\w+))?\}|\$(\w+)/g,
@@ -137,16 +172,27 @@ export function replaceVariables(sql: string, variables: Record<string, Variable
       if (name.startsWith('__')) return whole; // a macro, not a variable
       if (!(name in variables)) return whole;
       const v = variables[name]!;
+      const multi = isAll(v) || Array.isArray(v);
       const values = isAll(v) ? v.all : Array.isArray(v) ? v : [v];
+      switch (fmt) {
+        case 'percentencode':
+          // like glob, but encoded: {a,b} for several values
+          return encodeURIComponentStrict(multi ? `{${values.join(',')}}` : values[0]!);
+        case 'queryparam':
+          return values.map((x) => `var-${name}=${encodeURIComponentStrict(x)}`).join('&');
+      }
+      for (const x of values) if (!PLAIN_VALUE.test(x)) throw new UnsafeVariableError(name, fmt ?? 'default');
       switch (fmt) {
         case 'singlequote':
           return values.map((x) => `'${x.replace(/'/g, "\\'")}'`).join(',');
+        case 'sqlstring':
+          return values.map((x) => `'${x.replace(/'/g, "''")}'`).join(',');
         case 'csv':
         case 'raw':
           return values.join(',');
         default:
           // the plugin's formatter: arrays → 'a','b'; a single value as is
-          return isAll(v) || Array.isArray(v) ? `'${values.join("','")}'` : values[0]!;
+          return multi ? `'${values.join("','")}'` : values[0]!;
       }
     },
   );

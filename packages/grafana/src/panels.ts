@@ -190,6 +190,8 @@ export function buildDashboard(d: DashboardSpec): dashboard.Dashboard {
     );
   }
   const built = b.build();
+  // stable panel ids (1, 2, … in definition order): deep links, the console's data-panel-id, alert links
+  for (const [i, p] of ((built.panels ?? []) as dashboard.Panel[]).entries()) p.id = i + 1;
   // The SDK's query-variable builder also writes the interval-variable fields auto / auto_min /
   // auto_count, which Grafana's VariableModel schema does not have (caught by test/schema.test.ts).
   for (const v of built.templating?.list ?? []) {

@@ -47,3 +47,25 @@ export class ClickHouseQueryBuilder implements cog.Builder<cog.Dataquery> {
 
 export const sql = (rawSql: string, format: Format = Format.Table, refId = 'A') =>
   new ClickHouseQueryBuilder(rawSql, format, refId);
+
+// ── template variables in SQL, escaped ──
+// Grafana's ClickHouse plugin inserts a variable's value as is (multi-value: `'a','b'` unescaped), and its
+// `singlequote`/`sqlstring` formats do not escape the backslash that ClickHouse honours in literals, so a
+// telemetry value such as `3.9.9') OR throwIf(1,'x') OR x IN ('x` offered in a dropdown would run. The
+// dashboards therefore let Grafana percent-encode every value (RFC 3986 strict: only `A-Za-z0-9-_.~%` remain,
+// plus `&=` and the variable's name for `queryparam`) inside a string literal, and ClickHouse decode it.
+
+/** A multi-value variable's values as a ClickHouse Array(String): `${v:queryparam}` = `var-v=a&var-v=b`. */
+export function variableValues(name: string): string {
+  return `arrayMap(p -> decodeURLFormComponent(substring(p, position(p, '=') + 1)), splitByChar('&', '\${${name}:queryparam}'))`;
+}
+
+/** `expr` is one of the selected values of multi-value `name`; no filter when All (or nothing) is selected. */
+export function variableIn(expr: string, name: string): string {
+  return `$__conditionalAll(has(${variableValues(name)}, ${expr}), $${name})`;
+}
+
+/** A single-value variable (text box, single select) as a ClickHouse String expression. */
+export function variableText(name: string): string {
+  return `decodeURLFormComponent('\${${name}:percentencode}')`;
+}

@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { buildDashboards } from '../src/dashboards.js';
 import {
   applyConditionalAll,
   defaultIntervalMs,
   expandBackendMacros,
   expandQuery,
   replaceVariables,
+  UnsafeVariableError,
+  type VariableValue,
 } from '../src/macros.js';
+import { collectQueries } from '../src/run.js';
+import { catalog } from './paths.js';
+
+/** A base-library version a client can send; Grafana offers it in the dropdown (issue 11). */
+const HOSTILE = "3.9.9') OR throwIf(1,'x') OR BaseLibraryVersion IN ('x";
 
 // Expected strings follow grafana-clickhouse-datasource v4.20.0: pkg/macros/macros.go (backend) and
 // src/data/CHDatasource.ts applyConditionalAll / format (frontend).
@@ -74,16 +82,46 @@ describe('frontend template handling', () => {
       'WHERE Route IN ($route) AND OsName IN (${os})',
     );
   });
-  it('formats variables like the plugin (multi → quoted list, single → as is)', () => {
+  it('formats variables like the plugin (multi → quoted list, single → as is) when the values are plain', () => {
     expect(
       // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax
       replaceVariables("Route IN ($route) AND x = '${one}' AND y IN (${m:singlequote})", {
         route: ['a', 'b'],
         one: 'v',
-        m: ["it's"],
+        m: ['3.5.0'],
       }),
-    ).toBe("Route IN ('a','b') AND x = 'v' AND y IN ('it\\'s')");
+    ).toBe("Route IN ('a','b') AND x = 'v' AND y IN ('3.5.0')");
     expect(replaceVariables('$__timeFilter(x) $unknown', {})).toBe('$__timeFilter(x) $unknown');
+  });
+  it('percentencode and queryparam encode like Grafana (encodeURIComponentStrict): nothing can leave a literal', () => {
+    expect(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax
+      replaceVariables("'${v:percentencode}' '${m:queryparam}' '${m:percentencode}'", {
+        v: HOSTILE,
+        m: ['ios', "a b'\\"],
+      }),
+    ).toBe(
+      "'3.9.9%27%29%20OR%20throwIf%281%2C%27x%27%29%20OR%20BaseLibraryVersion%20IN%20%28%27x' 'var-m=ios&var-m=a%20b%27%5C' '%7Bios%2Ca%20b%27%5C%7D'",
+    );
+  });
+  it('refuses a hostile value in any format that Grafana does not escape for ClickHouse', () => {
+    for (const fmt of ['', ':raw', ':csv', ':singlequote', ':sqlstring', ':doublequote'])
+      for (const value of [HOSTILE, [HOSTILE], "x\\' OR 1 --", 'a--', '1 OR 1'])
+        expect(() => replaceVariables(`x IN (\${v${fmt}})`, { v: value }), `${fmt} ${value}`).toThrow(
+          UnsafeVariableError,
+        );
+  });
+  it('every variable of every dashboard reaches SQL percent-encoded (the hostile value stays inside one literal)', () => {
+    for (const d of buildDashboards(catalog))
+      for (const q of collectQueries(d)) {
+        const vars: Record<string, VariableValue> = {};
+        for (const v of d.templating?.list ?? []) vars[v.name] = v.multi ? [HOSTILE, 'ios'] : HOSTILE;
+        const sql = expandQuery(q.rawSql, { from, to, variables: vars });
+        expect(sql, `${d.uid} / ${q.title}`).not.toMatch(/throwIf\(/);
+        // each value arrives as ClickHouse decodes it back: decodeURLFormComponent over one plain literal
+        for (const lit of sql.matchAll(/decodeURLFormComponent\('([^']*)'\)|splitByChar\('&', '([^']*)'\)/g))
+          expect(lit[1] ?? lit[2]).toMatch(/^[A-Za-z0-9_.~%&=-]*$/);
+      }
   });
   it('runs the whole pipeline', () => {
     const out = expandQuery(

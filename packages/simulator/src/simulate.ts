@@ -123,6 +123,7 @@ function clockDate(now: () => number): DateConstructor {
 }
 
 const SIM_REQUEST_HEADER = 'x-mp-sim-request';
+const UNLIMITED = { rate: 0, burst: Number.MAX_SAFE_INTEGER };
 /** How long a real request may take before the shim gives up (a starved machine, not a modelled fault). */
 const REAL_PATIENCE_MS = 10 * 60_000;
 const ROUTE_OF_PATH = (path: string): Route | undefined =>
@@ -163,6 +164,11 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     clock.simStartMs = scenario.start ? Date.parse(scenario.start) : clock.realStartMs - durationMs;
   };
   startClock();
+  // What the phones read before the traffic starts: the value the simulated clock will start from (so their
+  // time never runs backwards when it does; the SDK times its queue and sessions with it).
+  let running = false;
+  const phoneNow = () =>
+    running ? simNow(clock) : scenario.start ? Date.parse(scenario.start) : Date.now() - durationMs;
   const simStartMs = () => clock.simStartMs;
   const faults: FaultWindow[] = scenario.faults.map((f) => ({
     name: f.name,
@@ -446,7 +452,7 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
         };
       }
       const { sdk, realm } = loadMiniProgramSdk(wx, {
-        Date: clockDate(() => state.pin ?? simNow(clock)),
+        Date: clockDate(() => state.pin ?? phoneNow()),
       });
       const otel = sdk.init({
         serviceName: 'image-miniprogram',
@@ -454,6 +460,10 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
         routes,
         sampleRate: scenario.sample_rate,
         batch: { delayMs: 500 },
+        // Off (no refill, no ceiling): a phone's clock jumps to each request's modelled start and end, and
+        // concurrent requests end out of order, which a token bucket reads as time running backwards and
+        // answers by dropping spans for as long as the real requests took. The scenario bounds the traffic.
+        rateLimit: { traces: UNLIMITED, logs: UNLIMITED },
       });
       return { profile, wx, control, realm, otel, state, inFlight: 0 };
     });
@@ -469,6 +479,7 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
 
     // ── the clock starts now: fault windows become absolute, backend chaos schedules are written ──
     startClock();
+    running = true;
     for (const f of faults) {
       f.fromMs += clock.simStartMs;
       f.toMs += clock.simStartMs;

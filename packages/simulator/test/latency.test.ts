@@ -52,6 +52,13 @@ describe('latency on the simulated clock', () => {
       const clients = spans.filter((s) => s.kind === 3 && s.attributes['mp.route_name']);
       const servers = spans.filter((s) => s.kind === 2 && s.resource['service.name'] === 'image-service');
       expect(clients.length).toBeGreaterThan(40);
+      // every request the fleet made has its client span: the SDK dropped nothing (its clock jumps)
+      const made = Object.values(sim.outcomes).reduce(
+        (n, byOutcome) => n + Object.values(byOutcome).reduce((a, b) => a + b, 0),
+        0,
+      );
+      expect(clients.length).toBe(made);
+      expect(capture.logs().filter((l) => l.eventName === 'mp.telemetry.dropped')).toEqual([]);
       expect(servers.length).toBeGreaterThan(40);
       const serverOf = new Map(servers.map((s) => [s.traceId, s]));
 

@@ -2,6 +2,8 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
+  crowdUser,
+  geoRanges,
   latencyModel,
   latencySpec,
   loadScenario,
@@ -9,7 +11,9 @@ import {
   parseScenario,
   pick,
   rng,
+  scaleOf,
   scenarioPath,
+  sdkClientSpan,
   TraceModels,
   TraceShifts,
   warpOtlp,
@@ -26,6 +30,24 @@ describe('scenario files', () => {
       expect(s.expect, f).toBeDefined();
       if (s.faults.length > 0) expect(s.expect!.culprit, f).toBeDefined();
     }
+  });
+
+  test('the seed-scale scenario is valid: a million users, a few percent of them hit', () => {
+    const s = loadScenario(scenarioPath('scale/seed-incident-scale'));
+    expect(scaleOf(s)).toEqual({ users: 1_000_000, requests_per_user_hour: 0.6, batch_spans: 512 });
+    // ≥ 1 000 000 spans a simulated hour: a client span and a server span per request
+    expect(2 * s.scale!.users * s.scale!.requests_per_user_hour!).toBeGreaterThanOrEqual(1_000_000);
+    const ios = s.mix['os.name'].ios! / (s.mix['os.name'].ios! + s.mix['os.name'].android!);
+    const perOs = (s.mix['mp.base_library.version'] as { per_os: Record<string, Record<string, number>> })
+      .per_os.ios!;
+    const share = ios * (perOs['3.5.0']! / (perOs['3.5.0']! + perOs['3.4.10']!));
+    expect(share).toBeGreaterThan(0.01);
+    expect(share).toBeLessThan(0.05);
+    expect(() =>
+      parseScenario(
+        'name: x\nduration_minutes: 10\nmix: { os.name: { ios: 1 } }\nactions: { upload.image: { weight: 1 } }\nscale: { users: 0 }',
+      ),
+    ).toThrow(/\/scale\/users must be >= 1/);
   });
 
   test('invalid scenarios are refused with every reason', () => {
@@ -249,5 +271,60 @@ describe('the latency model', () => {
       5_000_600_000.5 + 1515,
       3,
     );
+  });
+});
+
+describe('the generated crowd', () => {
+  test('a user index is always the same phone; the fleet follows the mix', () => {
+    const s = loadScenario(scenarioPath('scale/seed-incident-scale'));
+    const byGeo = geoRanges([
+      { ip_start: 16_777_216, ip_end: 16_777_471, carrier: 'unicom', province: '北京' },
+    ]);
+    expect(crowdUser(s, 123_456, byGeo)).toEqual(crowdUser(s, 123_456, byGeo));
+    expect(crowdUser(s, 1, byGeo).deviceId).not.toBe(crowdUser(s, 2, byGeo).deviceId);
+    let hit = 0;
+    let addressed = 0;
+    const n = 20_000;
+    for (let i = 0; i < n; i++) {
+      const u = crowdUser(s, i, byGeo);
+      if (u['os.name'] === 'ios' && u['mp.base_library.version'] === '3.5.0') hit++;
+      if (u.ip) {
+        addressed++;
+        expect([u.carrier, u.province]).toEqual(['unicom', '北京']); // an address of its own carrier/province
+      }
+    }
+    expect(hit / n).toBeGreaterThan(0.025);
+    expect(hit / n).toBeLessThan(0.035);
+    expect(addressed).toBeGreaterThan(0);
+  });
+
+  test('failed requests are written as the SDK writes them', () => {
+    const base = {
+      traceId: 'a'.repeat(32),
+      spanId: 'b'.repeat(16),
+      startMs: 1000,
+      sampled: false,
+      weight: 1,
+    };
+    const t = sdkClientSpan({
+      ...base,
+      route: 'download.image',
+      url: 'https://img.example.com/images/x',
+      outcome: 'timeout',
+      endMs: 16_000,
+      networkType: '4g',
+    });
+    const attrs = Object.fromEntries(t.attributes.map((a: any) => [a.key, Object.values(a.value)[0]]));
+    expect(attrs).toMatchObject({
+      'error.type': 'timeout',
+      'server.port': 443,
+      'network.connection.type': 'cell',
+      'network.connection.subtype': '4g',
+      'mp.sampling.weight': 1,
+    });
+    expect(attrs['http.response.status_code']).toBeUndefined();
+    expect(t.status).toEqual({ code: 2, message: 'downloadFile:fail timeout' });
+    expect(t.flags).toBe(256); // unsampled, exported because it failed
+    expect(BigInt(t.endTimeUnixNano) - BigInt(t.startTimeUnixNano)).toBe(15_000_000_000n);
   });
 });

@@ -1,15 +1,15 @@
 // `mp-otel up` in-process: chDB + the ClickHouse-compatible HTTP front + the OTLP receiver. Migrations,
 // the catalog and the geo database are applied through @clickhouse/client against the front, exactly as
 // they would be against a ClickHouse server.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { loadCatalog } from '@mp-otel/contracts';
+import { type Catalog, loadCatalog } from '@mp-otel/contracts';
 import { announceEndpoint, type Credentials, ROLES, resolveCredentials } from './auth.js';
 import { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
 import { ChdbStore } from './chdb-store.js';
 import { startClickHouseHttp } from './clickhouse-http.js';
 import { loadGeoIntoClickHouse } from './geo.js';
-import { type MigrateResult, migrate, type SchemaOptions } from './migrate.js';
+import { type MigrateResult, migrate, resolveSchemaOptions, type SchemaOptions } from './migrate.js';
 import { type OtlpReceiver, type ReceiverOptions, startReceiver } from './otlp/receiver.js';
 import type { Role } from './sql-guard.js';
 
@@ -103,16 +103,22 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       log(`mp-otel: warning: migration ${ch.version} (${ch.name}) changed after ${database} applied it`);
     const client = createClient({ url: http.url, database, ...as('admin') });
     closers.push(() => client.close());
+    let apps: Catalog['apps'];
     if (opts.catalog !== false) {
       const cat = loadCatalog(opts.catalog ?? defaultCatalogPath());
       const n = await loadCatalogIntoClickHouse(client, cat, database);
-      log(`mp-otel: catalog loaded (${n} routes)`);
+      apps = cat.apps;
+      log(`mp-otel: catalog loaded (${n} routes, ${apps?.length ?? 0} apps with ingest keys)`);
     }
     if (opts.geo !== false) {
       const n = await loadGeoIntoClickHouse(client, database);
       log(`mp-otel: ip geo database ready (${n} ranges, ip2region)`);
     }
     const rcv = await startReceiver({
+      retentionDays: resolveSchemaOptions(opts).ttlDays,
+      apps,
+      walDir: join(dataDir, 'ingest-log'),
+      log,
       ...opts,
       store,
       database,
@@ -120,7 +126,12 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       host: otlpHost,
     });
     closers.push(rcv.close);
+    const ro = rcv.receiver.options;
     log(`mp-otel: OTLP/HTTP receiver on ${rcv.url}/v1/{traces,logs,metrics} (health: ${rcv.url}/health)`);
+    log(
+      `mp-otel: ingest keys ${ro.requireKeys ? 'required' : 'checked when sent (loopback-only listener)'}; ` +
+        `X-Real-IP/X-Forwarded-For trusted from ${ro.trustedProxies.join(', ') || 'nobody'}`,
+    );
     log(`mp-otel: ClickHouse HTTP endpoint on ${http.url} (database ${database}, data in ${dataDir})`);
     const users = (['admin', 'reader', 'writer', 'migrator'] as const)
       .map((r) => `${credentials[r].username} (${ROLE_LABEL[r]})`)

@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+// (a cycle: prescan.ts uses requestType and the error classes, only when called)
+import { checkSurrogates, scanJson } from './prescan.js';
 
 export type Signal = 'traces' | 'logs' | 'metrics';
 
@@ -56,6 +58,9 @@ export const responseType = (s: Signal): protobuf.Type => getRoot().lookupType(R
 /** A request that cannot be decoded: the receiver answers 400 with this message. */
 export class BadRequestError extends Error {}
 
+/** A request over one of the per-request bounds: the receiver answers 413 with this message (how to split). */
+export class RequestTooLargeError extends Error {}
+
 export function decodeProtobuf(signal: Signal, body: Uint8Array): protobuf.Message {
   try {
     return requestType(signal).decode(body);
@@ -98,19 +103,49 @@ function convertIds(node: unknown, path: string): void {
   }
 }
 
-export function decodeJson(signal: Signal, body: Uint8Array): protobuf.Message {
+/** Depth and node bounds checked before JSON.parse (see prescan.ts); without them only the parse bounds it. */
+export interface JsonBounds {
+  maxDepth: number;
+  maxNodes: number;
+}
+
+export function decodeJson(signal: Signal, body: Uint8Array, bounds?: JsonBounds): protobuf.Message {
+  return messageFromJson(signal, parseJsonBody(body, bounds));
+}
+
+/** The body's JSON document (bounds checked before parsing, lone surrogates refused), not yet OTLP-checked. */
+export function parseJsonBody(body: Uint8Array, bounds?: JsonBounds): Record<string, unknown> {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const surrogates = bounds ? scanJson(buf, bounds) : true;
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    doc = JSON.parse(buf.toString('utf8'));
   } catch (err) {
     throw new BadRequestError(`malformed JSON: ${(err as Error).message}`);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new BadRequestError('malformed OTLP/JSON: the body must be a JSON object');
   }
-  convertIds(doc, '$');
+  if (surrogates) checkSurrogates(doc);
+  return doc as Record<string, unknown>;
+}
+
+/** OTLP/JSON document → the protobufjs message (ids converted in place: the document is consumed). */
+export function messageFromJson(signal: Signal, doc: Record<string, unknown>): protobuf.Message {
+  try {
+    convertIds(doc, '$');
+  } catch (e) {
+    if (e instanceof RangeError) throw new BadRequestError('malformed OTLP/JSON: nested too deeply');
+    throw e;
+  }
   const type = requestType(signal);
-  const err = type.verify(fromJsonShape(type, doc) as Record<string, unknown>);
+  let err: string | null;
+  try {
+    err = type.verify(fromJsonShape(type, doc) as Record<string, unknown>);
+  } catch (e) {
+    if (e instanceof RangeError) throw new BadRequestError('malformed OTLP/JSON: nested too deeply');
+    throw e;
+  }
   if (err) throw new BadRequestError(`malformed OTLP/JSON: ${err}`);
   try {
     return type.fromObject(doc as Record<string, unknown>);
@@ -154,9 +189,35 @@ function fromJsonShape(type: protobuf.Type, obj: unknown): unknown {
   return out;
 }
 
-export function encodeResponse(signal: Signal, json: boolean): Uint8Array {
-  if (json) return Buffer.from('{}');
-  return responseType(signal).encode(responseType(signal).create({})).finish();
+const REJECTED_FIELD: Record<Signal, string> = {
+  traces: 'rejectedSpans',
+  logs: 'rejectedLogRecords',
+  metrics: 'rejectedDataPoints',
+};
+
+/**
+ * Export<Signal>ServiceResponse: empty, or with partial_success { rejected_<items>, error_message } when
+ * some items were not accepted (OTLP: the client must not retry them).
+ */
+export function encodeResponse(
+  signal: Signal,
+  json: boolean,
+  partial?: { rejected: number; message: string },
+): Uint8Array {
+  const ps = partial && partial.rejected > 0 ? partial : undefined;
+  if (json) {
+    if (!ps) return Buffer.from('{}');
+    return Buffer.from(
+      JSON.stringify({
+        partialSuccess: { [REJECTED_FIELD[signal]]: String(ps.rejected), errorMessage: ps.message },
+      }),
+    );
+  }
+  const T = responseType(signal);
+  const body = ps
+    ? { partialSuccess: { [REJECTED_FIELD[signal]]: ps.rejected, errorMessage: ps.message } }
+    : {};
+  return T.encode(T.fromObject(body)).finish();
 }
 
 /** google.rpc.Status {code=1, message=2} as protobuf (hand-encoded) or JSON. */

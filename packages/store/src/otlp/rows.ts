@@ -2,14 +2,18 @@
 // are rendered like pdata's Value.AsString(): strings as is, ints in decimal, doubles as ES6 numbers
 // (Go's float64AsString; Inf/NaN as "json: unsupported value: +Inf"), bools true/false, bytes base64,
 // arrays and maps as JSON of their raw values (Go encoding/json, keys sorted, no HTML escaping).
+//
+// Attribute caps are the production collector's (see limits.ts); items dated outside the accepted window
+// (retention, clock skew) are not written but counted, for the OTLP partial-success answer.
 import { ATTR_SERVICE_NAME } from '@mp-otel/contracts/names';
-import { BadRequestError } from './proto.js';
+import { ATTRIBUTE_CAPS, EXTRA_CAPS, LOG_PRIORITY_KEYS, SPAN_PRIORITY_KEYS, truncateUtf8 } from './limits.js';
+import { BadRequestError, RequestTooLargeError } from './proto.js';
 
 type Msg = any;
 export type Row = Record<string, unknown>;
 
-const SPAN_KIND = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
-const STATUS_CODE = ['Unset', 'Ok', 'Error'];
+export const SPAN_KIND = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
+export const STATUS_CODE = ['Unset', 'Ok', 'Error'];
 
 export function longToString(v: unknown): string {
   if (v === undefined || v === null) return '0';
@@ -76,8 +80,10 @@ function goJsonString(s: string): string {
 }
 
 class JsonUnsupported extends Error {}
+class DepthError extends Error {}
 
-function rawJson(v: Msg): string {
+function rawJson(v: Msg, depth = 0): string {
+  if (depth > EXTRA_CAPS.anyValueDepth) throw new DepthError();
   const kind = v?.value as string | undefined;
   switch (kind) {
     case 'stringValue':
@@ -94,12 +100,12 @@ function rawJson(v: Msg): string {
     case 'bytesValue':
       return goJsonString(Buffer.from(v.bytesValue).toString('base64'));
     case 'arrayValue':
-      return `[${(v.arrayValue?.values ?? []).map(rawJson).join(',')}]`;
+      return `[${(v.arrayValue?.values ?? []).map((x: Msg) => rawJson(x, depth + 1)).join(',')}]`;
     case 'kvlistValue': {
       const m = new Map<string, Msg>();
       for (const kv of v.kvlistValue?.values ?? []) m.set(kv.key, kv.value);
       const keys = [...m.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${keys.map((k) => `${goJsonString(k)}:${rawJson(m.get(k))}`).join(',')}}`;
+      return `{${keys.map((k) => `${goJsonString(k)}:${rawJson(m.get(k), depth + 1)}`).join(',')}}`;
     }
     default:
       return 'null';
@@ -126,6 +132,10 @@ export function anyValueToString(v: Msg): string {
         return rawJson(v);
       } catch (err) {
         if (err instanceof JsonUnsupported) return '';
+        if (err instanceof DepthError)
+          throw new BadRequestError(
+            `an attribute value is nested deeper than ${EXTRA_CAPS.anyValueDepth} levels (arrays/maps inside arrays/maps): flatten it`,
+          );
         throw err;
       }
     default:
@@ -133,16 +143,118 @@ export function anyValueToString(v: Msg): string {
   }
 }
 
-export function attrsToMap(attrs: Msg[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of attrs ?? []) out[kv.key] = anyValueToString(kv.value);
+/** How a context's attributes are capped: `limit(attrs, max, priority)` then `truncate_all(attrs, valueBytes)`. */
+export interface Caps {
+  max: number;
+  valueBytes: number;
+  priority?: ReadonlySet<string>;
+}
+
+export const RESOURCE_CAPS: Caps = {
+  max: EXTRA_CAPS.otherAttributes,
+  valueBytes: ATTRIBUTE_CAPS.resourceValueBytes,
+  priority: new Set([ATTR_SERVICE_NAME]),
+};
+export const SPAN_CAPS: Caps = {
+  max: ATTRIBUTE_CAPS.spanAttributes,
+  valueBytes: ATTRIBUTE_CAPS.spanValueBytes,
+  priority: new Set(SPAN_PRIORITY_KEYS),
+};
+export const EVENT_CAPS: Caps = {
+  max: EXTRA_CAPS.otherAttributes,
+  valueBytes: ATTRIBUTE_CAPS.spanEventValueBytes,
+};
+export const LOG_CAPS: Caps = {
+  max: ATTRIBUTE_CAPS.logAttributes,
+  valueBytes: ATTRIBUTE_CAPS.logValueBytes,
+  priority: new Set(LOG_PRIORITY_KEYS),
+};
+export const OTHER_CAPS: Caps = { max: EXTRA_CAPS.otherAttributes, valueBytes: EXTRA_CAPS.otherValueBytes };
+
+/**
+ * Attributes → the exporter's Map(String, String), capped like the collector's transform/normalize:
+ * OTTL limit() keeps the priority keys plus the first others in order up to `max`; truncate_all() cuts
+ * string values (only strings) to `valueBytes` (here on a character boundary).
+ */
+export function attrsToMap(attrs: Msg[] | undefined, caps: Caps = OTHER_CAPS): Record<string, string> {
+  // no prototype: a "__proto__" key is an attribute like any other
+  const out: Record<string, string> = Object.create(null);
+  const list: Msg[] = attrs ?? [];
+  let keep: ((kv: Msg) => boolean) | undefined;
+  if (list.length > caps.max) {
+    const prio = caps.priority;
+    let count = 0;
+    if (prio) {
+      const present = new Set<string>();
+      for (const kv of list) if (prio.has(kv.key)) present.add(kv.key);
+      count = present.size;
+    }
+    keep = (kv) => {
+      if (prio?.has(kv.key)) return true;
+      if (count < caps.max) {
+        count++;
+        return true;
+      }
+      return false;
+    };
+  }
+  for (const kv of list) {
+    if (keep && !keep(kv)) continue;
+    const v = kv.value;
+    out[kv.key ?? ''] =
+      v?.value === 'stringValue' ? truncateUtf8(v.stringValue, caps.valueBytes) : anyValueToString(v);
+  }
   return out;
 }
 
-function serviceName(resource: Msg): string {
-  for (const kv of resource?.attributes ?? [])
-    if (kv.key === ATTR_SERVICE_NAME) return anyValueToString(kv.value);
-  return '';
+/** Per-request conversion state: the accepted time window, what was rejected and the row-bytes budget. */
+export interface RowContext {
+  enrich?: Enrichment;
+  /** items dated outside [minNs, maxNs] (unix ns, by start time) are not written but counted */
+  window?: { minNs: bigint; maxNs: bigint };
+  /** estimated bytes of the rows so far (keys + values of every map, per row) */
+  bytes: number;
+  /** budget for `bytes`: exceeding it throws RequestTooLargeError */
+  maxBytes: number;
+  rejected: number;
+  /** earliest / latest rejected timestamp (ns) for the message */
+  rejectedMin?: bigint;
+  rejectedMax?: bigint;
+}
+
+export function rowContext(o: Partial<RowContext> = {}): RowContext {
+  return { bytes: 0, maxBytes: Number.POSITIVE_INFINITY, rejected: 0, ...o };
+}
+
+export const mapBytes = (m: Record<string, string>): number => {
+  let n = 2;
+  for (const k in m) n += k.length + (m[k] as string).length + 6;
+  return n;
+};
+
+export function charge(ctx: RowContext, bytes: number, what: string): void {
+  ctx.bytes += bytes;
+  if (ctx.bytes > ctx.maxBytes)
+    throw new RequestTooLargeError(
+      `this request would become more than ${Math.round(ctx.maxBytes / 1048576)} MiB of ${what} rows ` +
+        '(resource attributes are repeated on every row): split it into smaller requests or send fewer/shorter resource attributes',
+    );
+}
+
+/** false (and counted) when a timestamp is outside the accepted window. */
+export function inWindow(ctx: RowContext, ns: bigint): boolean {
+  const w = ctx.window;
+  if (!w || (ns >= w.minNs && ns <= w.maxNs)) return true;
+  ctx.rejected++;
+  if (ctx.rejectedMin === undefined || ns < ctx.rejectedMin) ctx.rejectedMin = ns;
+  if (ctx.rejectedMax === undefined || ns > ctx.rejectedMax) ctx.rejectedMax = ns;
+  return false;
+}
+
+const toBig = (v: unknown): bigint => BigInt(longToString(v));
+
+function serviceName(resAttr: Record<string, string>): string {
+  return resAttr[ATTR_SERVICE_NAME] ?? '';
 }
 
 /**
@@ -154,30 +266,41 @@ export interface Enrichment {
   attributes?: Record<string, string>;
 }
 
-function itemAttrs(attrs: Msg[] | undefined, enrich?: Enrichment): Record<string, string> {
-  const m = attrsToMap(attrs);
+function itemAttrs(attrs: Msg[] | undefined, caps: Caps, enrich?: Enrichment): Record<string, string> {
+  const m = attrsToMap(attrs, caps);
   if (enrich?.attributes) {
     for (const [k, v] of Object.entries(enrich.attributes)) if (!(k in m)) m[k] = v;
   }
   return m;
 }
 
-export function traceRows(req: Msg, enrich?: Enrichment): Row[] {
+export function traceRows(req: Msg, ctx: RowContext = rowContext()): Row[] {
   const rows: Row[] = [];
+  const enrich = ctx.enrich;
   for (const rs of req.resourceSpans ?? []) {
-    const resAttr = attrsToMap(rs.resource?.attributes);
-    const svc = serviceName(rs.resource);
+    const resAttr = attrsToMap(rs.resource?.attributes, RESOURCE_CAPS);
+    const resBytes = mapBytes(resAttr);
+    const svc = serviceName(resAttr);
     for (const ss of rs.scopeSpans ?? []) {
       const scopeName = ss.scope?.name ?? '';
       const scopeVersion = ss.scope?.version ?? '';
       for (const s of ss.spans ?? []) {
-        const start = BigInt(longToString(s.startTimeUnixNano));
-        const end = BigInt(longToString(s.endTimeUnixNano));
+        const start = toBig(s.startTimeUnixNano);
+        if (!inWindow(ctx, start)) continue;
+        const end = toBig(s.endTimeUnixNano);
         const dur = end > start ? end - start : 0n;
         const events = s.events ?? [];
         const links = s.links ?? [];
+        const spanAttr = itemAttrs(s.attributes, SPAN_CAPS, enrich);
+        const eventAttrs = events.map((e: Msg) => attrsToMap(e.attributes, EVENT_CAPS));
+        const linkAttrs = links.map((l: Msg) => attrsToMap(l.attributes, OTHER_CAPS));
+        let bytes =
+          400 + resBytes + mapBytes(spanAttr) + (s.name?.length ?? 0) + (s.status?.message?.length ?? 0);
+        for (const m of eventAttrs) bytes += 60 + mapBytes(m);
+        for (const m of linkAttrs) bytes += 80 + mapBytes(m);
+        charge(ctx, bytes, 'span');
         rows.push({
-          Timestamp: nanosToDateTime64(s.startTimeUnixNano),
+          Timestamp: nanosToDateTime64(start),
           TraceId: toHexId(s.traceId, 16, 'TraceId'),
           SpanId: toHexId(s.spanId, 8, 'SpanId'),
           ParentSpanId: toHexId(s.parentSpanId, 8, 'ParentSpanId'),
@@ -188,17 +311,17 @@ export function traceRows(req: Msg, enrich?: Enrichment): Row[] {
           ResourceAttributes: resAttr,
           ScopeName: scopeName,
           ScopeVersion: scopeVersion,
-          SpanAttributes: itemAttrs(s.attributes, enrich),
+          SpanAttributes: spanAttr,
           Duration: dur.toString(),
           StatusCode: STATUS_CODE[s.status?.code ?? 0] ?? '',
           StatusMessage: s.status?.message ?? '',
           'Events.Timestamp': events.map((e: Msg) => nanosToDateTime64(e.timeUnixNano)),
           'Events.Name': events.map((e: Msg) => e.name ?? ''),
-          'Events.Attributes': events.map((e: Msg) => attrsToMap(e.attributes)),
+          'Events.Attributes': eventAttrs,
           'Links.TraceId': links.map((l: Msg) => toHexId(l.traceId, 16, 'Links.TraceId')),
           'Links.SpanId': links.map((l: Msg) => toHexId(l.spanId, 8, 'Links.SpanId')),
           'Links.TraceState': links.map((l: Msg) => l.traceState ?? ''),
-          'Links.Attributes': links.map((l: Msg) => attrsToMap(l.attributes)),
+          'Links.Attributes': linkAttrs,
         });
       }
     }
@@ -206,15 +329,26 @@ export function traceRows(req: Msg, enrich?: Enrichment): Row[] {
   return rows;
 }
 
-export function logRows(req: Msg, enrich?: Enrichment): Row[] {
+export function logRows(req: Msg, ctx: RowContext = rowContext()): Row[] {
   const rows: Row[] = [];
+  const enrich = ctx.enrich;
   for (const rl of req.resourceLogs ?? []) {
-    const resAttr = attrsToMap(rl.resource?.attributes);
-    const svc = serviceName(rl.resource);
+    const resAttr = attrsToMap(rl.resource?.attributes, RESOURCE_CAPS);
+    const resBytes = mapBytes(resAttr);
+    const svc = serviceName(resAttr);
     for (const sl of rl.scopeLogs ?? []) {
-      const scopeAttr = attrsToMap(sl.scope?.attributes);
+      const scopeAttr = attrsToMap(sl.scope?.attributes, OTHER_CAPS);
+      const scopeBytes = mapBytes(scopeAttr);
       for (const r of sl.logRecords ?? []) {
-        const ts = longToString(r.timeUnixNano) !== '0' ? r.timeUnixNano : r.observedTimeUnixNano;
+        const time = toBig(r.timeUnixNano);
+        const ts = time !== 0n ? time : toBig(r.observedTimeUnixNano);
+        if (!inWindow(ctx, ts)) continue;
+        const logAttr = itemAttrs(r.attributes, LOG_CAPS, enrich);
+        const body =
+          r.body?.value === 'stringValue'
+            ? truncateUtf8(r.body.stringValue, ATTRIBUTE_CAPS.logBodyBytes)
+            : anyValueToString(r.body);
+        charge(ctx, 300 + resBytes + scopeBytes + mapBytes(logAttr) + body.length, 'log');
         rows.push({
           Timestamp: nanosToDateTime64(ts),
           TraceId: toHexId(r.traceId, 16, 'TraceId'),
@@ -223,14 +357,14 @@ export function logRows(req: Msg, enrich?: Enrichment): Row[] {
           SeverityText: r.severityText ?? '',
           SeverityNumber: (r.severityNumber ?? 0) & 0xff,
           ServiceName: svc,
-          Body: anyValueToString(r.body),
+          Body: body,
           ResourceSchemaUrl: rl.schemaUrl ?? '',
           ResourceAttributes: resAttr,
           ScopeSchemaUrl: sl.schemaUrl ?? '',
           ScopeName: sl.scope?.name ?? '',
           ScopeVersion: sl.scope?.version ?? '',
           ScopeAttributes: scopeAttr,
-          LogAttributes: itemAttrs(r.attributes, enrich),
+          LogAttributes: logAttr,
           EventName: r.eventName ?? '',
         });
       }
@@ -255,7 +389,7 @@ function numberValue(dp: Msg): number {
 function exemplarCols(dp: Msg): Row {
   const ex = dp.exemplars ?? [];
   return {
-    'Exemplars.FilteredAttributes': ex.map((e: Msg) => attrsToMap(e.filteredAttributes)),
+    'Exemplars.FilteredAttributes': ex.map((e: Msg) => attrsToMap(e.filteredAttributes, OTHER_CAPS)),
     'Exemplars.TimeUnix': ex.map((e: Msg) => nanosToDateTime64(e.timeUnixNano)),
     'Exemplars.Value': ex.map((e: Msg) => numberValue(e)),
     'Exemplars.SpanId': ex.map((e: Msg) => toHexId(e.spanId, 8, 'Exemplars.SpanId')),
@@ -266,7 +400,7 @@ function exemplarCols(dp: Msg): Row {
 const jsonNum = (f: number): number | string =>
   Number.isFinite(f) ? f : Number.isNaN(f) ? 'nan' : f > 0 ? 'inf' : '-inf';
 
-export function metricRows(req: Msg): Record<MetricTable, Row[]> {
+export function metricRows(req: Msg, ctx: RowContext = rowContext()): Record<MetricTable, Row[]> {
   const out: Record<MetricTable, Row[]> = {
     otel_metrics_gauge: [],
     otel_metrics_sum: [],
@@ -275,96 +409,112 @@ export function metricRows(req: Msg): Record<MetricTable, Row[]> {
     otel_metrics_summary: [],
   };
   for (const rm of req.resourceMetrics ?? []) {
-    const resAttr = attrsToMap(rm.resource?.attributes);
-    const svc = serviceName(rm.resource);
+    const resAttr = attrsToMap(rm.resource?.attributes, RESOURCE_CAPS);
+    const resBytes = mapBytes(resAttr);
+    const svc = serviceName(resAttr);
     for (const sm of rm.scopeMetrics ?? []) {
-      const scopeAttr = attrsToMap(sm.scope?.attributes);
+      const scopeAttr = attrsToMap(sm.scope?.attributes, OTHER_CAPS);
+      const scopeBytes = mapBytes(scopeAttr);
       for (const m of sm.metrics ?? []) {
-        const base = (dp: Msg): Row => ({
-          ResourceAttributes: resAttr,
-          ResourceSchemaUrl: rm.schemaUrl ?? '',
-          ScopeName: sm.scope?.name ?? '',
-          ScopeVersion: sm.scope?.version ?? '',
-          ScopeAttributes: scopeAttr,
-          ScopeDroppedAttrCount: sm.scope?.droppedAttributesCount ?? 0,
-          ScopeSchemaUrl: sm.schemaUrl ?? '',
-          ServiceName: svc,
-          MetricName: m.name ?? '',
-          MetricDescription: m.description ?? '',
-          MetricUnit: m.unit ?? '',
-          Attributes: attrsToMap(dp.attributes),
-          StartTimeUnix: nanosToDateTime64(dp.startTimeUnixNano),
-          TimeUnix: nanosToDateTime64(dp.timeUnixNano),
-        });
+        const keep = (dp: Msg): boolean => inWindow(ctx, toBig(dp.timeUnixNano));
+        const base = (dp: Msg): Row => {
+          const attributes = attrsToMap(dp.attributes, OTHER_CAPS);
+          let bytes = 400 + resBytes + scopeBytes + mapBytes(attributes);
+          bytes += 16 * ((dp.bucketCounts?.length ?? 0) + (dp.explicitBounds?.length ?? 0));
+          bytes += 16 * ((dp.positive?.bucketCounts?.length ?? 0) + (dp.negative?.bucketCounts?.length ?? 0));
+          bytes += 32 * (dp.quantileValues?.length ?? 0) + 100 * (dp.exemplars?.length ?? 0);
+          charge(ctx, bytes, 'metric');
+          return {
+            ResourceAttributes: resAttr,
+            ResourceSchemaUrl: rm.schemaUrl ?? '',
+            ScopeName: sm.scope?.name ?? '',
+            ScopeVersion: sm.scope?.version ?? '',
+            ScopeAttributes: scopeAttr,
+            ScopeDroppedAttrCount: sm.scope?.droppedAttributesCount ?? 0,
+            ScopeSchemaUrl: sm.schemaUrl ?? '',
+            ServiceName: svc,
+            MetricName: m.name ?? '',
+            MetricDescription: m.description ?? '',
+            MetricUnit: m.unit ?? '',
+            Attributes: attributes,
+            StartTimeUnix: nanosToDateTime64(dp.startTimeUnixNano),
+            TimeUnix: nanosToDateTime64(dp.timeUnixNano),
+          };
+        };
         switch (m.data) {
           case 'gauge':
             for (const dp of m.gauge.dataPoints ?? [])
-              out.otel_metrics_gauge.push({
-                ...base(dp),
-                Value: jsonNum(numberValue(dp)),
-                Flags: dp.flags ?? 0,
-                ...exemplarCols(dp),
-              });
+              if (keep(dp))
+                out.otel_metrics_gauge.push({
+                  ...base(dp),
+                  Value: jsonNum(numberValue(dp)),
+                  Flags: dp.flags ?? 0,
+                  ...exemplarCols(dp),
+                });
             break;
           case 'sum':
             for (const dp of m.sum.dataPoints ?? [])
-              out.otel_metrics_sum.push({
-                ...base(dp),
-                Value: jsonNum(numberValue(dp)),
-                Flags: dp.flags ?? 0,
-                ...exemplarCols(dp),
-                AggregationTemporality: m.sum.aggregationTemporality ?? 0,
-                IsMonotonic: Boolean(m.sum.isMonotonic),
-              });
+              if (keep(dp))
+                out.otel_metrics_sum.push({
+                  ...base(dp),
+                  Value: jsonNum(numberValue(dp)),
+                  Flags: dp.flags ?? 0,
+                  ...exemplarCols(dp),
+                  AggregationTemporality: m.sum.aggregationTemporality ?? 0,
+                  IsMonotonic: Boolean(m.sum.isMonotonic),
+                });
             break;
           case 'histogram':
             for (const dp of m.histogram.dataPoints ?? [])
-              out.otel_metrics_histogram.push({
-                ...base(dp),
-                Count: longToString(dp.count),
-                Sum: jsonNum(Number(dp.sum ?? 0)),
-                BucketCounts: (dp.bucketCounts ?? []).map(longToString),
-                ExplicitBounds: (dp.explicitBounds ?? []).map((x: number) => jsonNum(Number(x))),
-                ...exemplarCols(dp),
-                Flags: dp.flags ?? 0,
-                Min: jsonNum(Number(dp.min ?? 0)),
-                Max: jsonNum(Number(dp.max ?? 0)),
-                AggregationTemporality: m.histogram.aggregationTemporality ?? 0,
-              });
+              if (keep(dp))
+                out.otel_metrics_histogram.push({
+                  ...base(dp),
+                  Count: longToString(dp.count),
+                  Sum: jsonNum(Number(dp.sum ?? 0)),
+                  BucketCounts: (dp.bucketCounts ?? []).map(longToString),
+                  ExplicitBounds: (dp.explicitBounds ?? []).map((x: number) => jsonNum(Number(x))),
+                  ...exemplarCols(dp),
+                  Flags: dp.flags ?? 0,
+                  Min: jsonNum(Number(dp.min ?? 0)),
+                  Max: jsonNum(Number(dp.max ?? 0)),
+                  AggregationTemporality: m.histogram.aggregationTemporality ?? 0,
+                });
             break;
           case 'exponentialHistogram':
             for (const dp of m.exponentialHistogram.dataPoints ?? [])
-              out.otel_metrics_exp_histogram.push({
-                ...base(dp),
-                Count: longToString(dp.count),
-                Sum: jsonNum(Number(dp.sum ?? 0)),
-                Scale: dp.scale ?? 0,
-                ZeroCount: longToString(dp.zeroCount),
-                PositiveOffset: dp.positive?.offset ?? 0,
-                PositiveBucketCounts: (dp.positive?.bucketCounts ?? []).map(longToString),
-                NegativeOffset: dp.negative?.offset ?? 0,
-                NegativeBucketCounts: (dp.negative?.bucketCounts ?? []).map(longToString),
-                ...exemplarCols(dp),
-                Flags: dp.flags ?? 0,
-                Min: jsonNum(Number(dp.min ?? 0)),
-                Max: jsonNum(Number(dp.max ?? 0)),
-                AggregationTemporality: m.exponentialHistogram.aggregationTemporality ?? 0,
-              });
+              if (keep(dp))
+                out.otel_metrics_exp_histogram.push({
+                  ...base(dp),
+                  Count: longToString(dp.count),
+                  Sum: jsonNum(Number(dp.sum ?? 0)),
+                  Scale: dp.scale ?? 0,
+                  ZeroCount: longToString(dp.zeroCount),
+                  PositiveOffset: dp.positive?.offset ?? 0,
+                  PositiveBucketCounts: (dp.positive?.bucketCounts ?? []).map(longToString),
+                  NegativeOffset: dp.negative?.offset ?? 0,
+                  NegativeBucketCounts: (dp.negative?.bucketCounts ?? []).map(longToString),
+                  ...exemplarCols(dp),
+                  Flags: dp.flags ?? 0,
+                  Min: jsonNum(Number(dp.min ?? 0)),
+                  Max: jsonNum(Number(dp.max ?? 0)),
+                  AggregationTemporality: m.exponentialHistogram.aggregationTemporality ?? 0,
+                });
             break;
           case 'summary':
             for (const dp of m.summary.dataPoints ?? [])
-              out.otel_metrics_summary.push({
-                ...base(dp),
-                Count: longToString(dp.count),
-                Sum: jsonNum(Number(dp.sum ?? 0)),
-                'ValueAtQuantiles.Quantile': (dp.quantileValues ?? []).map((q: Msg) =>
-                  jsonNum(Number(q.quantile ?? 0)),
-                ),
-                'ValueAtQuantiles.Value': (dp.quantileValues ?? []).map((q: Msg) =>
-                  jsonNum(Number(q.value ?? 0)),
-                ),
-                Flags: dp.flags ?? 0,
-              });
+              if (keep(dp))
+                out.otel_metrics_summary.push({
+                  ...base(dp),
+                  Count: longToString(dp.count),
+                  Sum: jsonNum(Number(dp.sum ?? 0)),
+                  'ValueAtQuantiles.Quantile': (dp.quantileValues ?? []).map((q: Msg) =>
+                    jsonNum(Number(q.quantile ?? 0)),
+                  ),
+                  'ValueAtQuantiles.Value': (dp.quantileValues ?? []).map((q: Msg) =>
+                    jsonNum(Number(q.value ?? 0)),
+                  ),
+                  Flags: dp.flags ?? 0,
+                });
             break;
           default:
             break;

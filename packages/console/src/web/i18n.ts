@@ -1,0 +1,202 @@
+// UI labels in English and Chinese. Data (routes, provinces, carriers from the catalog and telemetry) is
+// shown as stored, so Chinese values render as they are.
+const EN = {
+  console: 'mp-otel console',
+  dashboards: 'Dashboards',
+  traces: 'Traces',
+  logs: 'Logs',
+  exceptions: 'Exceptions',
+  incidents: 'Incidents',
+  range: 'Time range',
+  refresh: 'Refresh',
+  all: 'All',
+  search: 'Search',
+  noData: 'No data',
+  error: 'Error',
+  loading: 'Loading…',
+  service: 'Service',
+  route: 'Route',
+  status: 'Status',
+  errorType: 'Error type',
+  appErrorCode: 'App error code',
+  os: 'OS',
+  baseLibrary: 'Base library',
+  hostVersion: 'Host version',
+  appVersion: 'App version',
+  carrier: 'Carrier',
+  province: 'Province',
+  fingerprint: 'Fingerprint',
+  minMs: 'Min duration (ms)',
+  maxMs: 'Max duration (ms)',
+  traceId: 'Trace id',
+  start: 'Start',
+  duration: 'Duration',
+  spans: 'Spans',
+  attributes: 'Attributes',
+  resource: 'Resource',
+  events: 'Events',
+  linkedLogs: 'Logs and exceptions of this span',
+  traceLogs: 'Logs of the trace',
+  text: 'Text',
+  level: 'Level',
+  time: 'Time',
+  body: 'Body',
+  type: 'Type',
+  message: 'Message',
+  count: 'Count',
+  records: 'Records',
+  firstSeen: 'First seen',
+  lastSeen: 'Last seen',
+  fingerprints: 'Fingerprints',
+  segments: 'Affected (os, base library)',
+  trace: 'Trace',
+  rules: 'Alert rules',
+  state: 'State',
+  since: 'Since',
+  value: 'Value',
+  threshold: 'Threshold',
+  severity: 'Severity',
+  evaluatedAt: 'Evaluated at',
+  dataAt: 'Data up to',
+  every: 'every',
+  firedAt: 'Fired at',
+  resolvedAt: 'Resolved at',
+  open: 'open',
+  culprits: 'Culprits (ranked)',
+  anomaly: 'Anomaly',
+  layerVerdict: 'Layer',
+  codesInside: 'Codes inside the culprit',
+  report: 'HTML report',
+  noIncidents: 'No incident so far.',
+  diagnosing: 'Diagnosing…',
+  inside: 'inside',
+  outside: 'outside',
+  baseline: 'baseline',
+  explains: 'explains',
+  ofExcess: 'of the excess',
+  score: 'score',
+  language: '中文',
+  notFound: 'Not found',
+} as const;
+
+type Key = keyof typeof EN;
+
+const ZH: Record<Key, string> = {
+  console: 'mp-otel 控制台',
+  dashboards: '仪表盘',
+  traces: '链路',
+  logs: '日志',
+  exceptions: '异常',
+  incidents: '故障',
+  range: '时间范围',
+  refresh: '刷新',
+  all: '全部',
+  search: '搜索',
+  noData: '无数据',
+  error: '错误',
+  loading: '加载中…',
+  service: '服务',
+  route: '路由',
+  status: '状态码',
+  errorType: '错误类型',
+  appErrorCode: '业务错误码',
+  os: '操作系统',
+  baseLibrary: '基础库',
+  hostVersion: '微信版本',
+  appVersion: '小程序版本',
+  carrier: '运营商',
+  province: '省份',
+  fingerprint: '指纹',
+  minMs: '最短耗时 (ms)',
+  maxMs: '最长耗时 (ms)',
+  traceId: 'Trace ID',
+  start: '开始',
+  duration: '耗时',
+  spans: 'Span 数',
+  attributes: '属性',
+  resource: '资源',
+  events: '事件',
+  linkedLogs: '该 Span 的日志与异常',
+  traceLogs: '该链路的日志',
+  text: '文本',
+  level: '级别',
+  time: '时间',
+  body: '内容',
+  type: '类型',
+  message: '信息',
+  count: '次数',
+  records: '记录数',
+  firstSeen: '首次出现',
+  lastSeen: '最近出现',
+  fingerprints: '指纹数',
+  segments: '受影响 (系统, 基础库)',
+  trace: '链路',
+  rules: '告警规则',
+  state: '状态',
+  since: '开始于',
+  value: '当前值',
+  threshold: '阈值',
+  severity: '级别',
+  evaluatedAt: '评估时间',
+  dataAt: '数据截至',
+  every: '每',
+  firedAt: '触发时间',
+  resolvedAt: '恢复时间',
+  open: '进行中',
+  culprits: '根因 (按得分排序)',
+  anomaly: '异常',
+  layerVerdict: '层级',
+  codesInside: '根因内的状态码',
+  report: 'HTML 报告',
+  noIncidents: '暂无故障。',
+  diagnosing: '诊断中…',
+  inside: '内部',
+  outside: '外部',
+  baseline: '基线',
+  explains: '解释了',
+  ofExcess: '的超额',
+  score: '得分',
+  language: 'English',
+  notFound: '未找到',
+};
+
+export type Lang = 'en' | 'zh';
+let lang: Lang = (() => {
+  try {
+    const saved = localStorage.getItem('mp-otel-lang');
+    if (saved === 'en' || saved === 'zh') return saved;
+  } catch {
+    /* storage unavailable */
+  }
+  return navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
+})();
+
+export const t = (k: Key): string => (lang === 'zh' ? ZH[k] : EN[k]);
+export const currentLang = (): Lang => lang;
+export function setLang(l: Lang): void {
+  lang = l;
+  try {
+    localStorage.setItem('mp-otel-lang', l);
+  } catch {
+    /* storage unavailable */
+  }
+  document.documentElement.lang = l === 'zh' ? 'zh-CN' : 'en';
+}
+
+/** Dashboard titles in Chinese (the definitions are in English; Grafana shows them as written). */
+const DASHBOARD_ZH: Record<string, string> = {
+  'mp-overview': '小程序总览',
+  'mp-trend': '长期趋势',
+  'mp-code-errors': '状态码错误',
+  'mp-slow-routes': '慢接口风险',
+  'mp-route-detail': '接口详情',
+  'mp-crawler': '爬虫分析',
+  'mp-exceptions': '异常总览',
+  'mp-traces': '链路查询',
+  'mp-image': '图片服务',
+  'mp-slo': 'SLO',
+  'mp-path': '客户端 / 网关 / 后端',
+};
+
+export const dashboardTitle = (uid: string, title: string): string =>
+  lang === 'zh' && DASHBOARD_ZH[uid] ? `${DASHBOARD_ZH[uid]} · ${title}` : title;

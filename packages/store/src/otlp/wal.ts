@@ -1,0 +1,164 @@
+// The trace ingest log: a request's otel_traces rows (RowBinary) are appended to a segment file in the
+// data directory and the request is answered 200 once they are there, not once chDB has inserted them.
+// A single drainer inserts whole segments with `INSERT … SELECT * FROM file(segment, RowBinary)` — every
+// request that arrived during the previous INSERT shares the next one, so batches grow with the load
+// instead of being capped by how many requests wait for their answer (each INSERT here costs ~0.1–0.4 s
+// whatever its size: five materialized views, new parts in six tables).
+//
+// Crash safety (nothing acknowledged is lost): each append writes the rows, then a line in the segment's
+// index ("<end offset> <rows>", and the request's dedup key rows); the answer comes after both. At start,
+// leftover segments are inserted (cut back to the last indexed offset, so a half-written append — never
+// acknowledged — is dropped), with their dedup keys, before the receiver listens.
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { Row } from './rows.js';
+
+export interface Segment {
+  id: number;
+  bin: string;
+  idx: string;
+  rows: number;
+  bytes: number;
+  /** end offsets of the appended chunks (for isolating a chunk that fails) */
+  ends: number[];
+  /** dedup key rows (mp_ingest_batches) of the appended requests */
+  keys: Row[];
+}
+
+export class Wal {
+  private cur: (Segment & { binFd: number; idxFd: number }) | undefined;
+  private seq = 0;
+  rows = 0;
+  bytes = 0;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(dir)) {
+      const m = /^seg-(\d+)\.bin$/.exec(f);
+      if (m) this.seq = Math.max(this.seq, Number(m[1]));
+    }
+  }
+
+  /** Segments left by an earlier process (oldest first), cut back to their last indexed append. */
+  leftovers(): Segment[] {
+    const out: Segment[] = [];
+    const ids = readdirSync(this.dir)
+      .map((f) => /^seg-(\d+)\.bin$/.exec(f)?.[1])
+      .filter((x): x is string => x !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    for (const id of ids) {
+      const bin = join(this.dir, `seg-${id}.bin`);
+      const idx = join(this.dir, `seg-${id}.idx`);
+      const seg: Segment = { id, bin, idx, rows: 0, bytes: 0, ends: [], keys: [] };
+      if (existsSync(idx)) {
+        for (const line of readFileSync(idx, 'utf8').split('\n')) {
+          if (line.startsWith('K ')) {
+            try {
+              seg.keys.push(JSON.parse(line.slice(2)));
+            } catch {
+              // a half-written key line: its append was never acknowledged
+            }
+          } else if (/^\d+ \d+$/.test(line)) {
+            const [end, rows] = line.split(' ').map(Number) as [number, number];
+            seg.ends.push(end);
+            seg.bytes = end;
+            seg.rows += rows;
+          }
+        }
+      }
+      truncateSync(bin, seg.bytes);
+      out.push(seg);
+    }
+    return out;
+  }
+
+  /** Appends one request's rows (and its dedup key rows); returns once both are in the files. */
+  append(chunk: Buffer, rows: number, keys: Row[]): void {
+    if (!this.cur) {
+      const id = ++this.seq;
+      const bin = join(this.dir, `seg-${id}.bin`);
+      const idx = join(this.dir, `seg-${id}.idx`);
+      this.cur = {
+        id,
+        bin,
+        idx,
+        rows: 0,
+        bytes: 0,
+        ends: [],
+        keys: [],
+        binFd: openSync(bin, 'w'),
+        idxFd: openSync(idx, 'w'),
+      };
+    }
+    const c = this.cur;
+    let off = 0;
+    while (off < chunk.length) off += writeSync(c.binFd, chunk, off);
+    c.bytes += chunk.length;
+    c.rows += rows;
+    c.ends.push(c.bytes);
+    let line = `${c.bytes} ${rows}\n`;
+    for (const k of keys) line += `K ${JSON.stringify(k)}\n`;
+    writeSync(c.idxFd, line);
+    c.keys.push(...keys);
+    this.rows += rows;
+    this.bytes += chunk.length;
+  }
+
+  get current(): { id?: number; rows: number; bytes: number } {
+    return { id: this.cur?.id, rows: this.cur?.rows ?? 0, bytes: this.cur?.bytes ?? 0 };
+  }
+
+  /** Closes the current segment for inserting (appends go to a new one). */
+  rotate(): Segment | undefined {
+    const c = this.cur;
+    if (!c) return undefined;
+    this.cur = undefined;
+    closeSync(c.binFd);
+    closeSync(c.idxFd);
+    const { binFd: _b, idxFd: _i, ...seg } = c;
+    return seg;
+  }
+
+  /** A segment is in the store: forget it. */
+  done(seg: Segment): void {
+    rmSync(seg.bin, { force: true });
+    rmSync(seg.idx, { force: true });
+    this.rows -= seg.rows;
+    this.bytes -= seg.bytes;
+  }
+
+  /** Counted as leftovers at start: add them to the totals. */
+  adopt(seg: Segment): void {
+    this.rows += seg.rows;
+    this.bytes += seg.bytes;
+  }
+
+  /** A segment (or a chunk of one) the store refuses: kept aside in failed/ for a person to look at. */
+  quarantine(file: string): string {
+    const dir = join(this.dir, 'failed');
+    mkdirSync(dir, { recursive: true });
+    const to = join(dir, `${Date.now()}-${file.split('/').pop()}`);
+    renameSync(file, to);
+    return to;
+  }
+
+  close(): void {
+    const c = this.cur;
+    if (c) {
+      closeSync(c.binFd);
+      closeSync(c.idxFd);
+    }
+  }
+}
