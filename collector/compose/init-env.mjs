@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Writes the .env docker-compose.yml reads, with a generated secret for every password it needs:
+// Writes the .env docker-compose.yml (and docker-compose.cluster.yml) reads, with a generated secret for every password it needs:
 //   node collector/compose/init-env.mjs [--file .env]
 // Existing values are kept (run it again after an upgrade: only missing variables are added). The file is
 // created with owner-only permissions (0600). Nothing is printed but the variable names.
@@ -12,21 +12,26 @@ import { parseArgs } from 'node:util';
 /** The secrets docker-compose.yml requires (each is `${NAME:?…}` there). */
 export const SECRETS = [
   'MP_OTEL_CLICKHOUSE_PASSWORD',
-  'MP_OTEL_MIGRATOR_PASSWORD',
-  'MP_OTEL_INGEST_PASSWORD',
-  'MP_OTEL_READONLY_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_MIGRATOR_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_WRITER_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_READER_PASSWORD',
   'GRAFANA_ADMIN_PASSWORD',
+  // docker-compose.cluster.yml: authenticates the cluster's nodes to each other
+  'MP_OTEL_CLICKHOUSE_CLUSTER_SECRET',
 ];
 
+/** @param {string} text @returns {Record<string, string>} */
 export function parseEnv(text) {
+  /** @type {Record<string, string>} */
   const out = {};
   for (const line of text.split(/\r?\n/)) {
     const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/);
-    if (m) out[m[1]] = m[2].replace(/^(['"])(.*)\1$/, '$2');
+    if (m) out[m[1] ?? ''] = (m[2] ?? '').replace(/^(['"])(.*)\1$/, '$2');
   }
   return out;
 }
 
+/** @param {string} file @returns {string[]} the variables added */
 export function initEnv(file) {
   const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const have = parseEnv(before);

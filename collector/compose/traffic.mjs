@@ -64,7 +64,8 @@ function call(dev) {
     catalog.routes[sent % catalog.routes.length]
   );
   const path = route.match.path.replace(/\{[^}]+\}/g, () => `img-${1 + (sent % 7)}`);
-  return new Promise((resolve) => {
+  /** @type {Promise<void>} */
+  const done = new Promise((resolve) => {
     dev.wx.request({
       url: `${gateway}${path}`,
       method: route.match.method,
@@ -84,6 +85,7 @@ function call(dev) {
       },
     });
   });
+  return done;
 }
 
 const timer = setInterval(
@@ -103,7 +105,7 @@ const timer = setInterval(
 );
 const health =
   healthPort > 0
-    ? createServer((req, res) => {
+    ? createServer((_req, res) => {
         const now = Date.now();
         const ok = now - lastCompleted < 30_000 || (completed === 0 && now - startedAt < 30_000);
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });

@@ -198,6 +198,16 @@ describe('request spans', () => {
     );
   });
 
+  test('an API behind the same gateway as the telemetry endpoint is traced; only endpoint/v1/… is the SDK’s own', async () => {
+    // docker compose: Kong serves the app's API and /v1/{traces,logs} on the same origin
+    app = launchApp({ capture });
+    await request(app.wx, { url: `${capture.url}/api/orders` });
+    await spansAfterFlush(1);
+    const urls = capture.spans().map((s) => String(s.attributes['url.full']));
+    expect(urls).toContain(`${capture.url}/api/orders`);
+    expect(urls.some((u) => u.startsWith(`${capture.url}/v1/`))).toBe(false);
+  });
+
   test('uploadFile and downloadFile: spans with sizes, progress, the original tasks', async () => {
     const { writeFileSync, mkdtempSync } = await import('node:fs');
     const { join } = await import('node:path');

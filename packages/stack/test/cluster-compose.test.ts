@@ -17,8 +17,19 @@ const composeFile = join(root, 'docker-compose.cluster.yml');
 const clusterDir = join(root, 'clickhouse', 'cluster');
 const xml = (f: string) => readFileSync(join(clusterDir, f), 'utf8');
 
-function load(file: string): Any {
-  return JSON.parse(execFileSync(composeCheck, [file], { stdio: 'pipe', maxBuffer: 64 << 20 }).toString());
+/** .env as collector/compose/init-env.mjs writes it (the file has no default secrets). */
+const SECRETS = [
+  'MP_OTEL_CLICKHOUSE_PASSWORD=s3cret-admin',
+  'MP_OTEL_CLICKHOUSE_CLUSTER_SECRET=s3cret-cluster',
+];
+
+function load(file: string, env: string[] = SECRETS): Any {
+  return JSON.parse(
+    execFileSync(composeCheck, [...env.flatMap((e) => ['-env', e]), file], {
+      stdio: 'pipe',
+      maxBuffer: 64 << 20,
+    }).toString(),
+  );
 }
 
 /** remote_servers.xml → cluster name and shards of host names (a small reader for this one file's shape). */
@@ -123,11 +134,15 @@ describe('docker-compose.cluster.yml (compose-go loader)', () => {
       expect(Object.keys(project.services[n].depends_on).sort()).toEqual(keepers);
   });
 
-  it('migrates ON CLUSTER for the remote_servers cluster once every node is healthy, then loads the catalog', () => {
+  it('migrates ON CLUSTER for the remote_servers cluster once every node is healthy, then loads the catalog and geo', () => {
     const init = project.services['clickhouse-init'];
     const cmd = init.command.join(' ');
     expect(cmd).toMatch(/mp-otel\.mjs migrate --cluster mp --url http:\/\/ch-s1-r1:8123/);
     expect(cmd).toMatch(/catalog load/);
+    expect(cmd).toMatch(/geo load/);
+    // no secret on a command line: the CLI reads them from its environment
+    expect(cmd).not.toMatch(/--password|PASSWORD|s3cret/);
+    expect(init.environment.MP_OTEL_CLICKHOUSE_PASSWORD).toBe('s3cret-admin');
     for (const n of ['ch-s1-r1', 'ch-s1-r2', 'ch-s2-r1', 'ch-s2-r2'])
       expect(init.depends_on[n].condition).toBe('service_healthy');
   });
@@ -187,5 +202,17 @@ describe('docker-compose.cluster.yml (compose-go loader)', () => {
       expect(() => load(f)).toThrow();
     }
     removeTempFiles();
+  });
+
+  it('no default secret, published ports on loopback unless asked', () => {
+    expect(() => load(composeFile, [])).toThrow(/MP_OTEL_CLICKHOUSE_PASSWORD/);
+    const text = readFileSync(composeFile, 'utf8');
+    expect(text).not.toMatch(/(PASSWORD|SECRET)[A-Z_]*:-/);
+    const published = Object.entries<Any>(project.services).flatMap(([name, s]) =>
+      (s.ports ?? []).map((p: Any) => ({ name, ...p })),
+    );
+    expect(published.length).toBeGreaterThan(0);
+    for (const p of published) expect(p.host_ip, `${p.name}:${p.target}`).toBe('127.0.0.1');
+    expect(project.services['ch-s1-r1'].environment.CLICKHOUSE_CLUSTER_SECRET).toBe('s3cret-cluster');
   });
 });

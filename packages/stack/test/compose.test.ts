@@ -16,11 +16,13 @@ const composeFile = join(repoRoot(), 'docker-compose.yml');
 /** The secrets docker-compose.yml requires (collector/compose/init-env.mjs generates them into .env). */
 const SECRETS = [
   'MP_OTEL_CLICKHOUSE_PASSWORD',
-  'MP_OTEL_MIGRATOR_PASSWORD',
-  'MP_OTEL_INGEST_PASSWORD',
-  'MP_OTEL_READONLY_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_MIGRATOR_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_WRITER_PASSWORD',
+  'MP_OTEL_CLICKHOUSE_READER_PASSWORD',
   'GRAFANA_ADMIN_PASSWORD',
 ];
+/** init-env.mjs also writes the cluster file's secret (docker-compose.cluster.yml). */
+const CLUSTER_SECRETS = ['MP_OTEL_CLICKHOUSE_CLUSTER_SECRET'];
 const secretEnv = SECRETS.map((s, i) => `${s}=secret-${i}-${s.toLowerCase()}`);
 
 function load(file: string, env: string[] = secretEnv): { ok: boolean; project?: Any; error?: string } {
@@ -149,14 +151,14 @@ describe('docker-compose.yml (compose-go loader)', () => {
     const env = (s: string) => r.project.services[s].environment;
     expect(env('clickhouse').CLICKHOUSE_USER).toBe('ops');
     expect(env('clickhouse').CLICKHOUSE_PASSWORD).toBe('secret-0-mp_otel_clickhouse_password');
-    expect(env('clickhouse-init').MP_OTEL_CLICKHOUSE_USER).toBe('migrator');
+    expect(env('clickhouse-init').MP_OTEL_CLICKHOUSE_USER).toBe('mp_migrator');
     expect(env('clickhouse-init').MP_OTEL_CLICKHOUSE_PASSWORD).toBe(
-      env('clickhouse').MP_OTEL_MIGRATOR_PASSWORD,
+      env('clickhouse').MP_OTEL_CLICKHOUSE_MIGRATOR_PASSWORD,
     );
-    expect(env('collector').CLICKHOUSE_USER).toBe('ingest');
-    expect(env('collector').CLICKHOUSE_PASSWORD).toBe(env('clickhouse').MP_OTEL_INGEST_PASSWORD);
-    expect(env('grafana').CLICKHOUSE_USER).toBe('readonly');
-    expect(env('grafana').CLICKHOUSE_PASSWORD).toBe(env('clickhouse').MP_OTEL_READONLY_PASSWORD);
+    expect(env('collector').CLICKHOUSE_USER).toBe('mp_writer');
+    expect(env('collector').CLICKHOUSE_PASSWORD).toBe(env('clickhouse').MP_OTEL_CLICKHOUSE_WRITER_PASSWORD);
+    expect(env('grafana').CLICKHOUSE_USER).toBe('mp_reader');
+    expect(env('grafana').CLICKHOUSE_PASSWORD).toBe(env('clickhouse').MP_OTEL_CLICKHOUSE_READER_PASSWORD);
   });
 
   it('has no default secret: without .env it stops with an error naming each missing variable', () => {
@@ -174,10 +176,10 @@ describe('docker-compose.yml (compose-go loader)', () => {
     const { initEnv, SECRETS: generated }: Any = await import(
       pathToFileURL(join(repoRoot(), 'collector', 'compose', 'init-env.mjs')).href
     );
-    expect([...generated].sort()).toEqual([...SECRETS].sort());
-    const file = tempFile('.env', 'MP_OTEL_INGEST_PASSWORD=kept\n');
+    expect([...generated].sort()).toEqual([...SECRETS, ...CLUSTER_SECRETS].sort());
+    const file = tempFile('.env', 'MP_OTEL_CLICKHOUSE_WRITER_PASSWORD=kept\n');
     const added = initEnv(file);
-    expect(added).not.toContain('MP_OTEL_INGEST_PASSWORD');
+    expect(added).not.toContain('MP_OTEL_CLICKHOUSE_WRITER_PASSWORD');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const values = Object.fromEntries(
       readFileSync(file, 'utf8')
@@ -185,8 +187,8 @@ describe('docker-compose.yml (compose-go loader)', () => {
         .filter((l) => /^[A-Z_]+=/.test(l))
         .map((l) => l.split('=', 2)),
     );
-    expect(values.MP_OTEL_INGEST_PASSWORD).toBe('kept');
-    for (const s of SECRETS.filter((x) => x !== 'MP_OTEL_INGEST_PASSWORD'))
+    expect(values.MP_OTEL_CLICKHOUSE_WRITER_PASSWORD).toBe('kept');
+    for (const s of SECRETS.filter((x) => x !== 'MP_OTEL_CLICKHOUSE_WRITER_PASSWORD'))
       expect(values[s], s).toMatch(/^\S{24,}$/);
     expect(new Set(SECRETS.map((s) => values[s])).size).toBe(SECRETS.length);
     expect(initEnv(file)).toEqual([]);

@@ -48,9 +48,9 @@ const root = repoRoot();
 const composeCheck = join(root, 'collector', '_build', 'compose-check');
 const SECRETS = {
   MP_OTEL_CLICKHOUSE_PASSWORD: 'rehearsal-admin-secret',
-  MP_OTEL_MIGRATOR_PASSWORD: 'rehearsal-migrator-secret',
-  MP_OTEL_INGEST_PASSWORD: 'rehearsal-ingest-secret',
-  MP_OTEL_READONLY_PASSWORD: 'rehearsal-readonly-secret',
+  MP_OTEL_CLICKHOUSE_MIGRATOR_PASSWORD: 'rehearsal-migrator-secret',
+  MP_OTEL_CLICKHOUSE_WRITER_PASSWORD: 'rehearsal-ingest-secret',
+  MP_OTEL_CLICKHOUSE_READER_PASSWORD: 'rehearsal-readonly-secret',
   GRAFANA_ADMIN_PASSWORD: 'rehearsal-grafana-secret',
 };
 
@@ -138,8 +138,23 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     if (!reused) execFileSync('git', ['clone', '--quiet', root, clone], { stdio: 'pipe' });
     project = composeProject(join(clone, 'docker-compose.yml'));
     store = new ChdbStore(dataDir);
-    ch = await startClickHouseHttp({ store, port: 0 });
-    db = createClient({ url: ch.url, database: 'system' });
+    // the endpoint's users are the compose users, with the .env passwords: every service authenticates
+    // as its own role and the endpoint enforces it (read-only, insert-only, DDL)
+    const chEnv = project.services.clickhouse.environment;
+    const credentials = {
+      admin: { username: chEnv.CLICKHOUSE_USER, password: chEnv.CLICKHOUSE_PASSWORD },
+      migrator: { username: 'mp_migrator', password: chEnv.MP_OTEL_CLICKHOUSE_MIGRATOR_PASSWORD },
+      writer: { username: 'mp_writer', password: chEnv.MP_OTEL_CLICKHOUSE_WRITER_PASSWORD },
+      reader: { username: 'mp_reader', password: chEnv.MP_OTEL_CLICKHOUSE_READER_PASSWORD },
+    };
+    ch = await startClickHouseHttp({ store, port: 0, credentials });
+    // the test's own checks, as the administrator
+    db = createClient({
+      url: ch.url,
+      database: 'system',
+      username: credentials.admin.username,
+      password: credentials.admin.password,
+    });
     const [collectorPort, imagePort, healthPort] = [await freePort(), await freePort(), await freePort()];
     collectorHttp = `http://127.0.0.1:${collectorPort}`;
     imageServicePort = imagePort;
@@ -273,13 +288,14 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     expect(bad).toEqual([]);
   });
 
-  it('clickhouse-init: its command, as user migrator, migrates a bare store and loads the catalog and geo', async () => {
+  it('clickhouse-init: its command, as user mp_migrator, migrates a bare store and loads the catalog and geo', async () => {
     const s = svc('clickhouse-init');
-    expect(s.environment.MP_OTEL_CLICKHOUSE_USER).toBe('migrator');
+    expect(s.environment.MP_OTEL_CLICKHOUSE_USER).toBe('mp_migrator');
     // chDB has one user (default): the users of clickhouse/users.d do not exist in it, so the dictionary's
     // source (which reads mp_ip_geo as MP_OTEL_DICT_USER on a server) authenticates as that user here — the
-    // same {{dict_auth}} rendering, another name. The migrator's credentials are sent and not checked.
-    expect(s.environment.MP_OTEL_DICT_USER).toBe('readonly');
+    // same {{dict_auth}} rendering, another name (the dictionary is loaded inside chDB, not through the
+    // endpoint). The endpoint itself checks mp_migrator's password and role.
+    expect(s.environment.MP_OTEL_DICT_USER).toBe('mp_reader');
     const env = { ...addr.env(s.environment), MP_OTEL_DICT_USER: 'default', MP_OTEL_DICT_PASSWORD: '' };
     const r = runCommand(s.command, env, clone);
     children.push(r.child);
@@ -496,17 +512,21 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
       expect(p.services.clickhouse.environment.CLICKHOUSE_DB).toBe(dbName);
       expect(p.services['clickhouse-init'].environment.MP_OTEL_DB).toBe(dbName);
       expect(p.services.collector.environment.CLICKHOUSE_DATABASE).toBe(dbName);
-      expect(p.services.clickhouse.environment.MP_OTEL_READONLY_GRANT).toContain(` ON ${dbName}.*`);
+      expect(p.services.clickhouse.environment.MP_OTEL_CLICKHOUSE_READER_GRANT).toContain(` ON ${dbName}.*`);
       // the read-only user, with its password, exists in the server's users.d
-      expect(ds.jsonData.username).toBe('readonly');
-      expect(ds.secureJsonData.password).toBe(SECRETS.MP_OTEL_READONLY_PASSWORD);
+      expect(ds.jsonData.username).toBe('mp_reader');
+      expect(ds.secureJsonData.password).toBe(SECRETS.MP_OTEL_CLICKHOUSE_READER_PASSWORD);
     }
     const users = readFileSync(join(clone, 'clickhouse', 'users.d', 'mp-otel-users.xml'), 'utf8');
-    for (const u of ['readonly', 'ingest', 'migrator'])
+    for (const [u, role] of [
+      ['mp_reader', 'READER'],
+      ['mp_writer', 'WRITER'],
+      ['mp_migrator', 'MIGRATOR'],
+    ])
       expect(users).toMatch(
-        new RegExp(`<${u}>[\\s\\S]*from_env="MP_OTEL_${u.toUpperCase()}_PASSWORD"[\\s\\S]*</${u}>`),
+        new RegExp(`<${u}>[\\s\\S]*from_env="MP_OTEL_CLICKHOUSE_${role}_PASSWORD"[\\s\\S]*</${u}>`),
       );
-    expect(users).toMatch(/<mp_otel_readonly>\s*<readonly>2<\/readonly>/);
+    expect(users).toMatch(/<mp_reader>\s*<readonly>2<\/readonly>/);
     // the dashboard provider points where compose mounts the dashboards
     const provider = parse(
       readFileSync(join(clone, 'grafana', 'provisioning', 'dashboards', 'mp-otel.yaml'), 'utf8'),
@@ -592,9 +612,13 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
         `spans with client.address: ${JSON.stringify(await q(`SELECT SpanAttributes['client.address'] AS ip, count() FROM ${database}.otel_traces WHERE ServiceName = 'demo-miniprogram' GROUP BY ip`))}\n` +
         `cube: ${JSON.stringify(await q(`SELECT Layer, Route, Carrier, Province, sum(Requests) FROM ${database}.mp_sli_1m GROUP BY ALL`))}\ncollector: ${collectorErrors()}`,
     );
+    // as Grafana's datasource connects: its user (the read-only one), its password, its default database
+    const gf = project.services.grafana.environment;
     const grafanaDb = createClient({
       url: ch?.url,
-      database: project.services.grafana.environment.CLICKHOUSE_DATABASE,
+      database: gf.CLICKHOUSE_DATABASE,
+      username: gf.CLICKHOUSE_USER,
+      password: gf.CLICKHOUSE_PASSWORD,
     });
     const dashDir = join(clone, 'grafana', 'dashboards');
     const failures: string[] = [];
@@ -635,19 +659,19 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
       // labels are interpolated by Grafana: they must not contain `$`
       expect(JSON.stringify(rule.labels ?? {}), rule.title).not.toContain('$');
     }
-    await grafanaDb.close();
     const evaluated = await evaluateAlerts({
       catalog: parse(readFileSync(join(clone, 'catalog', 'catalog.yaml'), 'utf8')),
-      client: db,
+      client: grafanaDb,
       database,
       at,
     });
+    await grafanaDb.close();
     expect(evaluated.every((e: Any) => !e.error)).toBe(true);
   }, 300_000);
 
   it('production diagnosis: timeouts on one carrier, fed through the shipped collector config, name carrier=unicom', async () => {
     // the simulator (phones with addresses of their carrier's ranges, delivered with the X-Real-IP Kong sets)
-    // sends through the collector running the shipped config; diagnosis reads the store as `readonly` would
+    // sends through the collector running the shipped config; diagnosis reads the store as `mp_reader` would
     const sim = runCommand(
       [
         'node',
