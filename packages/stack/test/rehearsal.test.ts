@@ -117,6 +117,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
   let clone: string;
   let reused: string | undefined;
   let dataDir: string;
+  let imagesDir = '';
   let project: Any;
   let store: ChdbStore | undefined;
   let ch: { url: string; close(): Promise<void> } | undefined;
@@ -176,7 +177,8 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     await db?.close();
     await ch?.close();
     await store?.close();
-    for (const d of [reused ? '' : clone, dataDir]) if (d) rmSync(d, { recursive: true, force: true });
+    for (const d of [reused ? '' : clone, dataDir, imagesDir])
+      if (d) rmSync(d, { recursive: true, force: true });
   });
 
   let collectorOutput = () => '';
@@ -418,6 +420,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     const s = svc('image-service');
     const env = addr.env({ ...s.environment, PORT: String(imageServicePort) });
     env.STORAGE_DIR = mkdtempSync(join(tmpdir(), 'mp-otel-rehearsal-images-'));
+    imagesDir = env.STORAGE_DIR;
     const r = runCommand(s.command, env, join(clone, s.working_dir.replace(/^\/app\/?/, '')));
     children.push(r.child);
     const check = addr.apply(JSON.stringify(s.healthcheck.test));
