@@ -1,4 +1,4 @@
-// mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, report, alerts, demo.
+// mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, rca, report, alerts, demo.
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { CatalogError, loadCatalog } from '@mp-otel/contracts';
@@ -12,6 +12,7 @@ import {
   startEmbedded,
 } from '@mp-otel/store';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
+import { RCA_USAGE, rcaCommand } from './rca-commands.js';
 import { mapsDir, SOURCEMAP_USAGE, sourcemapCommand, startSymbolication } from './sourcemap-commands.js';
 import { formatTable } from './table.js';
 
@@ -24,7 +25,7 @@ const USAGE = `usage:
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
+${INCIDENT_USAGE}${RCA_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS
 `;
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -58,6 +59,13 @@ export async function main(argv: string[]): Promise<number> {
       release: { type: 'string' },
       service: { type: 'string' },
       watch: { type: 'boolean' },
+      csv: { type: 'string' },
+      table: { type: 'string' },
+      time: { type: 'string' },
+      bad: { type: 'string' },
+      total: { type: 'string' },
+      dims: { type: 'string' },
+      'max-dimensions': { type: 'string' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -195,6 +203,8 @@ export async function main(argv: string[]): Promise<number> {
     default: {
       const maps = await sourcemapCommand(cmd, rest, values, database);
       if (maps >= 0) return maps;
+      const rca = await rcaCommand(cmd, values, database);
+      if (rca >= 0) return rca;
       const code = await incidentCommand(cmd, { ...values, url: values.url }, database);
       if (code >= 0) return code;
       process.stderr.write(`unknown command ${cmd}\n${USAGE}`);

@@ -1,6 +1,20 @@
 export {
-  type Anomaly,
   binomialLlr,
+  type ChangePoint,
+  changePoint,
+  dispersion,
+  type LeafCell,
+  type LocalizeOptions,
+  type LocalizeResult,
+  localizeCells,
+  type Mode,
+  poissonDropLlr,
+  poissonLlr,
+  type SegmentEvidence,
+  type SeriesPoint,
+} from './core.js';
+export {
+  type Anomaly,
   type Culprit,
   type DiagnoseOptions,
   type Diagnosis,
@@ -10,7 +24,25 @@ export {
   type Kpi,
   type LayerVerdict,
   localize,
-  poissonLlr,
+  localizeSet,
 } from './diagnose.js';
+export {
+  formatRca,
+  LEAF_LIMITS,
+  type LeafColumns,
+  type LeafLimits,
+  type LeafRow,
+  type LeafTable,
+  parseLeafCsv,
+  parseTimeCell,
+  type RcaAnomaly,
+  type RcaCulprit,
+  RcaInputError,
+  type RcaOptions,
+  type RcaResult,
+  rateCells,
+  rcaLeafTable,
+} from './leaf.js';
+export { type LeafTableSource, readLeafTable } from './leaf-store.js';
 export { lineChart, type ReportOptions, renderReport, type TimelineEvent } from './report.js';
 export { culpritF1 } from './score.js';

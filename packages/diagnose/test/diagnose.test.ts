@@ -63,6 +63,7 @@ describe('diagnose', () => {
     expect(d.anomaly).toMatchObject({ route: 'upload.image', layer: 'client', kpi: 'error_rate' });
     expect(d.anomaly!.onsetMs).toBe(T0 + 30 * 60_000);
     expect(d.culprits[0]!.where).toEqual({ 'os.name': 'ios', 'mp.base_library.version': '3.5.0' });
+    expect(d.set).toEqual([{ 'os.name': 'ios', 'mp.base_library.version': '3.5.0' }]);
     const names = d.culprits.map((c) => JSON.stringify(c.where));
     expect(names.indexOf(JSON.stringify({ 'os.name': 'ios' }))).toBeGreaterThan(0);
     expect(d.culprits[0]!.explains).toBeGreaterThan(0.95);
@@ -87,6 +88,21 @@ describe('diagnose', () => {
       'mp.host.version': '8.0.50',
       'network.type': '4g',
     });
+  });
+
+  test('two base-library versions on two platforms failing at once: both elements form the set', async () => {
+    await generate("(os = 'ios' AND bl = '3.5.0') OR (os = 'android' AND bl = '3.4.10')", 400);
+    const d = await diagnoseNow();
+    expect(d.anomaly).toMatchObject({ route: 'upload.image', layer: 'client', kpi: 'error_rate' });
+    expect(d.set).toHaveLength(2);
+    expect(d.set).toEqual(
+      expect.arrayContaining([
+        { 'os.name': 'ios', 'mp.base_library.version': '3.5.0' },
+        { 'os.name': 'android', 'mp.base_library.version': '3.4.10' },
+      ]),
+    );
+    expect(d.culprits.slice(0, 2).every((c) => c.inSet && c.explains > 0.4)).toBe(true);
+    expect(formatDiagnosis(d)).toContain('root cause: 2 combinations together');
   });
 
   test('timeouts that never got an answer: the network', async () => {
