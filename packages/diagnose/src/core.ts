@@ -52,12 +52,19 @@ export interface LocalizeOptions {
   top?: number;
   /** +1: the KPI rose (default for rate mode); -1: it fell; 0: whichever way the total moved (count mode) */
   direction?: 1 | -1 | 0;
-  /** smallest log-likelihood ratio (after overdispersion scaling) for an element of the set */
+  /** smallest log-likelihood ratio (after overdispersion scaling) for an element of the set (default 10 in rate mode, max(12, ln #segments) in count mode) */
   threshold?: number;
   /** how much likelier a remainder must be under one model than the other for the nested test (log) */
   nestedMargin?: number;
-  /** an element must account for at least this share of the excess still unexplained (default 0.02) */
+  /** an element must account for at least this share of the excess still unexplained (default 0.02 in rate mode, 0 in count mode) */
   minShare?: number;
+  /**
+   * count mode: an element that is a single leaf must deviate (log-ratio) more than `mirror` × the largest
+   * deviation of any leaf in the other direction (what the noise reaches; default 1, 0 to turn off)
+   */
+  mirror?: number;
+  /** count mode: variance floor, as a quantile of the positive expectations (default 0.1) */
+  floorQuantile?: number;
 }
 
 export interface LocalizeResult {
@@ -242,8 +249,20 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
   const l = buildLattice(cells, dims, maxDims);
   const M = l.masks.length;
   const S = l.keys.length;
+  // count mode: the variance of a (nearly) zero forecast is not (nearly) zero: below the 10th percentile of the
+  // positive expectations, a leaf's variance is that percentile's (no single leaf gets unbounded evidence)
+  const floor =
+    o.mode === 'count' && (o.floorQuantile ?? 0.1) > 0
+      ? (() => {
+          const pos = cells
+            .map((c) => c.exp)
+            .filter((e) => e > 0)
+            .sort((x, y) => x - y);
+          return pos.length ? pos[Math.floor(pos.length * (o.floorQuantile ?? 0.1))]! : 0;
+        })()
+      : 0;
   const exp = Float64Array.from(cells, (c) => c.exp);
-  const ekLeaf = Float64Array.from(cells, (c) => Math.max(c.exp, 0) ** kappa);
+  const ekLeaf = Float64Array.from(exp, (e) => Math.max(e, floor) ** kappa);
 
   const aggregate = (): Agg => {
     const a: Agg = {
@@ -282,15 +301,16 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
       return binomialLl(r.obs, r.n, p1, p0);
     }
     if (r.exp <= 0 || like.exp <= 0) return 0;
-    const ratio = Math.max(like.obs / like.exp, 1e-6);
+    // the anomaly's effect, at most a factor of 2 either way: "moved at least that far" vs "did not move"
+    const ratio = Math.min(Math.max(like.obs / like.exp, 0.5), 2);
     const e1 = r.exp * ratio;
     const scale = r.ek > 0 ? r.exp / (phi * r.ek) : 1 / phi;
     return scale * (r.obs * Math.log(e1 / r.exp) - (e1 - r.exp));
   };
 
-  const threshold = o.threshold ?? (o.mode === 'rate' ? 10 : Math.max(6, Math.log(S)));
+  const threshold = o.threshold ?? (o.mode === 'rate' ? 10 : Math.max(12, Math.log(S)));
   const margin = o.nestedMargin ?? 2;
-  const minShare = o.minShare ?? 0.02;
+  const minShare = o.minShare ?? (o.mode === 'rate' ? 0.02 : 0);
   const maxElements = o.maxElements ?? 10;
 
   let a = aggregate();
@@ -398,6 +418,12 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     return w;
   };
 
+  // count mode: forecast noise goes both ways (on a log scale), an anomaly one way. The largest log-ratio of a
+  // single leaf the other way is what noise alone reaches there: an element that is one leaf must go further.
+  const logRatio = (ob: number, ex: number) => direction * Math.log((ob + floor) / (ex + floor));
+  let leafMirror = Number.NEGATIVE_INFINITY;
+  if (o.mode === 'count' && (o.mirror ?? 1) > 0 && floor > 0)
+    for (const c of cells) leafMirror = Math.max(leafMirror, -logRatio(c.obs, c.exp) * (o.mirror ?? 1));
   const t0 = totalOf();
   const initialExcess = excessOf(t0.obs, t0.exp);
   // every segment's excess and score before anything is explained
@@ -430,6 +456,7 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     const seg = segOf(id);
     const ex = excessOf(seg.obs, seg.exp);
     if (llr(seg.n, seg.obs, seg.exp, seg.ek) < threshold) break;
+    if (width(id) === dims.length && logRatio(seg.obs, seg.exp) <= leafMirror) break;
     const scale = Math.max(remaining, initialExcess, 0);
     if (scale > 0 && ex < minShare * scale) break;
     if (setIds.includes(id)) break;
@@ -444,7 +471,7 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
       if (leafIn(i, id)) {
         covered[i] = 1;
         exp[i] = cells[i]!.obs;
-        ekLeaf[i] = Math.max(cells[i]!.obs, 0) ** kappa;
+        ekLeaf[i] = Math.max(cells[i]!.obs, floor) ** kappa;
       }
     a = aggregate();
   }
