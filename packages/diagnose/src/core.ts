@@ -586,3 +586,52 @@ export function changePoint(points: SeriesPoint[], volume = false, minBaseline =
   }
   return best;
 }
+
+export interface Detected extends ChangePoint {
+  /** where the change was found: the whole series, or one segment */
+  series: 'total' | Record<string, string>;
+}
+
+export interface DetectOptions {
+  /** change-point z-score that counts for the total (default 5); a segment needs one more */
+  minZ?: number;
+  /** smallest rise of the rate that counts for the total (default 0.005); a segment needs five times it */
+  minExcess?: number;
+  /** volume (Poisson) instead of a rate; segments are then not scanned */
+  volume?: boolean;
+  /** smallest history before an onset, in points (default 3) */
+  minBaseline?: number;
+}
+
+/**
+ * An anomaly in a series ending at its last point: a change point of the total, else of one segment (a
+ * problem confined to a small segment moves the total little). A segment's change must be larger, since many
+ * are tried: z ≥ minZ + 1, five times the rise, and at least ten excess bad events.
+ */
+export function detectSeries(
+  total: SeriesPoint[],
+  segments: Array<{ where: Record<string, string>; points: SeriesPoint[] }>,
+  o: DetectOptions = {},
+): Detected | undefined {
+  const minZ = o.minZ ?? 5;
+  const minExcess = o.minExcess ?? 0.005;
+  const cp = changePoint(total, o.volume ?? false, o.minBaseline ?? 3);
+  if (cp && cp.z >= minZ && (o.volume ? cp.pw >= cp.p0 * 1.5 : cp.pw - cp.p0 >= minExcess))
+    return { ...cp, series: 'total' };
+  if (o.volume) return undefined;
+  let best: Detected | undefined;
+  for (const sgm of segments) {
+    const pts = sgm.points;
+    const c = changePoint(pts, false, o.minBaseline ?? 3);
+    if (!c || c.z < minZ + 1 || c.pw - c.p0 < 5 * minExcess) continue;
+    let nw = 0;
+    let bw = 0;
+    for (let i = c.k; i < pts.length; i++) {
+      nw += pts[i]!.n;
+      bw += pts[i]!.bad;
+    }
+    if (bw - nw * c.p0 < 10) continue;
+    if (!best || c.z > best.z) best = { ...c, series: sgm.where };
+  }
+  return best;
+}

@@ -17,8 +17,14 @@
 // excess outside) without tuning a threshold; (3) counts are sampling-weighted (mp.sampling.weight);
 // (4) a verdict on the layer: errors that clients see but servers never answered point at the network.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type CubeDimension, LAYERS, type Layer, localizableDimensions } from '@mp-otel/contracts';
-import { changePoint, type LeafCell, localizeCells, type SegmentEvidence } from './core.js';
+import {
+  CUBE_DIMENSIONS,
+  type CubeDimension,
+  LAYERS,
+  type Layer,
+  localizableDimensions,
+} from '@mp-otel/contracts';
+import { detectSeries, type LeafCell, localizeCells, type SegmentEvidence } from './core.js';
 import { rateCells } from './leaf.js';
 
 export { binomialLlr, poissonLlr } from './core.js';
@@ -57,6 +63,8 @@ export interface Anomaly {
   z: number;
   baselineRate: number;
   windowRate: number;
+  /** set when the change was found in one dimension value's series rather than the route's total */
+  series?: Record<string, string>;
 }
 
 export interface Culprit {
@@ -150,20 +158,57 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
       s: Number(r.s),
     });
   }
+  // the same minutes per localizable dimension value (a problem confined to one segment moves the total little)
+  const dims = CUBE_DIMENSIONS.filter((d) => d.localize);
+  const segRows = await rows<SeriesRow & { dim: string; value: string }>(
+    o.client,
+    `SELECT Layer AS layer, Route AS route, toUnixTimestamp(Minute) * 1000 AS t, d.1 AS dim, d.2 AS value,
+            sum(Requests) AS n, sum(Errors) AS e, sum(Slow) AS s
+       FROM ${db}.mp_sli_1m
+      ARRAY JOIN arrayZip([${dims.map((d) => `'${d.attribute}'`).join(', ')}], [${dims.map((d) => d.column).join(', ')}]) AS d
+      WHERE Minute >= toDateTime({from:UInt32}) AND Minute <= toDateTime({at:UInt32})
+        AND Route != '' AND Layer IN {layers:Array(String)} AND d.2 != ''
+        AND ({route:String} = '' OR Route = {route:String})
+      GROUP BY layer, route, t, dim, value`,
+    { from: Math.floor(from / 1000), at: Math.floor(at / 1000), route: o.route ?? '', layers: LAYERS },
+  );
   const kpis: Kpi[] = o.kpi ? [o.kpi] : ['error_rate', 'slow_ratio'];
   const found: Anomaly[] = [];
-  for (const points of groups.values()) {
+  for (const [key, points] of groups) {
+    const times = points.map((p) => p.t);
+    const index = new Map(times.map((t, i) => [t, i]));
+    const segs = new Map<string, { where: Record<string, string>; rows: SeriesRow[] }>();
+    for (const r of segRows) {
+      if (`${r.layer}\u0000${r.route}` !== key) continue;
+      const k = `${r.dim}\u0000${r.value}`;
+      let sg = segs.get(k);
+      if (!sg) {
+        sg = {
+          where: { [r.dim]: r.value },
+          rows: times.map((t) => ({ ...points[0]!, t, n: 0, e: 0, s: 0 })),
+        };
+        segs.set(k, sg);
+      }
+      const i = index.get(Number(r.t));
+      if (i !== undefined)
+        sg.rows[i] = { ...r, t: Number(r.t), n: Number(r.n), e: Number(r.e), s: Number(r.s) };
+    }
     for (const kpi of kpis) {
-      const series = points.map((r) => ({ t: r.t, n: r.n, bad: kpi === 'slow_ratio' ? r.s : r.e }));
-      // three minutes of history are enough to compare with (an onset 4 minutes into the data is found)
-      const cp = changePoint(series, kpi === 'volume', 3);
+      const bad = (r: SeriesRow) => (kpi === 'slow_ratio' ? r.s : r.e);
+      const series = (rs: SeriesRow[]) => rs.map((r) => ({ t: r.t, n: r.n, bad: bad(r) }));
       // z ≥ 5 because every onset was tried (a scan, not one test); and an effect worth waking someone
       // for: errors up half a percentage point (the seed's 400-ratio threshold), slow requests up five
-      // (a p95 latency objective breached), volume up half as much again.
-      if (!cp || cp.z < 5) continue;
-      const material =
-        kpi === 'volume' ? cp.pw >= cp.p0 * 1.5 : cp.pw - cp.p0 >= (o.minExcess?.[kpi] ?? MIN_EXCESS[kpi]);
-      if (!material) continue;
+      // (a p95 latency objective breached), volume up half as much again. Three minutes of history are
+      // enough to compare with (an onset 4 minutes into the data is found).
+      const cp = detectSeries(
+        series(points),
+        [...segs.values()].map((sg) => ({ where: sg.where, points: series(sg.rows) })),
+        {
+          volume: kpi === 'volume',
+          minExcess: kpi === 'volume' ? undefined : (o.minExcess?.[kpi] ?? MIN_EXCESS[kpi]),
+        },
+      );
+      if (!cp) continue;
       found.push({
         layer: points[0]!.layer,
         route: points[0]!.route,
@@ -173,6 +218,7 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
         z: cp.z,
         baselineRate: cp.p0,
         windowRate: cp.pw,
+        ...(cp.series === 'total' ? {} : { series: cp.series }),
       });
     }
   }
@@ -358,7 +404,13 @@ export function formatDiagnosis(d: Diagnosis): string {
   const a = d.anomaly;
   const pct = (x: number) => (a.kpi === 'volume' ? x.toFixed(1) : `${(100 * x).toFixed(2)}%`);
   const lines = [
-    `anomaly: ${a.route} (${a.layer}) ${a.kpi.replace('_', ' ')} ${pct(a.baselineRate)} → ${pct(a.windowRate)} since ${new Date(a.onsetMs).toISOString()} (z=${a.z.toFixed(1)})`,
+    `anomaly: ${a.route} (${a.layer}) ${a.kpi.replace('_', ' ')} ${pct(a.baselineRate)} → ${pct(a.windowRate)} since ${new Date(a.onsetMs).toISOString()} (z=${a.z.toFixed(1)}${
+      a.series
+        ? `, in ${Object.entries(a.series)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' AND ')}'s series`
+        : ''
+    })`,
     (d.set?.length ?? 0) > 1
       ? `root cause: ${d.set!.length} combinations together: ${d
           .set!.map(

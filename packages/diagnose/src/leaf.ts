@@ -1,7 +1,14 @@
 // `mp-otel rca`: diagnosis on any leaf table — one row per (time, dimension values…) with a bad count and a
 // total — from a CSV file or a ClickHouse table. Detection and localization are the shared core (core.ts), the
 // same as `diagnose` runs on the SLI cube.
-import { changePoint, type LeafCell, localizeCells, type SegmentEvidence, type SeriesPoint } from './core.js';
+import {
+  type Detected,
+  detectSeries,
+  type LeafCell,
+  localizeCells,
+  type SegmentEvidence,
+  type SeriesPoint,
+} from './core.js';
 
 export class RcaInputError extends Error {
   override name = 'RcaInputError';
@@ -220,47 +227,6 @@ export interface RcaResult {
   leaves: number;
 }
 
-interface Detected {
-  k: number;
-  z: number;
-  p0: number;
-  pw: number;
-  series: 'total' | Record<string, string>;
-}
-
-/**
- * Finds an anomaly ending at time index `end`: a change point of the table's total rate, else of one
- * dimension value's (a problem confined to one segment moves the total little). A segment's change must be
- * larger (z ≥ minZ + 1, since there are many segments; ten excess bad events; five times the rise).
- */
-export function detectAt(
-  total: SeriesPoint[],
-  segments: Array<{ where: Record<string, string>; points: SeriesPoint[] }>,
-  end: number,
-  o: Pick<RcaOptions, 'lookback' | 'minExcess' | 'minZ'>,
-): Detected | undefined {
-  const from = Math.max(0, end - (o.lookback ?? 60));
-  const minZ = o.minZ ?? 5;
-  const minExcess = o.minExcess ?? 0.005;
-  const cp = changePoint(total.slice(from, end + 1));
-  if (cp && cp.z >= minZ && cp.pw - cp.p0 >= minExcess) return { ...cp, k: cp.k + from, series: 'total' };
-  let best: Detected | undefined;
-  for (const s of segments) {
-    const pts = s.points.slice(from, end + 1);
-    const c = changePoint(pts);
-    if (!c || c.z < minZ + 1 || c.pw - c.p0 < 5 * minExcess) continue;
-    let nw = 0;
-    let bw = 0;
-    for (let i = c.k; i < pts.length; i++) {
-      nw += pts[i]!.n;
-      bw += pts[i]!.bad;
-    }
-    if (bw - nw * c.p0 < 10) continue;
-    if (!best || c.z > best.z) best = { ...c, k: c.k + from, series: s.where };
-  }
-  return best;
-}
-
 /** Most segment series scanned for a change (one dimension value, then pairs, in the order first seen). */
 const MAX_SERIES = 20_000;
 
@@ -304,8 +270,15 @@ export function rcaLeafTable(table: LeafTable, o: RcaOptions = {}): RcaResult {
   const last = times.length - 1;
   const ends = o.at === undefined ? Math.min(times.length, 60) : 1;
   for (let j = 0; j < ends && !found; j++) {
-    const d = detectAt(total, [...segs.values()], last - j, o);
-    if (d) found = { d, end: last - j };
+    const end = last - j;
+    const from = Math.max(0, end - (o.lookback ?? 60));
+    const d = detectSeries(
+      total.slice(from, end + 1),
+      [...segs.values()].map((x) => ({ where: x.where, points: x.points.slice(from, end + 1) })),
+      { minZ: o.minZ, minExcess: o.minExcess },
+    );
+    if (d) d.k += from;
+    if (d) found = { d, end };
   }
   if (!found) return result;
   const { d, end } = found;

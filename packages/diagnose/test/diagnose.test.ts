@@ -154,6 +154,33 @@ describe('diagnose', () => {
     expect(d.verdict?.layer).toBe('gateway');
   });
 
+  test('a problem confined to one small segment is detected in its own series', async () => {
+    // 100 provinces, ~1 % of the traffic each: one of them going from 0.3 % to 40 % errors moves the route's
+    // total by ~0.4 points, under the 0.5-point bar; its own series moves by 40
+    const db = emb.database;
+    await emb.client.command({
+      query: `INSERT INTO ${db}.mp_sli_1m (Minute, Layer, Route, ServiceName, HttpStatus, ErrorType, Platform, OsName, BaseLibraryVersion,
+                HostVersion, AppVersion, NetworkType, Carrier, Province, Spans, Requests, Errors, AvailGood, AvailTotal, Slow, DurationSumMs, DurationMaxMs, LatencyMs)
+        WITH intDiv(number, 400) AS minute, number % 400 AS i, concat('p', toString(i % 100)) AS province,
+             ['ios', 'android'][1 + intDiv(i, 100) % 2] AS os, ['3.4.10', '3.5.0'][1 + intDiv(i, 200) % 2] AS bl,
+             minute >= 30 AND province = 'p7' AS failing, cityHash64(number) % 1000 < 3 AS background,
+             if(failing, if(cityHash64(number, 7) % 10 < 4, 1, 0), if(background, 1, 0)) AS errors
+        SELECT toDateTime(${Math.floor(T0 / 1000)} + 60 * minute), 'client', 'upload.image', 'image-miniprogram', if(errors > 0, 500, 201),
+               if(errors > 0, '500', ''), 'wechat', os, bl, '8.0.50', '1.4.2', 'wifi', 'telecom', province,
+               1, 1, errors, 1 - errors, 1, 0, 40, 40,
+               initializeAggregation('quantilesTDigestWeightedState(0.5, 0.9, 0.95, 0.99)', toFloat64(40), toUInt64(1))
+          FROM numbers(400 * 40)`,
+    });
+    const d = await diagnoseNow();
+    expect(d.anomaly, formatDiagnosis(d)).toMatchObject({
+      route: 'upload.image',
+      layer: 'client',
+      series: { province: 'p7' },
+    });
+    expect(d.anomaly!.onsetMs).toBe(T0 + 30 * 60_000);
+    expect(d.set).toEqual([{ province: 'p7' }]);
+  });
+
   test('no fault, no anomaly; the report says so', async () => {
     await generate('0', 400);
     const d = await diagnoseNow();
