@@ -388,12 +388,14 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
           }
         }
       }
-      // narrower: a child whose remainder in this segment is at its baseline carries the whole anomaly
+      // narrower: a child carries the whole anomaly when what it leaves out of this segment shows no
+      // significant excess of its own and looks more like its baseline than like the child
       if (next === undefined) {
         for (const c of children(id)) {
           const cs = segOf(c);
           if (excessOf(cs.obs, cs.exp) <= 0) continue;
-          if (sharesAnomaly(minus(self, cs), cs) < -margin) {
+          const rest = minus(self, cs);
+          if (llr(rest.n, rest.obs, rest.exp, rest.ek) < margin + 1 && sharesAnomaly(rest, cs) < 0) {
             const s = scoreOf(c, t);
             if (s > best) {
               best = s;
@@ -580,7 +582,9 @@ export function changePoint(points: SeriesPoint[], volume = false, minBaseline =
       if (nb <= 0 || nw <= 0) continue;
       p0 = Math.max((eb + 0.5) / (nb + 1), 0.001); // never assume a perfect baseline
       pw = ew / nw;
-      z = (ew - nw * p0) / Math.sqrt(nw * p0 * (1 - p0));
+      // two-sample: a baseline of a few minutes is itself uncertain (its noise must not pass for an onset)
+      const pooled = Math.max((eb + ew + 0.5) / (nb + nw + 1), 0.001);
+      z = (pw - p0) / Math.sqrt(pooled * (1 - pooled) * (1 / nw + 1 / nb));
     }
     if (!best || z > best.z) best = { k, z, p0, pw };
   }

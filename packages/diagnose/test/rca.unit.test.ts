@@ -183,7 +183,8 @@ describe('root-cause sets on leaf tables', () => {
     });
     const r = rcaLeafTable(t);
     expect(r.anomaly).toBeDefined();
-    expect(r.set[0]).toEqual({ os: 'ios', bl: '3.5.0' });
+    expect(r.anomaly!.onset).toBe(1_700_000_000 + 30 * 60);
+    expect(r.set).toEqual([{ os: 'ios', bl: '3.5.0' }]);
     expect(r.culprits[0]!.explains).toBeGreaterThan(0.5);
   });
 
