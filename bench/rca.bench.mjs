@@ -126,7 +126,7 @@ export default async function () {
         maxBuffer: 64 * 1024 * 1024,
       });
       if (out.status !== 0) throw new Error(`ours.mjs failed: ${out.stderr}`);
-      const predictions = join(data, `ours-${name}.jsonl`);
+      const predictions = join(data, `ours-${name}-${subset.length}.jsonl`);
       writeFileSync(predictions, out.stdout);
       const scored = spawnSync(py, [join(here, 'reference.py'), refDir, root, name, '--score', predictions], {
         encoding: 'utf8',

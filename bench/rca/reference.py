@@ -14,7 +14,9 @@ import sys
 import time
 
 ref_dir, data_dir, dataset, algorithm = sys.argv[1:5]
+ref_dir, data_dir = os.path.abspath(ref_dir), os.path.abspath(data_dir)
 opts = sys.argv[5:]
+predictions_file = os.path.abspath(opts[0]) if algorithm == "--score" else None
 max_files = int(opts[opts.index('--files') + 1]) if '--files' in opts else None
 timeout = int(opts[opts.index('--timeout') + 1]) if '--timeout' in opts else 120
 files_arg = opts[opts.index('--only') + 1].split(',') if '--only' in opts else None
@@ -51,7 +53,7 @@ if algorithm == '--score':
     # predictions made elsewhere (one JSON line per file: {"file", "predicted": [...], "seconds"}), normalised
     # as root_cause_postprocessing's last step does, scored by score_root_causes
     import numpy as np
-    with open(sys.argv[5]) as f:
+    with open(predictions_file) as f:
         for line in f:
             p = json.loads(line)
             label = get_label(directory, p['file'], False)
