@@ -1,4 +1,4 @@
-// mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, report, alerts, demo.
+// mp-otel CLI: up (embedded store), query, migrate, catalog, geo; simulate, diagnose, rca, report, alerts, demo.
 import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import { startConsole } from '@mp-otel/console';
@@ -26,6 +26,7 @@ import {
 } from './flags.js';
 import { INCIDENT_USAGE, incidentCommand } from './incident-commands.js';
 import { INGEST_OPTIONS, INGEST_USAGE, ingestOptions } from './ingest-flags.js';
+import { RCA_USAGE, rcaCommand } from './rca-commands.js';
 import { mapsDir, SOURCEMAP_USAGE, sourcemapCommand, startSymbolication } from './sourcemap-commands.js';
 import { formatTable } from './table.js';
 
@@ -42,7 +43,7 @@ ${INGEST_USAGE}  mp-otel query "<SQL>" [--url http://127.0.0.1:8123] [--database
   mp-otel catalog check [--catalog FILE]
   mp-otel catalog load [--catalog FILE] [--url URL] [--database otel]
   mp-otel geo load [--url URL] [--database otel]
-${INCIDENT_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS, MP_OTEL_CLUSTER (migrate),
+${INCIDENT_USAGE}${RCA_USAGE}${SOURCEMAP_USAGE}environment: MP_OTEL_CLICKHOUSE_URL, MP_OTEL_DB, MP_OTEL_TTL_DAYS, MP_OTEL_CUBE_TTL_DAYS, MP_OTEL_ROLLUP_TTL_DAYS, MP_OTEL_CLUSTER (migrate),
   MP_OTEL_CLICKHOUSE_USER / MP_OTEL_CLICKHOUSE_PASSWORD (the SQL endpoint's administrator; also
   _READER_, _WRITER_, _MIGRATOR_ variants), MP_OTEL_DATA_DIR
 SQL credentials: without --user/MP_OTEL_CLICKHOUSE_PASSWORD the CLI uses the ones a running \`mp-otel up\`
@@ -109,6 +110,13 @@ async function run(argv: string[]): Promise<number> {
       'console-port': { type: 'string' },
       cluster: { type: 'string' },
       print: { type: 'boolean' },
+      csv: { type: 'string' },
+      table: { type: 'string' },
+      time: { type: 'string' },
+      bad: { type: 'string' },
+      total: { type: 'string' },
+      dims: { type: 'string' },
+      'max-dimensions': { type: 'string' },
     },
   });
   const [cmd, ...rest] = positionals;
@@ -307,6 +315,8 @@ async function run(argv: string[]): Promise<number> {
     default: {
       const maps = await sourcemapCommand(cmd, rest, values, database);
       if (maps >= 0) return maps;
+      const rca = await rcaCommand(cmd, values, database);
+      if (rca >= 0) return rca;
       const code = await incidentCommand(cmd, { ...values, url: values.url }, database);
       if (code >= 0) return code;
       process.stderr.write(`unknown command ${cmd}\n${USAGE}`);

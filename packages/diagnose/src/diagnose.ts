@@ -17,7 +17,17 @@
 // excess outside) without tuning a threshold; (3) counts are sampling-weighted (mp.sampling.weight);
 // (4) a verdict on the layer: errors that clients see but servers never answered point at the network.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type CubeDimension, LAYERS, type Layer, localizableDimensions } from '@mp-otel/contracts';
+import {
+  CUBE_DIMENSIONS,
+  type CubeDimension,
+  LAYERS,
+  type Layer,
+  localizableDimensions,
+} from '@mp-otel/contracts';
+import { detectSeries, type LeafCell, localizeCells, type SegmentEvidence } from './core.js';
+import { rateCells } from './leaf.js';
+
+export { binomialLlr, poissonLlr } from './core.js';
 
 export type Kpi = 'error_rate' | 'slow_ratio' | 'volume';
 
@@ -53,6 +63,8 @@ export interface Anomaly {
   z: number;
   baselineRate: number;
   windowRate: number;
+  /** set when the change was found in one dimension value's series rather than the route's total */
+  series?: Record<string, string>;
 }
 
 export interface Culprit {
@@ -62,8 +74,14 @@ export interface Culprit {
   /** KPI inside the combination during the window, its own baseline, and everything outside it */
   inside: { requests: number; bad: number; rate: number; baselineRate: number };
   outside: { requests: number; bad: number; rate: number };
-  /** share of the window's excess bad events the combination explains (Adtributor's explanatory power) */
+  /**
+   * share of the window's excess bad events the combination explains (Adtributor's explanatory power), not
+   * capped: above 1 when the rest of the traffic improved; measured against the set's excess when the total
+   * did not rise at all
+   */
   explains: number;
+  /** part of the root-cause set (the set comes first in `culprits`) */
+  inSet: boolean;
 }
 
 export interface LayerVerdict {
@@ -73,6 +91,8 @@ export interface LayerVerdict {
 
 export interface Diagnosis {
   anomaly?: Anomaly;
+  /** the root-cause set: the fewest combinations that together explain the anomaly (absent: none found) */
+  set?: Array<Record<string, string>>;
   culprits: Culprit[];
   verdict?: LayerVerdict;
   /** status codes and app error codes inside the top culprit during the window */
@@ -91,20 +111,6 @@ async function rows<T>(
   return (await rs.json()) as T[];
 }
 
-/** One-sided binomial log-likelihood ratio: observed k of n against rate p (0 unless k/n > p). */
-export function binomialLlr(k: number, n: number, p: number): number {
-  if (n <= 0 || k <= n * p) return 0;
-  const q = Math.min(Math.max(p, 1e-6), 1 - 1e-6);
-  const r = Math.min(k / n, 1 - 1e-9);
-  return k * Math.log(r / q) + (n - k) * Math.log((1 - r) / (1 - q));
-}
-
-/** One-sided Poisson log-likelihood ratio: observed c against expected b. */
-export function poissonLlr(c: number, b: number): number {
-  const e = Math.max(b, 1e-6);
-  return c <= e ? 0 : c * Math.log(c / e) - (c - e);
-}
-
 interface SeriesRow {
   layer: Layer;
   route: string;
@@ -112,42 +118,6 @@ interface SeriesRow {
   n: number;
   e: number;
   s: number;
-}
-
-/** Change-point scan of one minute series; undefined when nothing stands out. */
-function changePoint(
-  points: SeriesRow[],
-  kpi: Kpi,
-  minBaseline = 5,
-): { k: number; z: number; p0: number; pw: number } | undefined {
-  let best: { k: number; z: number; p0: number; pw: number } | undefined;
-  const bad = (r: SeriesRow) => (kpi === 'slow_ratio' ? r.s : r.e);
-  for (let k = minBaseline; k < points.length; k++) {
-    const base = points.slice(0, k);
-    const win = points.slice(k);
-    let z: number;
-    let p0: number;
-    let pw: number;
-    if (kpi === 'volume') {
-      const mean = base.reduce((a, r) => a + r.n, 0) / base.length;
-      const observed = win.reduce((a, r) => a + r.n, 0);
-      const expected = mean * win.length;
-      z = (observed - expected) / Math.sqrt(Math.max(expected, 1));
-      p0 = mean;
-      pw = observed / win.length;
-    } else {
-      const nb = base.reduce((a, r) => a + r.n, 0);
-      const eb = base.reduce((a, r) => a + bad(r), 0);
-      const nw = win.reduce((a, r) => a + r.n, 0);
-      const ew = win.reduce((a, r) => a + bad(r), 0);
-      if (nb <= 0 || nw <= 0) continue;
-      p0 = Math.max((eb + 0.5) / (nb + 1), 0.001); // never assume a perfect baseline
-      pw = ew / nw;
-      z = (ew - nw * p0) / Math.sqrt(nw * p0 * (1 - p0));
-    }
-    if (!best || z > best.z) best = { k, z, p0, pw };
-  }
-  return best;
 }
 
 /** Every (layer, route, KPI) whose series has a significant, material change point, strongest first. */
@@ -188,18 +158,57 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
       s: Number(r.s),
     });
   }
+  // the same minutes per localizable dimension value (a problem confined to one segment moves the total little)
+  const dims = CUBE_DIMENSIONS.filter((d) => d.localize);
+  const segRows = await rows<SeriesRow & { dim: string; value: string }>(
+    o.client,
+    `SELECT Layer AS layer, Route AS route, toUnixTimestamp(Minute) * 1000 AS t, d.1 AS dim, d.2 AS value,
+            sum(Requests) AS n, sum(Errors) AS e, sum(Slow) AS s
+       FROM ${db}.mp_sli_1m
+      ARRAY JOIN arrayZip([${dims.map((d) => `'${d.attribute}'`).join(', ')}], [${dims.map((d) => d.column).join(', ')}]) AS d
+      WHERE Minute >= toDateTime({from:UInt32}) AND Minute <= toDateTime({at:UInt32})
+        AND Route != '' AND Layer IN {layers:Array(String)} AND d.2 != ''
+        AND ({route:String} = '' OR Route = {route:String})
+      GROUP BY layer, route, t, dim, value`,
+    { from: Math.floor(from / 1000), at: Math.floor(at / 1000), route: o.route ?? '', layers: LAYERS },
+  );
   const kpis: Kpi[] = o.kpi ? [o.kpi] : ['error_rate', 'slow_ratio'];
   const found: Anomaly[] = [];
-  for (const points of groups.values()) {
+  for (const [key, points] of groups) {
+    const times = points.map((p) => p.t);
+    const index = new Map(times.map((t, i) => [t, i]));
+    const segs = new Map<string, { where: Record<string, string>; rows: SeriesRow[] }>();
+    for (const r of segRows) {
+      if (`${r.layer}\u0000${r.route}` !== key) continue;
+      const k = `${r.dim}\u0000${r.value}`;
+      let sg = segs.get(k);
+      if (!sg) {
+        sg = {
+          where: { [r.dim]: r.value },
+          rows: times.map((t) => ({ ...points[0]!, t, n: 0, e: 0, s: 0 })),
+        };
+        segs.set(k, sg);
+      }
+      const i = index.get(Number(r.t));
+      if (i !== undefined)
+        sg.rows[i] = { ...r, t: Number(r.t), n: Number(r.n), e: Number(r.e), s: Number(r.s) };
+    }
     for (const kpi of kpis) {
-      const cp = changePoint(points, kpi);
+      const bad = (r: SeriesRow) => (kpi === 'slow_ratio' ? r.s : r.e);
+      const series = (rs: SeriesRow[]) => rs.map((r) => ({ t: r.t, n: r.n, bad: bad(r) }));
       // z ≥ 5 because every onset was tried (a scan, not one test); and an effect worth waking someone
       // for: errors up half a percentage point (the seed's 400-ratio threshold), slow requests up five
-      // (a p95 latency objective breached), volume up half as much again.
-      if (!cp || cp.z < 5) continue;
-      const material =
-        kpi === 'volume' ? cp.pw >= cp.p0 * 1.5 : cp.pw - cp.p0 >= (o.minExcess?.[kpi] ?? MIN_EXCESS[kpi]);
-      if (!material) continue;
+      // (a p95 latency objective breached), volume up half as much again. Three minutes of history are
+      // enough to compare with (an onset 4 minutes into the data is found).
+      const cp = detectSeries(
+        series(points),
+        [...segs.values()].map((sg) => ({ where: sg.where, points: series(sg.rows) })),
+        {
+          volume: kpi === 'volume',
+          minExcess: kpi === 'volume' ? undefined : (o.minExcess?.[kpi] ?? MIN_EXCESS[kpi]),
+        },
+      );
+      if (!cp) continue;
       found.push({
         layer: points[0]!.layer,
         route: points[0]!.route,
@@ -209,127 +218,96 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
         z: cp.z,
         baselineRate: cp.p0,
         windowRate: cp.pw,
+        ...(cp.series === 'total' ? {} : { series: cp.series }),
       });
     }
   }
   return found.sort((x, y) => y.z - x.z);
 }
 
-function subsets<T>(items: T[], max: number): T[][] {
-  const out: T[][] = [];
-  const walk = (start: number, acc: T[]) => {
-    if (acc.length > 0) out.push(acc);
-    if (acc.length === max) return;
-    for (let i = start; i < items.length; i++) walk(i + 1, [...acc, items[i]!]);
-  };
-  walk(0, []);
-  return out;
-}
-
-interface SegmentRow {
-  [key: string]: string | number;
-  nw: number;
-  bw: number;
-  nb: number;
-  bb: number;
-}
-
 export async function localize(o: DiagnoseOptions, a: Anomaly): Promise<Culprit[]> {
+  return (await localizeSet(o, a)).culprits;
+}
+
+/** The root-cause set and ranked culprits of one anomaly, from the cube's leaves (the shared core). */
+export async function localizeSet(
+  o: DiagnoseOptions,
+  a: Anomaly,
+): Promise<{ set: Culprit[]; culprits: Culprit[] }> {
   const db = o.database;
   const dims = localizableDimensions(a.layer);
-  if (dims.length === 0) return [];
-  const sets = subsets(
-    dims.map((_, i) => `d${i}`),
-    o.maxDimensions ?? 3,
-  );
+  if (dims.length === 0) return { set: [], culprits: [] };
   const badColumn = a.kpi === 'slow_ratio' ? 'Slow' : 'Errors';
   const measure = a.kpi === 'volume' ? 'Requests' : badColumn;
   const baselineFrom = Math.max(a.onsetMs - (o.lookbackMinutes ?? 60) * MINUTE, 0);
   const windowMinutes = Math.max(1, (a.atMs - a.onsetMs) / MINUTE + 1);
   const baselineMinutes = Math.max(1, (a.onsetMs - baselineFrom) / MINUTE);
-  // '=' marks a grouped value, so a real '' stays apart from "not grouped by this column".
-  const select = dims.map((d, i) => `concat('=', ${d.column}) AS d${i}`).join(', ');
-  const sql = `
-    SELECT ${select},
-           sumIf(Requests, Minute >= toDateTime({onset:UInt32})) AS nw,
-           sumIf(${measure}, Minute >= toDateTime({onset:UInt32})) AS bw,
-           sumIf(Requests, Minute < toDateTime({onset:UInt32})) AS nb,
-           sumIf(${measure}, Minute < toDateTime({onset:UInt32})) AS bb
-      FROM ${db}.mp_sli_1m
-     WHERE Layer = {layer:String} AND Route = {route:String}
-       AND Minute >= toDateTime({from:UInt32}) AND Minute <= toDateTime({at:UInt32})
-     GROUP BY GROUPING SETS ((), ${sets.map((s) => `(${s.join(', ')})`).join(', ')})`;
-  const segments = (
-    await rows<SegmentRow>(o.client, sql, {
-      layer: a.layer,
-      route: a.route,
-      onset: Math.floor(a.onsetMs / 1000),
-      from: Math.floor(baselineFrom / 1000),
-      at: Math.floor(a.atMs / 1000),
-    })
-  ).map(
-    (r): SegmentRow => ({ ...r, nw: Number(r.nw), bw: Number(r.bw), nb: Number(r.nb), bb: Number(r.bb) }),
-  );
-  const isTotal = (r: SegmentRow) => dims.every((_, i) => r[`d${i}`] === '');
-  const total = segments.find(isTotal);
-  if (!total || total.nw <= 0) return [];
-  const p0 = Math.max((total.bb + 0.5) / (total.nb + 1), 0.001);
-  const smooth = (bad: number, n: number) => (bad + 50 * p0) / (n + 50); // shrink thin baselines to the route's
-  const expectedTotalExcess =
-    a.kpi === 'volume'
-      ? total.bw - (total.nb / baselineMinutes) * windowMinutes
-      : total.bw - total.nw * smooth(total.bb, total.nb);
-  const score = (r: SegmentRow) => {
-    if (a.kpi === 'volume') {
-      const rateIn = r.nb / baselineMinutes;
-      const out = { c: total.bw - r.bw, b: ((total.nb - r.nb) / baselineMinutes) * windowMinutes };
-      return poissonLlr(r.bw, rateIn * windowMinutes) - poissonLlr(out.c, out.b);
-    }
-    const pin = smooth(r.bb, r.nb);
-    const pout = smooth(total.bb - r.bb, total.nb - r.nb);
-    return binomialLlr(r.bw, r.nw, pin) - binomialLlr(total.bw - r.bw, total.nw - r.nw, pout);
-  };
-  const culprits: Culprit[] = [];
-  for (const r of segments) {
-    // a segment with nothing outside it (a dimension with one value) localizes nothing
-    if (isTotal(r) || r.nw <= 0 || r.nw >= total.nw) continue;
-    const where: Record<string, string> = {};
-    dims.forEach((d, i) => {
-      const v = String(r[`d${i}`]);
-      if (v !== '') where[d.attribute] = v.slice(1);
-    });
-    const s = score(r);
-    if (s <= 0) continue;
-    const inRate = a.kpi === 'volume' ? r.bw / windowMinutes : r.bw / r.nw;
-    const outN = total.nw - r.nw;
-    const excess =
-      a.kpi === 'volume' ? r.bw - (r.nb / baselineMinutes) * windowMinutes : r.bw - r.nw * smooth(r.bb, r.nb);
-    culprits.push({
-      where,
-      score: s,
-      inside: {
-        requests: r.nw,
-        bad: r.bw,
-        rate: inRate,
-        baselineRate: a.kpi === 'volume' ? r.nb / baselineMinutes : smooth(r.bb, r.nb),
+  const leaves = (
+    await rows<Record<string, string | number>>(
+      o.client,
+      `SELECT ${dims.map((d, i) => `${d.column} AS d${i}`).join(', ')},
+              sumIf(Requests, Minute >= toDateTime({onset:UInt32})) AS nw,
+              sumIf(${measure}, Minute >= toDateTime({onset:UInt32})) AS bw,
+              sumIf(Requests, Minute < toDateTime({onset:UInt32})) AS nb,
+              sumIf(${measure}, Minute < toDateTime({onset:UInt32})) AS bb
+         FROM ${db}.mp_sli_1m
+        WHERE Layer = {layer:String} AND Route = {route:String}
+          AND Minute >= toDateTime({from:UInt32}) AND Minute <= toDateTime({at:UInt32})
+        GROUP BY ${dims.map((_, i) => `d${i}`).join(', ')}`,
+      {
+        layer: a.layer,
+        route: a.route,
+        onset: Math.floor(a.onsetMs / 1000),
+        from: Math.floor(baselineFrom / 1000),
+        at: Math.floor(a.atMs / 1000),
       },
-      outside: { requests: outN, bad: total.bw - r.bw, rate: outN > 0 ? (total.bw - r.bw) / outN : 0 },
-      explains: expectedTotalExcess > 0 ? Math.min(1, Math.max(0, excess / expectedTotalExcess)) : 0,
-    });
-  }
-  // Occam: a combination replaces its parent only if it scores clearly better (5 %).
-  culprits.sort((x, y) => y.score - x.score || Object.keys(x.where).length - Object.keys(y.where).length);
-  const kept: Culprit[] = [];
-  for (const c of culprits) {
-    const parent = kept.find(
-      (k) =>
-        Object.keys(k.where).length < Object.keys(c.where).length &&
-        Object.entries(k.where).every(([dim, v]) => c.where[dim] === v),
-    );
-    if (parent && c.score < parent.score * 1.05) continue;
-    kept.push(c);
-  }
-  return kept.slice(0, o.top ?? 5);
+    )
+  ).map((r) => ({
+    values: dims.map((_, i) => String(r[`d${i}`])),
+    nw: Number(r.nw),
+    bw: Number(r.bw),
+    nb: Number(r.nb),
+    bb: Number(r.bb),
+  }));
+  const volume = a.kpi === 'volume';
+  const cells: LeafCell[] = volume
+    ? leaves.map((l) => ({
+        values: l.values,
+        n: l.bw,
+        obs: l.bw,
+        exp: (l.nb / baselineMinutes) * windowMinutes,
+      }))
+    : rateCells(leaves);
+  const loc = localizeCells(
+    cells,
+    dims.map((d) => d.attribute),
+    {
+      mode: volume ? 'count' : 'rate',
+      direction: 1,
+      maxDimensions: o.maxDimensions ?? 3,
+      top: o.top ?? 5,
+    },
+  );
+  const toCulprit = (s: SegmentEvidence): Culprit => ({
+    where: s.where,
+    score: s.score,
+    inSet: s.inSet,
+    inside: volume
+      ? { requests: s.obs, bad: s.obs, rate: s.obs / windowMinutes, baselineRate: s.exp / windowMinutes }
+      : {
+          requests: s.n,
+          bad: s.obs,
+          rate: s.n > 0 ? s.obs / s.n : 0,
+          baselineRate: s.n > 0 ? s.exp / s.n : 0,
+        },
+    outside: {
+      requests: s.outside.n,
+      bad: s.outside.obs,
+      rate: volume ? s.outside.obs / windowMinutes : s.outside.n > 0 ? s.outside.obs / s.outside.n : 0,
+    },
+    explains: s.explains,
+  });
+  return { set: loc.set.map(toCulprit), culprits: loc.culprits.map(toCulprit) };
 }
 
 /** Which layer failed: did the servers answer the failing requests at all? */
@@ -402,21 +380,23 @@ export async function diagnose(o: DiagnoseOptions): Promise<Diagnosis> {
   const started = Date.now();
   const anomalies = await detect(o);
   const strongest = anomalies[0];
-  if (!strongest) return { culprits: [], codes: [], elapsedMs: Date.now() - started };
+  if (!strongest) return { set: [], culprits: [], codes: [], elapsedMs: Date.now() - started };
   // The same route and KPI usually deviates in several layers at once (a 400 shows in the client's span
   // and in the server's). Localize in each and keep the layer whose best combination explains it best:
   // client spans carry the fingerprint, backend spans the node.
   let anomaly = strongest;
   let culprits: Culprit[] = [];
+  let set: Culprit[] = [];
   for (const a of anomalies.filter((x) => x.route === strongest.route && x.kpi === strongest.kpi)) {
-    const found = await localize(o, a);
-    if (found[0] && (!culprits[0] || found[0].score > culprits[0].score)) {
+    const found = await localizeSet(o, a);
+    if (found.culprits[0] && (!culprits[0] || found.culprits[0].score > culprits[0].score)) {
       anomaly = a;
-      culprits = found;
+      culprits = found.culprits;
+      set = found.set;
     }
   }
   const { verdict, codes } = await layerVerdict(o, anomaly, culprits[0]);
-  return { anomaly, culprits, verdict, codes, elapsedMs: Date.now() - started };
+  return { anomaly, set: set.map((c) => c.where), culprits, verdict, codes, elapsedMs: Date.now() - started };
 }
 
 export function formatDiagnosis(d: Diagnosis): string {
@@ -424,17 +404,33 @@ export function formatDiagnosis(d: Diagnosis): string {
   const a = d.anomaly;
   const pct = (x: number) => (a.kpi === 'volume' ? x.toFixed(1) : `${(100 * x).toFixed(2)}%`);
   const lines = [
-    `anomaly: ${a.route} (${a.layer}) ${a.kpi.replace('_', ' ')} ${pct(a.baselineRate)} → ${pct(a.windowRate)} since ${new Date(a.onsetMs).toISOString()} (z=${a.z.toFixed(1)})`,
-    'culprits (ranked):',
+    `anomaly: ${a.route} (${a.layer}) ${a.kpi.replace('_', ' ')} ${pct(a.baselineRate)} → ${pct(a.windowRate)} since ${new Date(a.onsetMs).toISOString()} (z=${a.z.toFixed(1)}${
+      a.series
+        ? `, in ${Object.entries(a.series)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' AND ')}'s series`
+        : ''
+    })`,
+    (d.set?.length ?? 0) > 1
+      ? `root cause: ${d.set!.length} combinations together: ${d
+          .set!.map(
+            (w) =>
+              `{${Object.entries(w)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(' AND ')}}`,
+          )
+          .join(' + ')}`
+      : '',
+    'culprits (the root-cause set, marked *, then alternatives):',
     ...d.culprits.map(
       (c, i) =>
-        `  ${i + 1}. ${Object.entries(c.where)
+        `  ${i + 1}.${c.inSet ? '*' : ' '} ${Object.entries(c.where)
           .map(([k, v]) => `${k}=${v}`)
           .join(
             ' AND ',
           )}  score=${c.score.toFixed(1)}  ${a.kpi === 'volume' ? 'per minute' : 'rate'} ${pct(c.inside.rate)} inside (baseline ${pct(c.inside.baselineRate)}) vs ${pct(c.outside.rate)} outside; explains ${(100 * c.explains).toFixed(0)}% of the excess; ${Math.round(c.inside.bad)}/${Math.round(c.inside.requests)} requests`,
     ),
-  ];
+  ].filter((l) => l !== '');
   if (d.codes.length)
     lines.push(
       `codes inside: ${d.codes.map((c) => `${c.status || c.errorType}${c.appErrorCode ? ` ${c.appErrorCode}` : ''} ×${Math.round(c.requests)}`).join(', ')}`,

@@ -1,6 +1,23 @@
 export {
-  type Anomaly,
   binomialLlr,
+  type ChangePoint,
+  changePoint,
+  type Detected,
+  type DetectOptions,
+  detectSeries,
+  dispersion,
+  type LeafCell,
+  type LocalizeOptions,
+  type LocalizeResult,
+  localizeCells,
+  type Mode,
+  poissonDropLlr,
+  poissonLlr,
+  type SegmentEvidence,
+  type SeriesPoint,
+} from './core.js';
+export {
+  type Anomaly,
   type Culprit,
   type DiagnoseOptions,
   type Diagnosis,
@@ -10,8 +27,26 @@ export {
   type Kpi,
   type LayerVerdict,
   localize,
-  poissonLlr,
+  localizeSet,
 } from './diagnose.js';
 export { type ExceptionGroup, exceptionGroups } from './exceptions.js';
+export {
+  formatRca,
+  LEAF_LIMITS,
+  type LeafColumns,
+  type LeafLimits,
+  type LeafRow,
+  type LeafTable,
+  parseLeafCsv,
+  parseTimeCell,
+  type RcaAnomaly,
+  type RcaCulprit,
+  RcaInputError,
+  type RcaOptions,
+  type RcaResult,
+  rateCells,
+  rcaLeafTable,
+} from './leaf.js';
+export { type LeafTableSource, readLeafTable } from './leaf-store.js';
 export { lineChart, type ReportOptions, renderReport, type TimelineEvent } from './report.js';
 export { culpritF1 } from './score.js';

@@ -63,6 +63,7 @@ describe('diagnose', () => {
     expect(d.anomaly).toMatchObject({ route: 'upload.image', layer: 'client', kpi: 'error_rate' });
     expect(d.anomaly!.onsetMs).toBe(T0 + 30 * 60_000);
     expect(d.culprits[0]!.where).toEqual({ 'os.name': 'ios', 'mp.base_library.version': '3.5.0' });
+    expect(d.set).toEqual([{ 'os.name': 'ios', 'mp.base_library.version': '3.5.0' }]);
     const names = d.culprits.map((c) => JSON.stringify(c.where));
     expect(names.indexOf(JSON.stringify({ 'os.name': 'ios' }))).toBeGreaterThan(0);
     expect(d.culprits[0]!.explains).toBeGreaterThan(0.95);
@@ -87,6 +88,21 @@ describe('diagnose', () => {
       'mp.host.version': '8.0.50',
       'network.type': '4g',
     });
+  });
+
+  test('two base-library versions on two platforms failing at once: both elements form the set', async () => {
+    await generate("(os = 'ios' AND bl = '3.5.0') OR (os = 'android' AND bl = '3.4.10')", 400);
+    const d = await diagnoseNow();
+    expect(d.anomaly).toMatchObject({ route: 'upload.image', layer: 'client', kpi: 'error_rate' });
+    expect(d.set).toHaveLength(2);
+    expect(d.set).toEqual(
+      expect.arrayContaining([
+        { 'os.name': 'ios', 'mp.base_library.version': '3.5.0' },
+        { 'os.name': 'android', 'mp.base_library.version': '3.4.10' },
+      ]),
+    );
+    expect(d.culprits.slice(0, 2).every((c) => c.inSet && c.explains > 0.4)).toBe(true);
+    expect(formatDiagnosis(d)).toContain('root cause: 2 combinations together');
   });
 
   test('timeouts that never got an answer: the network', async () => {
@@ -136,6 +152,33 @@ describe('diagnose', () => {
     expect(d.anomaly).toMatchObject({ layer: 'gateway', route: 'upload.image', kpi: 'error_rate' });
     expect(d.culprits[0]!.where).toEqual({ carrier: 'unicom' });
     expect(d.verdict?.layer).toBe('gateway');
+  });
+
+  test('a problem confined to one small segment is detected in its own series', async () => {
+    // 100 provinces, ~1 % of the traffic each: one of them going from 0.3 % to 40 % errors moves the route's
+    // total by ~0.4 points, under the 0.5-point bar; its own series moves by 40
+    const db = emb.database;
+    await emb.client.command({
+      query: `INSERT INTO ${db}.mp_sli_1m (Minute, Layer, Route, ServiceName, HttpStatus, ErrorType, Platform, OsName, BaseLibraryVersion,
+                HostVersion, AppVersion, NetworkType, Carrier, Province, Spans, Requests, Errors, AvailGood, AvailTotal, Slow, DurationSumMs, DurationMaxMs, LatencyMs)
+        WITH intDiv(number, 400) AS minute, number % 400 AS i, concat('p', toString(i % 100)) AS province,
+             ['ios', 'android'][1 + intDiv(i, 100) % 2] AS os, ['3.4.10', '3.5.0'][1 + intDiv(i, 200) % 2] AS bl,
+             minute >= 30 AND province = 'p7' AS failing, cityHash64(number) % 1000 < 3 AS background,
+             if(failing, if(cityHash64(number, 7) % 10 < 4, 1, 0), if(background, 1, 0)) AS errors
+        SELECT toDateTime(${Math.floor(T0 / 1000)} + 60 * minute), 'client', 'upload.image', 'image-miniprogram', if(errors > 0, 500, 201),
+               if(errors > 0, '500', ''), 'wechat', os, bl, '8.0.50', '1.4.2', 'wifi', 'telecom', province,
+               1, 1, errors, 1 - errors, 1, 0, 40, 40,
+               initializeAggregation('quantilesTDigestWeightedState(0.5, 0.9, 0.95, 0.99)', toFloat64(40), toUInt64(1))
+          FROM numbers(400 * 40)`,
+    });
+    const d = await diagnoseNow();
+    expect(d.anomaly, formatDiagnosis(d)).toMatchObject({
+      route: 'upload.image',
+      layer: 'client',
+      series: { province: 'p7' },
+    });
+    expect(d.anomaly!.onsetMs).toBe(T0 + 30 * 60_000);
+    expect(d.set).toEqual([{ province: 'p7' }]);
   });
 
   test('no fault, no anomaly; the report says so', async () => {

@@ -1,0 +1,181 @@
+// Root-cause localization on the public synthetic datasets of the RiskLoc paper (Kalander, "RiskLoc:
+// Localization of Multi-dimensional Root Causes by Weighted Risk", 2022), in one run with the reference
+// implementations from the same repository, all scored by that repository's utils/evaluation.py
+// (exact-match micro-F1 over all files: 2·TP / (2·TP + FP + FN)).
+//
+// `node bench/run.mjs rca`. What it needs, none of it committed here (bench/rca/.data is gitignored):
+// - the RiskLoc authors' repository (MIT) at RISKLOC_DIR (default bench/rca/.data/riskloc), commit 08cd777.
+//   Its real-world set data/RS is the project's held-out check: this bench neither reads nor runs it.
+// - python3 with the packages in bench/rca/requirements.txt (a venv is made in bench/rca/.data/venv from PyPI
+//   when missing).
+// Datasets are generated with the repository's generate_dataset.py and the paper's settings (README there):
+// S (seed 121) and L (seed 122); the generator draws files one after another from one seeded stream, so
+// `--num N` gives the first N files of the paper's set. H (6 dimensions, 24 M leaves a file) is not run.
+// Sizes (environment): BENCH_RCA_FILES (default 40 files per dataset; all methods that finish within the
+// timeout), BENCH_RCA_SLOW_FILES (default 5: Squeeze, HotSpot and RobustSpot take minutes a file here),
+// BENCH_RCA_TIMEOUT (seconds per file and method, default 60: a file that times out counts as predicting
+// nothing, and the note says how many did).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = join(dirname(fileURLToPath(import.meta.url)), 'rca');
+const data = join(here, '.data');
+const refDir = process.env.RISKLOC_DIR ?? join(data, 'riskloc');
+const files = Number(process.env.BENCH_RCA_FILES ?? 40);
+const slowFiles = Number(process.env.BENCH_RCA_SLOW_FILES ?? 5);
+const timeout = Number(process.env.BENCH_RCA_TIMEOUT ?? 60);
+
+// the paper's settings (the repository's README)
+const DATASETS = {
+  S: ['--seed', '121'],
+  L: [
+    '--seed',
+    '122',
+    '--dims',
+    '10',
+    '24',
+    '10',
+    '15',
+    '--noise-level',
+    '0.0',
+    '0.1',
+    '--anomaly-severity',
+    '0.5',
+    '1.0',
+    '--anomaly-deviation',
+    '0.0',
+    '0.0',
+    '--num-anomaly',
+    '1',
+    '5',
+    '--num-anomaly-elements',
+    '1',
+    '1',
+    '--only-last-layer',
+  ],
+};
+const FAST = ['riskloc', 'autoroot', 'adtributor', 'r_adtributor'];
+const SLOW = ['squeeze', 'hotspot', 'robustspot'];
+
+function python() {
+  const venv = join(data, 'venv');
+  const py = join(venv, 'bin', 'python');
+  if (!existsSync(py)) {
+    mkdirSync(data, { recursive: true });
+    execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
+    execFileSync(py, ['-m', 'pip', 'install', '-q', '-r', join(here, 'requirements.txt')], {
+      stdio: 'inherit',
+    });
+  }
+  return py;
+}
+
+function jsonl(text) {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+}
+
+function micro(results) {
+  const s = results.reduce(
+    (a, r) => ({ tp: a.tp + (r.tp ?? 0), fp: a.fp + (r.fp ?? 0), fn: a.fn + (r.fn ?? 0) }),
+    { tp: 0, fp: 0, fn: 0 },
+  );
+  return { ...s, f1: (2 * s.tp) / Math.max(1, 2 * s.tp + s.fp + s.fn) };
+}
+
+export default async function () {
+  if (!existsSync(join(refDir, 'generate_dataset.py')))
+    throw new Error(
+      `no RiskLoc checkout at ${refDir}: put the RiskLoc authors' repository (shaido987/riskloc, commit 08cd777) there, or set RISKLOC_DIR`,
+    );
+  const py = python();
+  const root = join(data, 'data');
+  const rows = [];
+  for (const [name, args] of Object.entries(DATASETS)) {
+    const dir = join(root, name);
+    const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.csv')).length - 1 : 0;
+    if (have < files) {
+      process.stderr.write(`rca: generating ${files} files of ${name} …\n`);
+      execFileSync(
+        py,
+        ['generate_dataset.py', '--num', String(files), '--dataset-name', name, '--data-root', root, ...args],
+        { cwd: refDir, stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+    }
+    const all = readdirSync(dir)
+      .filter((f) => f.endsWith('.csv') && f !== 'injection_info.csv')
+      .map((f) => f.slice(0, -4))
+      .sort()
+      .slice(0, files);
+    const slow = all.slice(0, slowFiles);
+    const score = (subset, method, run) => {
+      const t = Date.now();
+      const results = run(subset);
+      const m = micro(results);
+      const errors = results.filter((r) => r.error).length;
+      return { method, ...m, files: subset.length, errors, seconds: (Date.now() - t) / 1000 };
+    };
+    // ours: predictions from Node, scored by the reference scorer
+    const ours = (subset) => {
+      const out = spawnSync('node', [join(here, 'ours.mjs'), root, name, '--only', subset.join(',')], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      if (out.status !== 0) throw new Error(`ours.mjs failed: ${out.stderr}`);
+      const predictions = join(data, `ours-${name}-${subset.length}.jsonl`);
+      writeFileSync(predictions, out.stdout);
+      const scored = spawnSync(py, [join(here, 'reference.py'), refDir, root, name, '--score', predictions], {
+        encoding: 'utf8',
+      });
+      if (scored.status !== 0) throw new Error(`scoring failed: ${scored.stderr}`);
+      return jsonl(scored.stdout);
+    };
+    const reference = (algorithm) => (subset) => {
+      const out = spawnSync(
+        py,
+        [
+          join(here, 'reference.py'),
+          refDir,
+          root,
+          name,
+          algorithm,
+          '--only',
+          subset.join(','),
+          '--timeout',
+          String(timeout),
+        ],
+        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      );
+      if (out.status !== 0) throw new Error(`${algorithm} failed: ${out.stderr.slice(-500)}`);
+      return jsonl(out.stdout);
+    };
+    const all_ = [score(all, 'mp-otel', ours), ...FAST.map((a) => score(all, a, reference(a)))];
+    const slow_ =
+      slowFiles > 0 ? [score(slow, 'mp-otel', ours), ...SLOW.map((a) => score(slow, a, reference(a)))] : [];
+    for (const [group, list] of [
+      [`${name}, first ${all.length} files`, all_],
+      [`${name}, first ${slow.length} files`, slow_],
+    ]) {
+      if (list.length === 0) continue;
+      const best = list.filter((r) => r.method !== 'mp-otel').sort((x, y) => y.f1 - x.f1)[0];
+      for (const r of list) {
+        process.stderr.write(
+          `rca: ${group} ${r.method}: F1 ${r.f1.toFixed(3)} (${r.seconds.toFixed(0)} s)\n`,
+        );
+        rows.push({
+          suite: 'rca micro-F1',
+          case: `${group}: ${r.method}`,
+          value: r.f1,
+          unit: 'F1',
+          baseline: r.method === 'mp-otel' ? best.f1 : undefined,
+          note: `TP ${r.tp} FP ${r.fp} FN ${r.fn}; ${r.seconds.toFixed(0)} s${r.errors ? `; ${r.errors} of ${r.files} files timed out (${timeout} s) or failed` : ''}${r.method === 'mp-otel' ? `; baseline = best reference (${best.method})` : ''}`,
+        });
+      }
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,641 @@
+// The localization core shared by `diagnose` (the SLI cube) and `rca` (any leaf table): a pure function of
+// leaf cells (one per combination of dimension values, with what was observed in the anomalous window and
+// what was expected there), returning the root-cause set and the ranked alternatives.
+//
+// Expectations are per leaf and summed up the lattice (Σ requests × the leaf's own smoothed baseline rate), so
+// a segment is never compared with a pooled baseline that a high-baseline part of it inflates. Each segment
+// is scored with the expectation-based scan statistic (Kulldorff 1997; Neill 2012): the log-likelihood ratio
+// of "it deviates from what was expected" minus the same for everything outside it. A root-cause set is then
+// grown greedily: the best segment is refined against its parents and children (a nested-model test on the
+// part of the parent the child leaves out: does that remainder look like the anomaly, or like its baseline?),
+// added, and its excess counted as explained; the next element is searched in what remains, until nothing
+// significant is left. Alternatives are ranked after the set.
+
+/** 'rate': binomial (bad of n requests, expected = n × baseline rate); 'count': observed vs expected values. */
+export type Mode = 'rate' | 'count';
+
+export interface LeafCell {
+  /** one value per dimension, in the order of `dims` */
+  values: string[];
+  /** requests in the window (rate mode); ignored in count mode */
+  n: number;
+  /** observed bad events (rate) or observed value (count) in the window */
+  obs: number;
+  /** expected bad events (rate: n × the leaf's baseline rate) or expected value (count) */
+  exp: number;
+}
+
+export interface SegmentEvidence {
+  /** dimension → value */
+  where: Record<string, string>;
+  /** scan statistic: deviation inside minus deviation left outside */
+  score: number;
+  /** log-likelihood ratio of the deviation inside */
+  llr: number;
+  n: number;
+  obs: number;
+  exp: number;
+  outside: { n: number; obs: number; exp: number };
+  /** share of the anomaly's excess this segment accounts for (not capped: > 1 when the rest moved the other way) */
+  explains: number;
+  /** part of the root-cause set */
+  inSet: boolean;
+}
+
+export interface LocalizeOptions {
+  mode: Mode;
+  /** most dimensions in one combination (default: all) */
+  maxDimensions?: number;
+  /** most elements in the root-cause set (default 10) */
+  maxElements?: number;
+  /** ranked alternatives returned after the set (default 5) */
+  top?: number;
+  /** +1: the KPI rose (default for rate mode); -1: it fell; 0: whichever way the total moved (count mode) */
+  direction?: 1 | -1 | 0;
+  /** smallest log-likelihood ratio (after overdispersion scaling) for an element of the set (default 10 in rate mode, max(12, ln #segments) in count mode) */
+  threshold?: number;
+  /** how much likelier a remainder must be under one model than the other for the nested test (log) */
+  nestedMargin?: number;
+  /** an element must account for at least this share of the excess still unexplained (default 0.02 in rate mode, 0 in count mode) */
+  minShare?: number;
+  /**
+   * count mode: an element that is a single leaf must deviate (log-ratio) more than `mirror` × the largest
+   * deviation of any leaf in the other direction (what the noise reaches; default 1, 0 to turn off)
+   */
+  mirror?: number;
+  /** count mode: variance floor, as a quantile of the positive expectations (default 0.1) */
+  floorQuantile?: number;
+}
+
+export interface LocalizeResult {
+  direction: 1 | -1;
+  set: SegmentEvidence[];
+  culprits: SegmentEvidence[];
+  /** total observed and expected in the window */
+  total: { n: number; obs: number; exp: number };
+  /** the excess (in the anomaly's direction) the explanations are measured against */
+  excess: number;
+  /** overdispersion: variance = phi × expected^kappa (count mode; 1, 1 in rate mode) */
+  phi: number;
+  kappa: number;
+  candidates: number;
+}
+
+/** One-sided binomial log-likelihood ratio: observed k of n against rate p (0 unless k/n > p). */
+export function binomialLlr(k: number, n: number, p: number): number {
+  if (n <= 0 || k <= n * p) return 0;
+  const q = Math.min(Math.max(p, 1e-6), 1 - 1e-6);
+  const r = Math.min(k / n, 1 - 1e-9);
+  return k * Math.log(r / q) + (n - k) * Math.log((1 - r) / (1 - q));
+}
+
+/** One-sided Poisson log-likelihood ratio: observed c against expected b (0 unless c > b). */
+export function poissonLlr(c: number, b: number): number {
+  const e = Math.max(b, 1e-6);
+  return c <= e ? 0 : c * Math.log(c / e) - (c - e);
+}
+
+/** Poisson log-likelihood ratio of a drop: observed c below expected b (0 unless c < b). */
+export function poissonDropLlr(c: number, b: number): number {
+  if (c >= b || b <= 0) return 0;
+  return c <= 0 ? b : c * Math.log(c / b) - (c - b);
+}
+
+/** Binomial log-likelihood of k of n at rate p1 minus at rate p0. */
+function binomialLl(k: number, n: number, p1: number, p0: number): number {
+  const c = (p: number) => Math.min(Math.max(p, 1e-9), 1 - 1e-9);
+  return k * Math.log(c(p1) / c(p0)) + (n - k) * Math.log((1 - c(p1)) / (1 - c(p0)));
+}
+
+function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Overdispersion of observed vs expected values: variance ≈ phi × expected^kappa, kappa ∈ {1 (Poisson-like
+ * counts), 2 (relative noise, as forecasts have)}, chosen as the one whose scaled residuals do not grow with the
+ * expected value; phi from the median (robust to the anomalous leaves, which are few).
+ */
+export function dispersion(cells: LeafCell[]): { phi: number; kappa: number } {
+  const pts = cells.filter((c) => c.exp > 0).map((c) => ({ e: c.exp, r2: (c.obs - c.exp) ** 2 }));
+  if (pts.length < 20) return { phi: 1, kappa: 1 };
+  pts.sort((a, b) => a.e - b.e);
+  const half = pts.length >> 1;
+  let best = { phi: 1, kappa: 1, skew: Number.POSITIVE_INFINITY };
+  for (const kappa of [1, 2]) {
+    const lo = median(pts.slice(0, half).map((p) => p.r2 / p.e ** kappa));
+    const hi = median(pts.slice(half).map((p) => p.r2 / p.e ** kappa));
+    const skew = Math.abs(Math.log(Math.max(hi, 1e-12) / Math.max(lo, 1e-12)));
+    if (skew < best.skew) {
+      // the median of a chi-square with one degree of freedom is 0.455
+      best = { phi: median(pts.map((p) => p.r2 / p.e ** kappa)) / 0.455, kappa, skew };
+    }
+  }
+  return { phi: Math.max(best.phi, 1e-9), kappa: best.kappa };
+}
+
+interface Lattice {
+  dims: string[];
+  codes: Array<Map<string, number>>;
+  names: string[][];
+  strides: number[];
+  /** segment id → key */
+  keys: number[];
+  ids: Map<number, number>;
+  /** leaf index × mask index → segment id */
+  leafSeg: Int32Array;
+  masks: number[][];
+}
+
+function buildLattice(cells: LeafCell[], dims: string[], maxDims: number): Lattice {
+  const codes = dims.map(() => new Map<string, number>());
+  const names: string[][] = dims.map(() => ['']);
+  for (const c of cells)
+    c.values.forEach((v, d) => {
+      const m = codes[d]!;
+      if (!m.has(v)) {
+        m.set(v, m.size + 1);
+        names[d]!.push(v);
+      }
+    });
+  const strides: number[] = [];
+  let s = 1;
+  for (let d = 0; d < dims.length; d++) {
+    strides.push(s);
+    s *= codes[d]!.size + 1;
+  }
+  if (s > Number.MAX_SAFE_INTEGER) throw new Error('too many dimension values to localize');
+  const masks: number[][] = [];
+  const walk = (start: number, acc: number[]) => {
+    if (acc.length > 0) masks.push(acc);
+    if (acc.length === maxDims) return;
+    for (let d = start; d < dims.length; d++) walk(d + 1, [...acc, d]);
+  };
+  walk(0, []);
+  if (cells.length * masks.length > 40_000_000)
+    throw new Error(
+      `too large to localize: ${cells.length} leaves × ${masks.length} dimension combinations (lower maxDimensions)`,
+    );
+  const ids = new Map<number, number>();
+  const keys: number[] = [];
+  const leafSeg = new Int32Array(cells.length * masks.length);
+  const leafCodes = new Int32Array(dims.length);
+  cells.forEach((c, i) => {
+    for (let d = 0; d < dims.length; d++) leafCodes[d] = codes[d]!.get(c.values[d]!)!;
+    masks.forEach((mask, j) => {
+      let key = 0;
+      for (const d of mask) key += leafCodes[d]! * strides[d]!;
+      let id = ids.get(key);
+      if (id === undefined) {
+        id = keys.length;
+        ids.set(key, id);
+        keys.push(key);
+      }
+      leafSeg[i * masks.length + j] = id;
+    });
+  });
+  return { dims, codes, names, strides, keys, ids, leafSeg, masks };
+}
+
+function decode(l: Lattice, key: number): number[] {
+  // per dimension: its code in this segment (0 = any value)
+  return l.dims.map((_, d) => Math.floor(key / l.strides[d]!) % (l.codes[d]!.size + 1));
+}
+
+interface Agg {
+  n: Float64Array;
+  obs: Float64Array;
+  exp: Float64Array;
+  /** Σ expected^kappa, for the overdispersion scale */
+  ek: Float64Array;
+}
+
+/** Localizes the anomaly in a table of leaf cells. */
+export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOptions): LocalizeResult {
+  const maxDims = Math.min(o.maxDimensions ?? dims.length, dims.length);
+  const total = { n: 0, obs: 0, exp: 0 };
+  for (const c of cells) {
+    total.n += c.n;
+    total.obs += c.obs;
+    total.exp += c.exp;
+  }
+  const { phi, kappa } = o.mode === 'count' ? dispersion(cells) : { phi: 1, kappa: 1 };
+  let direction: 1 | -1 = o.direction === -1 ? -1 : 1;
+  if (o.mode === 'count' && (o.direction ?? 0) === 0) direction = total.obs >= total.exp ? 1 : -1;
+  const empty: LocalizeResult = {
+    direction,
+    set: [],
+    culprits: [],
+    total,
+    excess: 0,
+    phi,
+    kappa,
+    candidates: 0,
+  };
+  if (cells.length === 0 || dims.length === 0 || maxDims === 0) return empty;
+  // a dimension with one value localizes nothing (its segments are the whole table): leave it out
+  const keep = dims.flatMap((_, d) => (new Set(cells.map((c) => c.values[d])).size > 1 ? [d] : []));
+  if (keep.length < dims.length) {
+    const sub = localizeCells(
+      cells.map((c) => ({ ...c, values: keep.map((d) => c.values[d]!) })),
+      keep.map((d) => dims[d]!),
+      { ...o, maxDimensions: Math.min(maxDims, keep.length) },
+    );
+    return sub;
+  }
+  const l = buildLattice(cells, dims, maxDims);
+  const M = l.masks.length;
+  const S = l.keys.length;
+  // count mode: the variance of a (nearly) zero forecast is not (nearly) zero: below the 10th percentile of the
+  // positive expectations, a leaf's variance is that percentile's (no single leaf gets unbounded evidence)
+  const floor =
+    o.mode === 'count' && (o.floorQuantile ?? 0.1) > 0
+      ? (() => {
+          const pos = cells
+            .map((c) => c.exp)
+            .filter((e) => e > 0)
+            .sort((x, y) => x - y);
+          return pos.length ? pos[Math.floor(pos.length * (o.floorQuantile ?? 0.1))]! : 0;
+        })()
+      : 0;
+  const exp = Float64Array.from(cells, (c) => c.exp);
+  const ekLeaf = Float64Array.from(exp, (e) => Math.max(e, floor) ** kappa);
+
+  const aggregate = (): Agg => {
+    const a: Agg = {
+      n: new Float64Array(S),
+      obs: new Float64Array(S),
+      exp: new Float64Array(S),
+      ek: new Float64Array(S),
+    };
+    cells.forEach((c, i) => {
+      for (let j = 0; j < M; j++) {
+        const id = l.leafSeg[i * M + j]!;
+        a.n[id]! += c.n;
+        a.obs[id]! += c.obs;
+        a.exp[id]! += exp[i]!;
+        a.ek[id]! += ekLeaf[i]!;
+      }
+    });
+    return a;
+  };
+
+  // The deviation of a group of leaves in the anomaly's direction, as a log-likelihood ratio.
+  const llr = (n: number, ob: number, ex: number, ek: number): number => {
+    if (o.mode === 'rate') return direction > 0 ? binomialLlr(ob, n, n > 0 ? ex / n : 0) : 0;
+    const scale = ek > 0 ? Math.max(ex, 0) / (phi * ek) : 1 / phi;
+    return scale * (direction > 0 ? poissonLlr(ob, ex) : poissonDropLlr(ob, ex));
+  };
+  // Log-likelihood of a remainder under "it shares the anomaly of `like`" minus under "it is at its baseline".
+  const sharesAnomaly = (
+    r: { n: number; obs: number; exp: number; ek: number },
+    like: { n: number; obs: number; exp: number },
+  ): number => {
+    if (o.mode === 'rate') {
+      if (r.n <= 0 || like.n <= 0) return 0;
+      const p0 = r.exp / r.n;
+      const p1 = Math.min(p0 + Math.max(0, (like.obs - like.exp) / like.n), 1 - 1e-6);
+      return binomialLl(r.obs, r.n, p1, p0);
+    }
+    if (r.exp <= 0 || like.exp <= 0) return 0;
+    // the anomaly's effect, at most a factor of 2 either way: "moved at least that far" vs "did not move"
+    const ratio = Math.min(Math.max(like.obs / like.exp, 0.5), 2);
+    const e1 = r.exp * ratio;
+    const scale = r.ek > 0 ? r.exp / (phi * r.ek) : 1 / phi;
+    return scale * (r.obs * Math.log(e1 / r.exp) - (e1 - r.exp));
+  };
+
+  const threshold = o.threshold ?? (o.mode === 'rate' ? 10 : Math.max(12, Math.log(S)));
+  const margin = o.nestedMargin ?? 2;
+  const minShare = o.minShare ?? (o.mode === 'rate' ? 0.02 : 0);
+  const maxElements = o.maxElements ?? 10;
+
+  let a = aggregate();
+  const totalOf = () => {
+    const t = { n: total.n, obs: total.obs, exp: 0, ek: 0 };
+    for (let i = 0; i < cells.length; i++) {
+      t.exp += exp[i]!;
+      t.ek += ekLeaf[i]!;
+    }
+    return t;
+  };
+  const excessOf = (ob: number, ex: number) => direction * (ob - ex);
+  const scoreOf = (id: number, t: ReturnType<typeof totalOf>) =>
+    llr(a.n[id]!, a.obs[id]!, a.exp[id]!, a.ek[id]!) -
+    llr(t.n - a.n[id]!, t.obs - a.obs[id]!, t.exp - a.exp[id]!, t.ek - a.ek[id]!);
+  const segOf = (id: number) => ({ n: a.n[id]!, obs: a.obs[id]!, exp: a.exp[id]!, ek: a.ek[id]! });
+  const minus = (p: ReturnType<typeof segOf>, c: ReturnType<typeof segOf>) => ({
+    n: p.n - c.n,
+    obs: p.obs - c.obs,
+    exp: p.exp - c.exp,
+    ek: p.ek - c.ek,
+  });
+  const keyDims = (key: number) => decode(l, key);
+  const width = (id: number) => keyDims(l.keys[id]!).filter((c) => c > 0).length;
+  const isAncestor = (p: number, c: number) => {
+    const pc = keyDims(l.keys[p]!);
+    const cc = keyDims(l.keys[c]!);
+    return p !== c && pc.every((x, d) => x === 0 || x === cc[d]);
+  };
+  const lookup = (codes: number[]) => {
+    let key = 0;
+    codes.forEach((c, d) => {
+      key += c * l.strides[d]!;
+    });
+    return l.ids.get(key);
+  };
+  const children = (id: number): number[] => {
+    const codes = keyDims(l.keys[id]!);
+    if (codes.filter((c) => c > 0).length >= maxDims) return [];
+    const out: number[] = [];
+    codes.forEach((c, d) => {
+      if (c !== 0) return;
+      for (let v = 1; v <= l.codes[d]!.size; v++) {
+        const child = lookup(codes.map((x, i) => (i === d ? v : x)));
+        if (child !== undefined) out.push(child);
+      }
+    });
+    return out;
+  };
+  const parents = (id: number): number[] => {
+    const codes = keyDims(l.keys[id]!);
+    if (codes.filter((c) => c > 0).length <= 1) return [];
+    return codes.flatMap((c, d) => {
+      if (c === 0) return [];
+      const p = lookup(codes.map((x, i) => (i === d ? 0 : x)));
+      return p === undefined ? [] : [p];
+    });
+  };
+  /** Moves a segment to the parent or child that explains the same anomaly at the right granularity. */
+  const refine = (start: number, t: ReturnType<typeof totalOf>): number => {
+    let id = start;
+    const seen = new Set<number>([id]);
+    for (let step = 0; step < 12; step++) {
+      const self = segOf(id);
+      // broader: the part of a parent this segment leaves out shares its anomaly
+      let next: number | undefined;
+      let best = Number.NEGATIVE_INFINITY;
+      for (const p of parents(id)) {
+        const rest = minus(segOf(p), self);
+        if (sharesAnomaly(rest, self) > margin && excessOf(rest.obs, rest.exp) > 0) {
+          const s = scoreOf(p, t);
+          if (s > best) {
+            best = s;
+            next = p;
+          }
+        }
+      }
+      // narrower: a child carries the whole anomaly when what it leaves out of this segment shows no
+      // significant excess of its own and looks more like its baseline than like the child
+      if (next === undefined) {
+        for (const c of children(id)) {
+          const cs = segOf(c);
+          if (excessOf(cs.obs, cs.exp) <= 0) continue;
+          const rest = minus(self, cs);
+          if (llr(rest.n, rest.obs, rest.exp, rest.ek) < margin + 1 && sharesAnomaly(rest, cs) < 0) {
+            const s = scoreOf(c, t);
+            if (s > best) {
+              best = s;
+              next = c;
+            }
+          }
+        }
+      }
+      if (next === undefined || seen.has(next)) break;
+      seen.add(next);
+      id = next;
+    }
+    return id;
+  };
+
+  const where = (id: number): Record<string, string> => {
+    const codes = keyDims(l.keys[id]!);
+    const w: Record<string, string> = {};
+    codes.forEach((c, d) => {
+      if (c > 0) w[dims[d]!] = l.names[d]![c]!;
+    });
+    return w;
+  };
+
+  // count mode: forecast noise goes both ways (on a log scale), an anomaly one way. The largest log-ratio of a
+  // single leaf the other way is what noise alone reaches there: an element that is one leaf must go further.
+  const logRatio = (ob: number, ex: number) => direction * Math.log((ob + floor) / (ex + floor));
+  let leafMirror = Number.NEGATIVE_INFINITY;
+  if (o.mode === 'count' && (o.mirror ?? 1) > 0 && floor > 0)
+    for (const c of cells) leafMirror = Math.max(leafMirror, -logRatio(c.obs, c.exp) * (o.mirror ?? 1));
+  const t0 = totalOf();
+  const initialExcess = excessOf(t0.obs, t0.exp);
+  // every segment's excess and score before anything is explained
+  const base = { a, t: t0 };
+  const setIds: number[] = [];
+  const covered = new Uint8Array(cells.length);
+  const leafIn = (i: number, id: number) => {
+    for (let j = 0; j < M; j++) if (l.leafSeg[i * M + j] === id) return true;
+    return false;
+  };
+  for (let k = 0; k < maxElements; k++) {
+    const t = totalOf();
+    const remaining = excessOf(t.obs, t.exp);
+    let bestId = -1;
+    let bestScore = 0;
+    for (let id = 0; id < S; id++) {
+      if (a.n[id]! >= t.n && o.mode === 'rate') continue;
+      const s = scoreOf(id, t);
+      // ties (the same leaves under another name) go to the fewer dimensions
+      if (
+        s > bestScore + 1e-9 ||
+        (bestId >= 0 && Math.abs(s - bestScore) <= 1e-9 && width(id) < width(bestId))
+      ) {
+        bestScore = s;
+        bestId = id;
+      }
+    }
+    if (bestId < 0) break;
+    const id = refine(bestId, t);
+    const seg = segOf(id);
+    const ex = excessOf(seg.obs, seg.exp);
+    if (llr(seg.n, seg.obs, seg.exp, seg.ek) < threshold) break;
+    if (width(id) === dims.length && logRatio(seg.obs, seg.exp) <= leafMirror) break;
+    const scale = Math.max(remaining, initialExcess, 0);
+    if (scale > 0 && ex < minShare * scale) break;
+    if (setIds.includes(id)) break;
+    // a set that covers every leaf localizes nothing (the whole table moved)
+    let uncovered = false;
+    for (let i = 0; i < cells.length && !uncovered; i++)
+      if (!covered[i] && !leafIn(i, id) && (o.mode === 'count' || cells[i]!.n > 0)) uncovered = true;
+    if (!uncovered) break;
+    setIds.push(id);
+    // explained: its leaves are now expected at what they showed
+    for (let i = 0; i < cells.length; i++)
+      if (leafIn(i, id)) {
+        covered[i] = 1;
+        exp[i] = cells[i]!.obs;
+        ekLeaf[i] = Math.max(cells[i]!.obs, floor) ** kappa;
+      }
+    a = aggregate();
+  }
+
+  // evidence, measured against the original expectations
+  a = base.a;
+  const t = base.t;
+  const setExcess = setIds.reduce((s, id) => s + Math.max(0, excessOf(a.obs[id]!, a.exp[id]!)), 0);
+  const denominator = initialExcess > 0 ? initialExcess : setExcess;
+  const evidence = (id: number, inSet: boolean): SegmentEvidence => ({
+    where: where(id),
+    score: scoreOf(id, t),
+    llr: llr(a.n[id]!, a.obs[id]!, a.exp[id]!, a.ek[id]!),
+    n: a.n[id]!,
+    obs: a.obs[id]!,
+    exp: a.exp[id]!,
+    outside: { n: t.n - a.n[id]!, obs: t.obs - a.obs[id]!, exp: t.exp - a.exp[id]! },
+    explains: denominator > 0 ? excessOf(a.obs[id]!, a.exp[id]!) / denominator : 0,
+    inSet,
+  });
+  const set = setIds.map((id) => evidence(id, true));
+  const alternatives: Array<{ id: number; score: number }> = [];
+  for (let id = 0; id < S; id++) {
+    if (setIds.includes(id)) continue;
+    if (a.n[id]! >= t.n && o.mode === 'rate') continue;
+    const s = scoreOf(id, t);
+    if (s > 0) alternatives.push({ id, score: s });
+  }
+  alternatives.sort((x, y) => y.score - x.score || width(x.id) - width(y.id));
+  // Occam for the alternatives: a combination narrower than one already listed is left out when the part of
+  // the broader one it leaves out shares its anomaly (it says the same, less completely)
+  const listed = [...setIds];
+  const extra: number[] = [];
+  for (const x of alternatives) {
+    if (extra.length >= (o.top ?? 5)) break;
+    const self = segOf(x.id);
+    const narrower = listed.some(
+      (p) =>
+        isAncestor(p, x.id) &&
+        (sharesAnomaly(minus(segOf(p), self), self) > -margin || segOf(p).n === self.n),
+    );
+    if (narrower) continue;
+    listed.push(x.id);
+    extra.push(x.id);
+  }
+  const culprits = [...set, ...extra.map((id) => evidence(id, false))];
+  return {
+    direction,
+    set,
+    culprits,
+    total: { n: t.n, obs: t.obs, exp: t.exp },
+    excess: denominator,
+    phi,
+    kappa,
+    candidates: S,
+  };
+}
+
+// ---- detection -------------------------------------------------------------------------------------------
+
+export interface SeriesPoint {
+  t: number;
+  n: number;
+  bad: number;
+}
+
+export interface ChangePoint {
+  /** index of the first anomalous point */
+  k: number;
+  z: number;
+  /** baseline rate (or mean per point, for volume) and window rate */
+  p0: number;
+  pw: number;
+}
+
+/**
+ * Change-point scan of one series (points in time order, ending at the moment diagnosed): for each onset k
+ * (at least `minBaseline` points before it), the binomial (or Poisson, `volume`) excess of points k.. over the
+ * rate of the points before k, as a z-score; the best onset wins. Prefix sums: linear in the series length.
+ */
+export function changePoint(points: SeriesPoint[], volume = false, minBaseline = 3): ChangePoint | undefined {
+  const N = points.length;
+  const cn = new Float64Array(N + 1);
+  const cb = new Float64Array(N + 1);
+  for (let i = 0; i < N; i++) {
+    cn[i + 1] = cn[i]! + points[i]!.n;
+    cb[i + 1] = cb[i]! + points[i]!.bad;
+  }
+  let best: ChangePoint | undefined;
+  for (let k = Math.max(1, minBaseline); k < N; k++) {
+    let z: number;
+    let p0: number;
+    let pw: number;
+    if (volume) {
+      const mean = cn[k]! / k;
+      const observed = cn[N]! - cn[k]!;
+      const expected = mean * (N - k);
+      z = (observed - expected) / Math.sqrt(Math.max(expected, 1));
+      p0 = mean;
+      pw = observed / (N - k);
+    } else {
+      const nb = cn[k]!;
+      const eb = cb[k]!;
+      const nw = cn[N]! - nb;
+      const ew = cb[N]! - eb;
+      if (nb <= 0 || nw <= 0) continue;
+      p0 = Math.max((eb + 0.5) / (nb + 1), 0.001); // never assume a perfect baseline
+      pw = ew / nw;
+      // two-sample: a baseline of a few minutes is itself uncertain (its noise must not pass for an onset)
+      const pooled = Math.max((eb + ew + 0.5) / (nb + nw + 1), 0.001);
+      z = (pw - p0) / Math.sqrt(pooled * (1 - pooled) * (1 / nw + 1 / nb));
+    }
+    if (!best || z > best.z) best = { k, z, p0, pw };
+  }
+  return best;
+}
+
+export interface Detected extends ChangePoint {
+  /** where the change was found: the whole series, or one segment */
+  series: 'total' | Record<string, string>;
+}
+
+export interface DetectOptions {
+  /** change-point z-score that counts for the total (default 5); a segment needs one more */
+  minZ?: number;
+  /** smallest rise of the rate that counts for the total (default 0.005); a segment needs five times it */
+  minExcess?: number;
+  /** volume (Poisson) instead of a rate; segments are then not scanned */
+  volume?: boolean;
+  /** smallest history before an onset, in points (default 3) */
+  minBaseline?: number;
+}
+
+/**
+ * An anomaly in a series ending at its last point: a change point of the total, else of one segment (a
+ * problem confined to a small segment moves the total little). A segment's change must be larger, since many
+ * are tried: z ≥ minZ + 1, five times the rise, and at least ten excess bad events.
+ */
+export function detectSeries(
+  total: SeriesPoint[],
+  segments: Array<{ where: Record<string, string>; points: SeriesPoint[] }>,
+  o: DetectOptions = {},
+): Detected | undefined {
+  const minZ = o.minZ ?? 5;
+  const minExcess = o.minExcess ?? 0.005;
+  const cp = changePoint(total, o.volume ?? false, o.minBaseline ?? 3);
+  if (cp && cp.z >= minZ && (o.volume ? cp.pw >= cp.p0 * 1.5 : cp.pw - cp.p0 >= minExcess))
+    return { ...cp, series: 'total' };
+  if (o.volume) return undefined;
+  let best: Detected | undefined;
+  for (const sgm of segments) {
+    const pts = sgm.points;
+    const c = changePoint(pts, false, o.minBaseline ?? 3);
+    if (!c || c.z < minZ + 1 || c.pw - c.p0 < 5 * minExcess) continue;
+    let nw = 0;
+    let bw = 0;
+    for (let i = c.k; i < pts.length; i++) {
+      nw += pts[i]!.n;
+      bw += pts[i]!.bad;
+    }
+    if (bw - nw * c.p0 < 10) continue;
+    if (!best || c.z > best.z) best = { ...c, series: sgm.where };
+  }
+  return best;
+}
