@@ -72,17 +72,24 @@ function python() {
   return py;
 }
 
+/**
+ * @typedef {{ tp?: number; fp?: number; fn?: number; error?: string }} FileResult
+ * @typedef {{ method: string; tp: number; fp: number; fn: number; f1: number; files: number; errors: number; seconds: number }} Scored
+ */
+
+/** @param {string} text @returns {FileResult[]} */
 function jsonl(text) {
   return text
     .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l));
+    .filter((/** @type {string} */ l) => l.startsWith('{'))
+    .map((/** @type {string} */ l) => JSON.parse(l));
 }
 
+/** @param {FileResult[]} results */
 function micro(results) {
   const s = results.reduce(
     (a, r) => ({ tp: a.tp + (r.tp ?? 0), fp: a.fp + (r.fp ?? 0), fn: a.fn + (r.fn ?? 0) }),
-    { tp: 0, fp: 0, fn: 0 },
+    /** @type {{ tp: number; fp: number; fn: number }} */ ({ tp: 0, fp: 0, fn: 0 }),
   );
   return { ...s, f1: (2 * s.tp) / Math.max(1, 2 * s.tp + s.fp + s.fn) };
 }
@@ -112,6 +119,7 @@ export default async function () {
       .sort()
       .slice(0, files);
     const slow = all.slice(0, slowFiles);
+    /** @type {(subset: string[], method: string, run: (subset: string[]) => FileResult[]) => Scored} */
     const score = (subset, method, run) => {
       const t = Date.now();
       const results = run(subset);
@@ -120,7 +128,7 @@ export default async function () {
       return { method, ...m, files: subset.length, errors, seconds: (Date.now() - t) / 1000 };
     };
     // ours: predictions from Node, scored by the reference scorer
-    const ours = (subset) => {
+    const ours = (/** @type {string[]} */ subset) => {
       const out = spawnSync('node', [join(here, 'ours.mjs'), root, name, '--only', subset.join(',')], {
         encoding: 'utf8',
         maxBuffer: 64 * 1024 * 1024,
@@ -134,7 +142,7 @@ export default async function () {
       if (scored.status !== 0) throw new Error(`scoring failed: ${scored.stderr}`);
       return jsonl(scored.stdout);
     };
-    const reference = (algorithm) => (subset) => {
+    const reference = (/** @type {string} */ algorithm) => (/** @type {string[]} */ subset) => {
       const out = spawnSync(
         py,
         [
@@ -156,10 +164,10 @@ export default async function () {
     const all_ = [score(all, 'mp-otel', ours), ...FAST.map((a) => score(all, a, reference(a)))];
     const slow_ =
       slowFiles > 0 ? [score(slow, 'mp-otel', ours), ...SLOW.map((a) => score(slow, a, reference(a)))] : [];
-    for (const [group, list] of [
+    for (const [group, list] of /** @type {Array<[string, Scored[]]>} */ ([
       [`${name}, first ${all.length} files`, all_],
       [`${name}, first ${slow.length} files`, slow_],
-    ]) {
+    ])) {
       if (list.length === 0) continue;
       const best = list.filter((r) => r.method !== 'mp-otel').sort((x, y) => y.f1 - x.f1)[0];
       for (const r of list) {
@@ -171,8 +179,8 @@ export default async function () {
           case: `${group}: ${r.method}`,
           value: r.f1,
           unit: 'F1',
-          baseline: r.method === 'mp-otel' ? best.f1 : undefined,
-          note: `TP ${r.tp} FP ${r.fp} FN ${r.fn}; ${r.seconds.toFixed(0)} s${r.errors ? `; ${r.errors} of ${r.files} files timed out (${timeout} s) or failed` : ''}${r.method === 'mp-otel' ? `; baseline = best reference (${best.method})` : ''}`,
+          baseline: r.method === 'mp-otel' ? best?.f1 : undefined,
+          note: `TP ${r.tp} FP ${r.fp} FN ${r.fn}; ${r.seconds.toFixed(0)} s${r.errors ? `; ${r.errors} of ${r.files} files timed out (${timeout} s) or failed` : ''}${r.method === 'mp-otel' ? `; baseline = best reference (${best?.method})` : ''}`,
         });
       }
     }

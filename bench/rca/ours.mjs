@@ -6,27 +6,30 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localizeCells } from '@mp-otel/diagnose';
 
+/** @param {string} text */
 export function readRiskLocCsv(text) {
   const lines = text.split('\n');
-  const header = lines[0].trim().split(',');
+  const header = (lines[0] ?? '').trim().split(',');
   const ri = header.indexOf('real');
   const pi = header.indexOf('predict');
-  const dimIdx = header.map((_, i) => i).filter((i) => i !== ri && i !== pi);
+  const dimIdx = header.map((_, /** @type {number} */ i) => i).filter((i) => i !== ri && i !== pi);
   // the reference code sorts the attributes by name; the order does not change a set
-  const dims = dimIdx.map((i) => header[i]);
+  const dims = dimIdx.map((i) => header[i] ?? '');
+  /** @type {Array<{ values: string[]; n: number; obs: number; exp: number }>} */
   const cells = [];
   for (let l = 1; l < lines.length; l++) {
-    const line = lines[l].trim();
+    const line = (lines[l] ?? '').trim();
     if (!line) continue;
     const f = line.split(',');
     const real = Number(f[ri]);
     const predict = Number(f[pi]);
-    cells.push({ values: dimIdx.map((i) => f[i]), n: predict, obs: real, exp: predict });
+    cells.push({ values: dimIdx.map((i) => f[i] ?? ''), n: predict, obs: real, exp: predict });
   }
   return { dims, cells };
 }
 
 /** The set as the reference code's strings: "dim=value&dim=value", each element's pairs sorted. */
+/** @param {Array<{ where: Record<string, string> }>} set */
 export function predictionStrings(set) {
   return set.map((s) =>
     Object.entries(s.where)
@@ -36,6 +39,7 @@ export function predictionStrings(set) {
   );
 }
 
+/** @param {string} path */
 export function localizeFile(path) {
   const { dims, cells } = readRiskLocCsv(readFileSync(path, 'utf8'));
   const r = localizeCells(cells, dims, { mode: 'count', maxDimensions: dims.length });
@@ -43,9 +47,10 @@ export function localizeFile(path) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [dataDir, dataset, ...opts] = process.argv.slice(2);
+  const [dataDir = '.', dataset = '', ...opts] = process.argv.slice(2);
   const dir = join(dataDir, dataset);
-  const flag = (name) => (opts.includes(name) ? opts[opts.indexOf(name) + 1] : undefined);
+  const flag = (/** @type {string} */ name) =>
+    opts.includes(name) ? opts[opts.indexOf(name) + 1] : undefined;
   let files =
     flag('--only')?.split(',') ??
     readdirSync(dir)
