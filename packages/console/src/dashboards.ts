@@ -2,8 +2,14 @@
 // writes to grafana/dashboards/), their variable and panel queries expanded by the project's macro expander
 // (the grafana-clickhouse-datasource pipeline, every variable value percent-encoded) and run in-process.
 import type { Catalog } from '@mp-otel/contracts';
-import { buildDashboards, defaultIntervalMs, expandQuery, type VariableValue } from '@mp-otel/grafana';
-import { HttpError, parseRange, relative } from './http-error.js';
+import {
+  buildDashboards,
+  defaultIntervalMs,
+  expandQuery,
+  relativeMs,
+  type VariableValue,
+} from '@mp-otel/grafana';
+import { HttpError, parseRange } from './http-error.js';
 import type { QueryOutput, StoreReader } from './store-client.js';
 
 type Json = Record<string, unknown>;
@@ -141,7 +147,7 @@ export class Dashboards {
     const p = (d.panels ?? []).find((x) => x.id === panelId);
     if (!p) throw new HttpError(404, `dashboard ${uid} has no panel ${panelId}`);
     const dash = parseRange(q, now, d.time?.from ?? 'now-6h');
-    const range = p.timeFrom ? { from: dash.to - relative(p.timeFrom), to: dash.to } : dash;
+    const range = p.timeFrom ? { from: dash.to - relativeMs(p.timeFrom), to: dash.to } : dash;
     const vars = this.variables(d, q);
     const targets: TargetResult[] = [];
     for (const t of p.targets ?? []) {

@@ -1,3 +1,5 @@
+import { relativeMs } from '@mp-otel/grafana';
+
 /** An error answered with its status and message (4xx: the request was wrong; never a 500 for input). */
 export class HttpError extends Error {
   constructor(
@@ -9,25 +11,15 @@ export class HttpError extends Error {
   }
 }
 
-const UNIT_MS: Record<string, number> = {
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-  M: 2_592_000_000,
-  y: 31_536_000_000,
-};
-
 /** Longest range a request may ask for (bounded cost). */
-export const MAX_RANGE_MS = 400 * UNIT_MS.d!;
+export const MAX_RANGE_MS = relativeMs('400d');
 
 /** A time as Grafana's URLs write it: `now`, `now-6h`, epoch milliseconds. */
 export function parseTime(value: string | null | undefined, now: number, fallback: number): number {
   if (value === null || value === undefined || value === '') return fallback;
   if (value === 'now') return now;
   const rel = /^now-(\d{1,6})([smhdwMy])$/.exec(value);
-  if (rel) return now - Number(rel[1]) * UNIT_MS[rel[2]!]!;
+  if (rel) return now - relativeMs(value);
   if (/^\d{10,16}$/.test(value)) return Number(value);
   throw new HttpError(
     400,
@@ -41,17 +33,10 @@ export function parseRange(
   defaultFrom: string,
 ): { from: number; to: number } {
   const to = parseTime(q.get('to'), now, now);
-  const from = parseTime(q.get('from'), to, parseTime(defaultFrom, to, to - UNIT_MS.h! * 6));
+  const from = parseTime(q.get('from'), to, parseTime(defaultFrom, to, to - relativeMs('6h')));
   if (!(from < to)) throw new HttpError(400, 'the time range is empty: from must be before to');
   if (to - from > MAX_RANGE_MS) throw new HttpError(400, 'the time range is longer than 400 days');
   return { from, to };
-}
-
-/** Milliseconds of a relative time: '15m', 'now-6h', '7d'. */
-export function relative(s: string): number {
-  const m = /^(?:now-)?(\d+)([smhdwMy])$/.exec(s.trim());
-  if (!m) throw new Error(`unsupported relative time ${JSON.stringify(s)}`);
-  return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
 /** A text parameter, bounded in length. */

@@ -14,6 +14,7 @@ import {
   EVENT_CAPS,
   formatDouble,
   inWindow,
+  limitAttributes,
   OTHER_CAPS,
   RESOURCE_CAPS,
   type RowContext,
@@ -184,20 +185,7 @@ function cap(list: Attr[], caps: Caps): Attr[] {
       no('duplicate or integer-like key');
     seen.add(a.key);
   }
-  let kept = list;
-  if (list.length > caps.max) {
-    const prio = caps.priority;
-    let count = 0;
-    if (prio) for (const a of list) if (prio.has(a.key)) count++;
-    kept = [];
-    for (const a of list) {
-      if (prio?.has(a.key)) kept.push(a);
-      else if (count < caps.max) {
-        count++;
-        kept.push(a);
-      }
-    }
-  }
+  const kept = limitAttributes(list, caps);
   return kept.map((a) => (a.str ? { ...a, value: truncateUtf8(a.value, caps.valueBytes) } : a));
 }
 

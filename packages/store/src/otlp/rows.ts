@@ -176,30 +176,34 @@ export const OTHER_CAPS: Caps = { max: EXTRA_CAPS.otherAttributes, valueBytes: E
  * OTTL limit() keeps the priority keys plus the first others in order up to `max`; truncate_all() cuts
  * string values (only strings) to `valueBytes` (here on a character boundary).
  */
+/**
+ * OTTL limit(attrs, max, priority): the priority keys present, plus the first others in order until `max`
+ * are kept (the list itself when it is within `max`). The one implementation every decoder path uses.
+ */
+export function limitAttributes<T extends { key?: string }>(list: T[], caps: Caps): T[] {
+  if (list.length <= caps.max) return list;
+  const prio = caps.priority;
+  let count = 0;
+  if (prio) {
+    const present = new Set<string>();
+    for (const kv of list) if (prio.has(kv.key ?? '')) present.add(kv.key ?? '');
+    count = present.size;
+  }
+  const kept: T[] = [];
+  for (const kv of list) {
+    if (prio?.has(kv.key ?? '')) kept.push(kv);
+    else if (count < caps.max) {
+      count++;
+      kept.push(kv);
+    }
+  }
+  return kept;
+}
+
 export function attrsToMap(attrs: Msg[] | undefined, caps: Caps = OTHER_CAPS): Record<string, string> {
   // no prototype: a "__proto__" key is an attribute like any other
   const out: Record<string, string> = Object.create(null);
-  const list: Msg[] = attrs ?? [];
-  let keep: ((kv: Msg) => boolean) | undefined;
-  if (list.length > caps.max) {
-    const prio = caps.priority;
-    let count = 0;
-    if (prio) {
-      const present = new Set<string>();
-      for (const kv of list) if (prio.has(kv.key)) present.add(kv.key);
-      count = present.size;
-    }
-    keep = (kv) => {
-      if (prio?.has(kv.key)) return true;
-      if (count < caps.max) {
-        count++;
-        return true;
-      }
-      return false;
-    };
-  }
-  for (const kv of list) {
-    if (keep && !keep(kv)) continue;
+  for (const kv of limitAttributes(attrs ?? [], caps)) {
     const v = kv.value;
     out[kv.key ?? ''] =
       v?.value === 'stringValue' ? truncateUtf8(v.stringValue, caps.valueBytes) : anyValueToString(v);

@@ -13,6 +13,7 @@ import {
   EVENT_CAPS,
   formatDouble,
   inWindow,
+  limitAttributes,
   OTHER_CAPS,
   RESOURCE_CAPS,
   type RowContext,
@@ -251,20 +252,7 @@ function capAttrs(w: Wire, list: Attr[], caps: Caps, seen: Set<string>): Attr[] 
       seen.add(a.key);
     }
   }
-  let kept = list;
-  if (list.length > caps.max) {
-    const prio = caps.priority;
-    let count = 0;
-    if (prio) for (const a of list) if (prio.has(a.key)) count++;
-    kept = [];
-    for (const a of list) {
-      if (prio?.has(a.key)) kept.push(a);
-      else if (count < caps.max) {
-        count++;
-        kept.push(a);
-      }
-    }
-  }
+  const kept = limitAttributes(list, caps);
   for (const a of kept) {
     if (a.vs >= 0 && a.ve - a.vs > caps.valueBytes) {
       // cut at the byte limit, back to the start of a character
