@@ -34,6 +34,8 @@ import {
   kv,
   newSpanId,
   newTraceId,
+  removeTempFiles,
+  tempFile,
 } from '../src/collector.js';
 import {
   dockerfileSteps,
@@ -176,6 +178,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     await kong?.close();
     await db?.close();
     await ch?.close();
+    removeTempFiles();
     await store?.close();
     for (const d of [reused ? '' : clone, dataDir, imagesDir])
       if (d) rmSync(d, { recursive: true, force: true });
@@ -337,7 +340,17 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     expect(config).toBe(join(clone, 'collector', 'config.yaml'));
     expect(s.command).toEqual(['--config=/etc/mp-otel/config.yaml', FEATURE_GATES]);
     const r = runCommand(
-      [collectorBinary, `--config=${config}`, FEATURE_GATES],
+      [
+        collectorBinary,
+        `--config=${config}`,
+        // the collector's own metrics listen on localhost:8888 by default: inside its container that is
+        // its own; on this shared machine another collector may hold it, so that port is mapped too
+        `--config=${tempFile(
+          'metrics-port.yaml',
+          `service:\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: ${await freePort()}\n`,
+        )}`,
+        FEATURE_GATES,
+      ],
       {
         ...env,
         MP_OTEL_GEOIP_DB: geoTestDb, // the compose default mount
