@@ -10,7 +10,8 @@ import { alertRules, generatedFiles } from '@mp-otel/grafana';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { renderConfig } from '../src/collector-config.js';
-import { buildKongConfig, renderKongYml } from '../src/kong.js';
+import { buildKongConfig, renderKongYml, TELEMETRY_ROUTE } from '../src/kong.js';
+import { checkKongConfig } from './kong-rules.js';
 
 const EVERY_FIELD = `
 version: 1
@@ -73,12 +74,14 @@ describe.each([
 ])('a catalog with %s', (_label, text) => {
   const catalog: Catalog = parseCatalog(text);
 
-  it('Kong: one route per proxied catalog route, each path an anchored regex matching a concrete request', () => {
+  it("Kong: passes Kong 3.9's rules; one route per proxied catalog route (+ telemetry when apps have keys), each path an anchored regex matching a concrete request", () => {
     const doc = parse(renderKongYml(catalog));
     expect(doc).toEqual(JSON.parse(JSON.stringify(buildKongConfig(catalog))));
+    expect(checkKongConfig(doc)).toEqual([]);
     const routes = doc.services.flatMap((s: { routes: { name: string; paths: string[] }[] }) => s.routes);
     const proxied = catalog.routes.filter((r) => r.service);
-    expect(routes.map((r: { name: string }) => r.name).sort()).toEqual(proxied.map((r) => r.name).sort());
+    const expected = [...proxied.map((r) => r.name), ...(catalog.apps?.length ? [TELEMETRY_ROUTE] : [])];
+    expect(routes.map((r: { name: string }) => r.name).sort()).toEqual(expected.sort());
     for (const r of proxied) {
       const kong = routes.find((k: { name: string }) => k.name === r.name);
       const rx = new RegExp(`^${kong.paths[0].slice(1)}`);
