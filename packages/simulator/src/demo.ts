@@ -71,52 +71,72 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   );
 
   // Each simulated minute: the overview of the minute before last (its telemetry has landed by then),
-  // the alert rules, and — once a rule fires — the diagnosis.
-  const onMinute = async (minuteStartMs: number) => {
-    if (busy) return; // a slow minute is skipped rather than queued
+  // the alert rules, and — once a rule fires — the diagnosis. On a busy machine a report can take longer
+  // than a simulated minute: the minutes that passed meanwhile are reported afterwards, in order, each as
+  // of its own time (every query takes that minute as "now"), so the output does not depend on the load.
+  let nextMinuteMs: number | undefined;
+  let latestMinuteMs = 0;
+  let reporting: Promise<void> = Promise.resolve();
+  const onMinute = (minuteStartMs: number): Promise<void> => {
+    latestMinuteMs = Math.max(latestMinuteMs, minuteStartMs);
+    if (busy) return reporting; // the running report catches this minute up when it ends
     busy = true;
-    try {
-      await store.flush();
-      const shown = Math.floor(minuteStartMs / 60_000) * 60_000 - 2 * 60_000; // a whole cube minute
-      const rs = (await (
-        await store.client.query({
-          query: `SELECT Route AS route, sum(Requests) AS n, sum(Errors) AS e,
-                         quantilesTDigestWeightedMerge(0.5, 0.9, 0.95, 0.99)(LatencyMs)[4] AS p99
-                    FROM ${store.database}.mp_sli_1m
-                   WHERE Layer = 'client' AND Minute = toDateTime({m:UInt32}) GROUP BY Route`,
-          query_params: { m: Math.floor(shown / 1000) },
-          format: 'JSONEachRow',
-        })
-      ).json()) as Array<{ route: string; n: number; e: number; p99: number }>;
-      const cell = (route: string) => {
-        const r = rs.find((x) => x.route === route);
-        if (!r || Number(r.n) === 0) return `${'—'.padStart(5)}  ${''.padStart(6)}  ${''.padStart(6)}`;
-        return `${String(Math.round(Number(r.n))).padStart(5)}  ${pct(Number(r.e) / Number(r.n))}  ${`${Math.round(Number(r.p99))}ms`.padStart(6)}`;
-      };
-      const firing = o.alerts ? (await o.alerts(minuteStartMs)).filter((a) => a.firing) : [];
-      print(
-        `  ${hhmm(minuteStartMs)}  ${hhmm(shown)}    ${cell('upload.image')}          ${cell('download.image')}   ${firing.map((a) => a.rule).join(', ') || '—'}`,
-      );
-      if (firing.length > 0 && !alert) {
-        alert = { rule: firing[0]!.rule, atMs: minuteStartMs };
-        const a = firing[0]!;
-        print(`\n  ALERT FIRING at ${hhmm(minuteStartMs)}: ${a.text ?? a.rule}`);
-      }
-      if (alert && !named) {
-        const d = await diagnose({ ...q, at: minuteStartMs });
-        if (d.culprits[0]) {
-          named = { atMs: minuteStartMs, d };
-          print(`  diagnose at ${hhmm(minuteStartMs)} (${d.elapsedMs} ms):`);
-          for (const line of formatDiagnosis(d).split('\n')) print(`    ${line}`);
-          print('');
+    reporting = (async () => {
+      try {
+        for (;;) {
+          const m = nextMinuteMs ?? minuteStartMs;
+          await reportMinute(m).catch((err: Error) =>
+            print(`  ${hhmm(m)}  (the report of this minute failed: ${err.message})`),
+          );
+          nextMinuteMs = m + 60_000;
+          if (nextMinuteMs > latestMinuteMs) break;
         }
+      } finally {
+        busy = false;
       }
-    } finally {
-      busy = false;
+    })();
+    return reporting;
+  };
+  const reportMinute = async (minuteStartMs: number) => {
+    await store.flush();
+    const shown = Math.floor(minuteStartMs / 60_000) * 60_000 - 2 * 60_000; // a whole cube minute
+    const rs = (await (
+      await store.client.query({
+        query: `SELECT Route AS route, sum(Requests) AS n, sum(Errors) AS e,
+                       quantilesTDigestWeightedMerge(0.5, 0.9, 0.95, 0.99)(LatencyMs)[4] AS p99
+                  FROM ${store.database}.mp_sli_1m
+                 WHERE Layer = 'client' AND Minute = toDateTime({m:UInt32}) GROUP BY Route`,
+        query_params: { m: Math.floor(shown / 1000) },
+        format: 'JSONEachRow',
+      })
+    ).json()) as Array<{ route: string; n: number; e: number; p99: number }>;
+    const cell = (route: string) => {
+      const r = rs.find((x) => x.route === route);
+      if (!r || Number(r.n) === 0) return `${'—'.padStart(5)}  ${''.padStart(6)}  ${''.padStart(6)}`;
+      return `${String(Math.round(Number(r.n))).padStart(5)}  ${pct(Number(r.e) / Number(r.n))}  ${`${Math.round(Number(r.p99))}ms`.padStart(6)}`;
+    };
+    const firing = o.alerts ? (await o.alerts(minuteStartMs)).filter((a) => a.firing) : [];
+    print(
+      `  ${hhmm(minuteStartMs)}  ${hhmm(shown)}    ${cell('upload.image')}          ${cell('download.image')}   ${firing.map((a) => a.rule).join(', ') || '—'}`,
+    );
+    if (firing.length > 0 && !alert) {
+      alert = { rule: firing[0]!.rule, atMs: minuteStartMs };
+      const a = firing[0]!;
+      print(`\n  ALERT FIRING at ${hhmm(minuteStartMs)}: ${a.text ?? a.rule}`);
+    }
+    if (alert && !named) {
+      const d = await diagnose({ ...q, at: minuteStartMs });
+      if (d.culprits[0]) {
+        named = { atMs: minuteStartMs, d };
+        print(`  diagnose at ${hhmm(minuteStartMs)} (${d.elapsedMs} ms):`);
+        for (const line of formatDiagnosis(d).split('\n')) print(`    ${line}`);
+        print('');
+      }
     }
   };
 
   const sim = await simulate(scenario, { otlpUrl: store.otlpUrl, ipRanges: o.ipRanges, onMinute });
+  await reporting; // the minutes still being reported, before the summary
   await store.flush();
   const fault = sim.faults[0];
   const final = await diagnose(q);
