@@ -307,14 +307,17 @@ describe('the console on the seed replay, in Chromium', () => {
     await page.waitForSelector('.results[data-state="ok"]');
     const group = page.locator('tr.exception-group', { hasText: '图片上传失败' });
     const cells = await group.locator('td').allTextContents();
-    expect(cells.slice(0, 4)).toEqual([
+    expect(cells.slice(0, 5)).toEqual([
       'TypeError',
       '图片上传失败 cannot read properties of undefined',
+      // where it was thrown: the minified first frame (no source map uploaded for this release)
+      'at upload (app-service.js:1:2345)',
       '6',
       '2',
     ]);
-    expect(cells[6]).toBe('1');
-    expect(cells[7]).toBe('ios 3.5.0');
+    expect(await group.locator('td.location').getAttribute('data-symbolicated')).toBe('false');
+    expect(cells[7]).toBe('1');
+    expect(cells[8]).toBe('ios 3.5.0');
     await group.locator('a.trace-link').click();
     await page.waitForURL(`**/trace/${traceId}`);
     await page.waitForSelector('.wf-row');
