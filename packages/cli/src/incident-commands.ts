@@ -3,15 +3,15 @@
 // repository), on the embedded store (--data-dir, started in-process) or on any ClickHouse over HTTP (--url).
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { startConsole } from '@mp-otel/console';
 import { loadCatalog } from '@mp-otel/contracts';
 import { diagnose, formatDiagnosis, type Kpi, renderReport } from '@mp-otel/diagnose';
 import { evaluateAlerts, formatAlerts } from '@mp-otel/grafana';
 import { defaultCatalogPath, type Embedded, readIp2Region, startEmbedded } from '@mp-otel/store';
 import { withTermination } from './children.js';
-import { clientAuth } from './credentials.js';
 import { choiceFlag, portFlag, UsageError } from './flags.js';
+import { openStore } from './open-store.js';
 
 /** The simulator is dev tooling, installed with the repository (not a dependency of the published CLI). */
 async function simulator(): Promise<typeof import('@mp-otel/simulator')> {
@@ -91,24 +91,6 @@ async function requireData(store: { client: ClickHouseClient; database: string }
 
 function ipRanges() {
   return [...readIp2Region()].filter((r) => r.carrier && r.province);
-}
-
-/** A store to query: the embedded one on --data-dir, or a ClickHouse at --url. */
-async function openStore(v: IncidentArgs, database: string) {
-  if (v['data-dir'] || !v.url) {
-    const emb = await startEmbedded({
-      dataDir: v['data-dir'],
-      otlpPort: 0,
-      httpPort: 0,
-      catalog: false,
-      geo: false,
-      log: () => {},
-    });
-    return { client: emb.client, database: emb.database, close: () => emb.close() };
-  }
-  const auth = clientAuth({ user: v.user, password: v.password, url: v.url, role: 'reader' });
-  const client = createClient({ url: v.url, username: auth.username, password: auth.password });
-  return { client, database, close: () => client.close() };
 }
 
 export async function incidentCommand(cmd: string, v: IncidentArgs, database: string): Promise<number> {

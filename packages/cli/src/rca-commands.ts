@@ -1,7 +1,6 @@
 // mp-otel rca: diagnosis on any leaf table (a CSV file, or a ClickHouse table), through @mp-otel/diagnose's
 // shared core. Input errors exit with code 2 and a message (the CLI's 4xx); nothing else is printed then.
 import { readFileSync, statSync } from 'node:fs';
-import { createClient } from '@clickhouse/client';
 import {
   formatRca,
   LEAF_LIMITS,
@@ -11,7 +10,7 @@ import {
   rcaLeafTable,
   readLeafTable,
 } from '@mp-otel/diagnose';
-import { startEmbedded } from '@mp-otel/store';
+import { openStore } from './open-store.js';
 
 export const RCA_USAGE = `  mp-otel rca --csv FILE --time COL --bad COL --total COL [--dims A,B,…] [--at UNIX_SECONDS] [--json]
   mp-otel rca --table [DB.]TABLE --time COL --bad COL --total COL [--dims A,B,…] [--at UNIX_SECONDS] [--json]
@@ -62,26 +61,11 @@ async function load(v: RcaArgs, database: string, at: number | undefined): Promi
     return parseLeafCsv(readFileSync(v.csv, 'utf8'), cols);
   }
   const table = need(v.table, '--csv FILE or --table TABLE');
-  if (v['data-dir'] || !v.url) {
-    const emb = await startEmbedded({
-      dataDir: v['data-dir'],
-      otlpPort: 0,
-      httpPort: 0,
-      catalog: false,
-      geo: false,
-      log: () => {},
-    });
-    try {
-      return await readLeafTable({ client: emb.client, database: emb.database, table, at, ...cols });
-    } finally {
-      await emb.close();
-    }
-  }
-  const client = createClient({ url: v.url, username: v.user ?? 'default', password: v.password ?? '' });
+  const store = await openStore(v, database);
   try {
-    return await readLeafTable({ client, database, table, at, ...cols });
+    return await readLeafTable({ client: store.client, database: store.database, table, at, ...cols });
   } finally {
-    await client.close();
+    await store.close();
   }
 }
 
