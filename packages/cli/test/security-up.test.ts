@@ -11,10 +11,9 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, waitFor } from '@mp-otel/devkit';
+import { rawRequest, repoRoot, waitFor } from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childPids } from '../src/children.js';
 
@@ -45,22 +44,10 @@ function cli(args: string[], opts: { cwd?: string } = {}) {
   });
 }
 
-function rawPost(url: string, headers: Record<string, string>, body: string) {
-  const u = new URL(url);
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(
-      { host: u.hostname, port: Number(u.port), method: 'POST', path: '/', headers },
-      (res) => {
-        let t = '';
-        res.on('data', (c) => {
-          t += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: t }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/** A POST to the endpoint's root with headers as given (Host, Origin), answered as { status, text }. */
+async function rawPost(url: string, headers: Record<string, string>, body: string) {
+  const r = await rawRequest(new URL('/', url).href, { method: 'POST', headers, body });
+  return { status: r.status, text: r.body };
 }
 
 describe('mp-otel up: the SQL endpoint of the real process', () => {

@@ -4,10 +4,10 @@
 // incident names the culprit; an exemplar opens its trace with the client span parent of the backend span;
 // the trace search finds traces by fingerprint dimension and by trace id; hostile values stay data.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GrafanaDashboard } from '@mp-otel/console';
+import { rawRequest } from '@mp-otel/devkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, type Seeded, seeded, until } from './fixture.js';
@@ -68,15 +68,7 @@ function colours(page: Page, png: Buffer): Promise<number> {
 }
 
 function raw(path: string, headers: Record<string, string> = {}, method = 'GET') {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(`${s.con.url}${path}`, { method, headers }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return rawRequest(`${s.con.url}${path}`, { method, headers });
 }
 
 beforeAll(async () => {

@@ -2,10 +2,11 @@
 // anyone"), each against the real server in-process (chDB + the HTTP front on 127.0.0.1): one test per
 // finding, each failing if the hole came back.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseError, createClient } from '@clickhouse/client';
+import { rawRequest } from '@mp-otel/devkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREDENTIALS_FILE, type Credential, type Role } from '../src/index.js';
@@ -62,22 +63,9 @@ async function sql(
 }
 
 /** Raw HTTP (fetch cannot set Host): for DNS-rebinding and Origin checks. */
-function raw(headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
-  const u = new URL(emb.clickhouseUrl);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: u.hostname, port: Number(u.port), method: 'POST', path: '/', headers },
-      (res) => {
-        let t = '';
-        res.on('data', (c) => {
-          t += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: t }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function raw(headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
+  const r = await rawRequest(new URL('/', emb.clickhouseUrl).href, { method: 'POST', headers, body });
+  return { status: r.status, text: r.body };
 }
 
 describe('credentials on the SQL endpoint', () => {
