@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { type Embedded, type EmbeddedOptions, startEmbedded } from '../src/index.js';
+import { decodeJson, type Embedded, type EmbeddedOptions, requestType, startEmbedded } from '../src/index.js';
 
 export async function embedded(opts: EmbeddedOptions = {}): Promise<Embedded & { dispose(): Promise<void> }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'mp-otel-test-'));
@@ -55,4 +55,20 @@ let seq = 0;
 export function hexId(bytes: number): string {
   seq++;
   return (seq.toString(16) + Math.random().toString(16).slice(2) + '0'.repeat(40)).slice(0, bytes * 2);
+}
+
+/** An OTLP/protobuf traces request: `n` SERVER spans of `service`, each with its own ids, dated now. */
+export function protobufTraces(service: string, n: number): Uint8Array {
+  const t = nowNs();
+  const spans = Array.from({ length: n }, (_, i) => ({
+    traceId: hexId(16),
+    spanId: hexId(8),
+    name: `s${i}`,
+    kind: 2,
+    startTimeUnixNano: String(t),
+    endTimeUnixNano: String(t + 1000n),
+  }));
+  return requestType('traces')
+    .encode(decodeJson('traces', Buffer.from(tracesJson({ 'service.name': service }, spans))))
+    .finish();
 }

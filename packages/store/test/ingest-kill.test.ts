@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@mp-otel/devkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeJson, requestType } from '../src/index.js';
-import { embedded, hexId, nowNs, tracesJson } from './helpers.js';
+import { embedded, protobufTraces } from './helpers.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-kill-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -19,21 +18,6 @@ const { startEmbedded } = await import(${JSON.stringify(dist)});
 const emb = await startEmbedded({ dataDir: process.argv[1], otlpPort: 0, httpPort: 0, geo: false, ack: 'logged', log: () => {} });
 process.stdout.write(JSON.stringify({ url: emb.otlpUrl }) + '\\n');
 `;
-
-function body(n: number): Uint8Array {
-  const t = nowNs();
-  const spans = Array.from({ length: n }, (_, i) => ({
-    traceId: hexId(16),
-    spanId: hexId(8),
-    name: `k${i}`,
-    kind: 2,
-    startTimeUnixNano: String(t),
-    endTimeUnixNano: String(t + 1000n),
-  }));
-  return requestType('traces')
-    .encode(decodeJson('traces', Buffer.from(tracesJson({ 'service.name': 'killed' }, spans))))
-    .finish();
-}
 
 describe('kill -9 during ingest', () => {
   it('loses no acknowledged span', async () => {
@@ -57,7 +41,7 @@ describe('kill -9 during ingest', () => {
         try {
           const r = await fetch(`${url}/v1/traces`, {
             method: 'POST',
-            body: new Uint8Array(body(200)), // every span its own ids
+            body: new Uint8Array(protobufTraces('killed', 200)), // every span its own ids
             headers: { 'content-type': 'application/x-protobuf' },
           });
           await r.arrayBuffer();

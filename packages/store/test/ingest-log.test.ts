@@ -5,8 +5,8 @@ import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeJson, requestType, startReceiver } from '../src/index.js';
-import { embedded, hexId, nowNs, post, tracesJson } from './helpers.js';
+import { startReceiver } from '../src/index.js';
+import { embedded, post, protobufTraces } from './helpers.js';
 
 let emb: Awaited<ReturnType<typeof embedded>>;
 beforeAll(async () => {
@@ -17,21 +17,6 @@ afterAll(async () => {
 });
 
 const PB = { 'content-type': 'application/x-protobuf' };
-
-function body(service: string, n: number): Uint8Array {
-  const t = nowNs();
-  const spans = Array.from({ length: n }, (_, i) => ({
-    traceId: hexId(16),
-    spanId: hexId(8),
-    name: `s${i}`,
-    kind: 2,
-    startTimeUnixNano: String(t),
-    endTimeUnixNano: String(t + 1000n),
-  }));
-  return requestType('traces')
-    .encode(decodeJson('traces', Buffer.from(tracesJson({ 'service.name': service }, spans))))
-    .finish();
-}
 
 const count = async (service: string) => {
   const rs = await emb.client.query({
@@ -53,7 +38,11 @@ describe('trace ingest log', () => {
       ack: 'logged',
       lingerMs: 600_000,
     });
-    const payloads = [body('wal-crash', 100), body('wal-crash', 100), body('wal-crash', 100)];
+    const payloads = [
+      protobufTraces('wal-crash', 100),
+      protobufTraces('wal-crash', 100),
+      protobufTraces('wal-crash', 100),
+    ];
     for (const [i, p] of payloads.entries()) {
       const r = await post(`${first.url}/v1/traces`, p, { ...PB, 'x-mp-otel-batch': `wal-${i}` });
       expect(r.status).toBe(200);
@@ -89,7 +78,7 @@ describe('trace ingest log', () => {
     const rcv = await startReceiver({ store: emb.store, port: 0, ack: 'logged' });
     try {
       const results = await Promise.all(
-        Array.from({ length: 40 }, () => post(`${rcv.url}/v1/traces`, body('wal-batch', 200), PB)),
+        Array.from({ length: 40 }, () => post(`${rcv.url}/v1/traces`, protobufTraces('wal-batch', 200), PB)),
       );
       expect(results.every((r) => r.status === 200)).toBe(true);
       await rcv.receiver.writer.flush();
@@ -113,12 +102,12 @@ describe('trace ingest log', () => {
       log: (l) => lines.push(l),
     });
     try {
-      const r = await post(`${rcv.url}/v1/traces`, body('wal-refused', 10), PB);
+      const r = await post(`${rcv.url}/v1/traces`, protobufTraces('wal-refused', 10), PB);
       expect(r.status).toBe(500); // a failure of the store, not of the input
       expect(readdirSync(join(walDir, 'failed'))).toHaveLength(1);
       expect(lines.join('\n')).toMatch(/the store refused logged trace rows/);
       expect(readdirSync(walDir).filter((f) => f.startsWith('seg-'))).toEqual([]);
-      expect((await post(`${rcv.url}/v1/traces`, body('wal-refused', 10), PB)).status).toBe(500);
+      expect((await post(`${rcv.url}/v1/traces`, protobufTraces('wal-refused', 10), PB)).status).toBe(500);
     } finally {
       await rcv.close();
     }
