@@ -5,30 +5,17 @@
 //   MP_OTEL_BENCH_SPANS   spans generated for the query/disk cases (default 2 000 000; the issue's 10M:
 //                         MP_OTEL_BENCH_SPANS=10000000, ~4-5 min on 2 cores)
 //   MP_OTEL_BENCH_INGEST_S  seconds of OTLP ingest (default 20)
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { childResult, isChild, runChild } from './child.mjs';
+
 const SUITE = 'storage';
 
 export default async function bench() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('ROWS '));
-      if (code !== 0 || !line) reject(new Error(`storage bench child exited with ${code}`));
-      else resolve(JSON.parse(line.slice(5)));
-    });
-  });
+  return runChild(fileURLToPath(import.meta.url), 'storage bench');
 }
 
 /** The median of a non-empty list. */
@@ -349,7 +336,7 @@ async function child() {
     await emb.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  process.stdout.write(`ROWS ${JSON.stringify(rows)}\n`);
+  childResult(rows);
 }
 
 /** Client spans spread evenly over the last 24 h, dims correlated as in real traffic (a fingerprint fixes
@@ -389,7 +376,7 @@ function generateSql(total, offset, n, base) {
     FROM numbers(${offset}, ${n})`;
 }
 
-if (process.argv.includes('--child')) {
+if (isChild()) {
   child().catch((err) => {
     console.error(err);
     process.exit(1);

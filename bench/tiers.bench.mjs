@@ -28,6 +28,7 @@ import {
   tempFile,
 } from '@mp-otel/stack';
 import { parse, stringify } from 'yaml';
+import { childResult, isChild, runChild } from './child.mjs';
 
 const SUITE = 'tiers';
 const SPANS = Number(process.env.BENCH_TIER_SPANS ?? 120_000);
@@ -221,32 +222,16 @@ async function storageChild() {
     for (const t of ['otel_traces', 'mp_sli_1m', 'mp_sli_1h', 'mp_sli_route_1m', 'otel_traces_trace_id_ts'])
       await emb.client.command({ query: `OPTIMIZE TABLE ${emb.database}.${t} FINAL` });
     const after = await measure();
-    process.stdout.write(`ROWS ${JSON.stringify({ before, after, spans: SPANS })}\n`);
+    childResult({ before, after, spans: SPANS });
   } finally {
     await emb.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-function storage() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('ROWS '));
-      if (code !== 0 || !line) reject(new Error(`tiers bench storage child exited with ${code}`));
-      else resolve(JSON.parse(line.slice(5)));
-    });
-  });
-}
+const storage = () => runChild(fileURLToPath(import.meta.url), 'tiers bench storage');
 
-if (process.argv.includes('--child')) {
+if (isChild()) {
   await storageChild();
   process.exit(0);
 }
