@@ -2,6 +2,7 @@
 // are believed (trusted proxies), and what one request may cost. Validated here: a typo is an error, not
 // a silently different limit.
 import type { EmbeddedOptions } from '@mp-otel/store';
+import { UsageError } from './flags.js';
 
 export const INGEST_OPTIONS = {
   'require-keys': { type: 'boolean' },
@@ -19,13 +20,11 @@ export const INGEST_USAGE = `             [--require-keys] [--trusted-proxy CIDR
              [--min-body-rate 1024 (bytes/s)] [--ack-written]
 `;
 
-export class FlagError extends Error {}
-
 function positiveInt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n <= 0)
-    throw new FlagError(`--${name} must be a positive whole number, not "${v}"`);
+    throw new UsageError(`--${name} must be a positive whole number, not "${v}"`);
   return n;
 }
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../src/flags.js';
 import { INGEST_OPTIONS, ingestOptions } from '../src/ingest-flags.js';
 
 const parse = (args: string[]) => ingestOptions(parseArgs({ args, options: INGEST_OPTIONS }).values);
@@ -35,5 +36,7 @@ describe('mp-otel up: receiver flags', () => {
     );
     expect(() => parse(['--max-items-per-request', '0'])).toThrow(/positive/);
     expect(() => parse(['--max-requests-per-peer', '1.5'])).toThrow(/positive/);
+    // the CLI's usage error: `mp-otel up` exits 2 with the message, like every other bad flag
+    expect(() => parse(['--min-body-rate', 'fast'])).toThrow(UsageError);
   });
 });
