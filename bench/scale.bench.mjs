@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spanSql } from '@mp-otel/contracts';
 import { loadScenario, runScenario, scenarioPath } from '@mp-otel/simulator';
 import { readIp2Region, startEmbedded } from '@mp-otel/store';
 
@@ -38,6 +39,17 @@ export default async function () {
       })
     ).json();
     const spans = Number(row.spans);
+    // the cube's size at this traffic: rows of the full-dimension per-minute cube per stored span, by layer
+    const cube = await (
+      await emb.client.query({
+        query: `SELECT Layer, sum(c) AS cube_rows, any(s) AS spans FROM (
+                  SELECT Layer, count() AS c, 0 AS s FROM ${emb.database}.mp_sli_1m FINAL GROUP BY Layer
+                  UNION ALL
+                  SELECT ${spanSql(emb.database).layer} AS Layer, 0, count() FROM ${emb.database}.otel_traces GROUP BY Layer
+                ) GROUP BY Layer HAVING Layer != '' ORDER BY Layer`,
+        format: 'JSONEachRow',
+      })
+    ).json();
     const perHour = (spans * 60) / scenario.duration_minutes;
     const crowd = o.simulation.crowd;
     const note = `${scenario.scale?.users} users, ${scenario.clients} real SDK clients, ${scenario.duration_minutes} simulated min at ×${scenario.speed}; load avg ${Math.min(...load.map(Number)).toFixed(1)}–${Math.max(...load.map(Number)).toFixed(1)}`;
@@ -79,6 +91,14 @@ export default async function () {
           : 'none',
       },
       { suite: 'scale', case: 'diagnose on that data', value: o.diagnosis.elapsedMs / 1000, unit: 's' },
+      ...cube.map((/** @type {any} */ c) => ({
+        suite: 'scale',
+        case: `${c.Layer} layer: per-minute cube rows (mp_sli_1m, every dimension)`,
+        value: Number(c.cube_rows),
+        unit: 'rows',
+        baseline: Number(c.spans),
+        note: `baseline: the layer's stored spans; ratio = cube rows per span (${((Number(c.spans) * 60) / scenario.duration_minutes / 60).toFixed(0)} spans per minute)`,
+      })),
     ];
   } finally {
     clearInterval(sampler);

@@ -213,7 +213,7 @@ async function child() {
       value: Math.round(median(busy)),
       unit: 'ms',
       baseline: Math.round(median(idle)),
-      note: `baseline: the same query idle; medians of ${busy.length} / ${idle.length}; one chDB session serves both (FIFO)`,
+      note: `baseline: the same query idle; medians of ${busy.length} / ${idle.length}; reads on their own chDB session at a higher query priority than ingest; the bench's senders share the 2 cores`,
     });
 
     // ---- 2. N spans over the last 24 h, generated in SQL straight into otel_traces (MVs fill the cube) ----

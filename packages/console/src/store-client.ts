@@ -65,7 +65,13 @@ export class StoreReader {
     for (const [k, v] of Object.entries(params)) text[k] = paramText(v);
     const started = performance.now();
     const settings = o.unixTime ? "readonly = 1, date_time_output_format = 'unix_timestamp'" : 'readonly = 1';
-    const r = await this.store.query(`${statement}\nSETTINGS ${settings}`, 'JSON', this.database, text);
+    const r = await this.store.query(
+      `${statement}\nSETTINGS ${settings}`,
+      'JSON',
+      this.database,
+      text,
+      'read',
+    );
     const body = JSON.parse(Buffer.from(r.bytes).toString('utf8') || '{"meta":[],"data":[]}') as {
       meta: Array<{ name: string; type: string }>;
       data: Array<Record<string, unknown>>;

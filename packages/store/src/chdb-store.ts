@@ -1,5 +1,8 @@
-// One chDB session per process (chDB allows one data directory per process), with every call serialised
-// through a queue so that the HTTP front, the OTLP receiver and the loaders never race on the session.
+// One chDB data directory per process (chDB allows one), reached through two sessions ("lanes"), each with
+// its calls serialised through its own queue: the write lane (ingest, DDL, loaders) and the read lane
+// (read-only statements: dashboards, the console, diagnosis, the SQL guard's parsing). A dashboard query
+// therefore never waits in a queue behind an INSERT, and it runs at a higher ClickHouse query `priority`
+// than the write lane's statements, which the engine pauses while a higher-priority query runs.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,10 +40,20 @@ export function toChdbError(err: unknown): ChdbError {
 /** `database` for statements that do not depend on the current database (parse-only): no USE is issued. */
 export const ANY_DATABASE = '\u0000any';
 
-export class ChdbStore {
+/** Which session runs a statement: `read` only for statements that change nothing. */
+export type Lane = 'read' | 'write';
+
+/** ClickHouse's query `priority` per lane (lower = more important; 0 would mean "no priorities"). */
+export const LANE_PRIORITY: Record<Lane, number> = { read: 1, write: 10 };
+
+interface LaneState {
   readonly session: Session;
-  private chain: Promise<unknown> = Promise.resolve();
-  private currentDb = 'default';
+  chain: Promise<unknown>;
+  currentDb: string;
+}
+
+export class ChdbStore {
+  private readonly lanes: Record<Lane, LaneState>;
   private closed = false;
   private readonly scratchDir: string;
   private scratchSeq = 0;
@@ -51,39 +64,53 @@ export class ChdbStore {
     }
     mkdirSync(dataDir, { recursive: true });
     // ClickHouse server defaults that chDB (clickhouse-local) does not share: 64-bit integers quoted in
-    // JSON output (what @clickhouse/client and Grafana expect).
-    this.session = new Session(dataDir, { connectionArgs: ['--output_format_json_quote_64bit_integers=1'] });
+    // JSON output (what @clickhouse/client and Grafana expect). Two connections to the same directory share
+    // one engine; each keeps its own settings and current database.
+    const lane = (l: Lane): LaneState => ({
+      session: new Session(dataDir, {
+        connectionArgs: ['--output_format_json_quote_64bit_integers=1', `--priority=${LANE_PRIORITY[l]}`],
+      }),
+      chain: Promise.resolve(),
+      currentDb: 'default',
+    });
+    this.lanes = { write: lane('write'), read: lane('read') };
     this.scratchDir = join(tmpdir(), `mp-otel-chdb-${process.pid}-${Date.now()}`);
     openStore = this;
   }
 
-  /** Runs fn exclusively on the session (FIFO). */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
+  /** Runs fn exclusively on one lane's session (FIFO per lane). */
+  private exclusive<T>(lane: Lane, fn: (s: LaneState) => Promise<T>): Promise<T> {
+    const state = this.lanes[lane];
+    const go = () => fn(state);
+    const run = state.chain.then(go, go);
+    state.chain = run.catch(() => undefined);
     return run;
   }
 
-  /** Runs one SQL statement; `database` switches the session's current database first. */
+  /**
+   * Runs one SQL statement; `database` switches the lane's current database first. `lane` "read" is for
+   * statements that change nothing (a caller that cannot tell uses the default, "write").
+   */
   query(
     sql: string,
     format = 'TabSeparated',
     database?: string,
     params?: Record<string, string>,
+    lane: Lane = 'write',
   ): Promise<QueryResult> {
-    return this.exclusive(async () => {
+    return this.exclusive(lane, async (l) => {
       if (this.closed) throw new ChdbError('Code: 1002. DB::Exception: store is closed', 1002);
       try {
         const db =
-          database === ANY_DATABASE ? this.currentDb : database && database !== '' ? database : 'default';
-        if (db !== this.currentDb) {
-          await this.session.queryAsync(`USE ${quoteIdent(db)}`);
-          this.currentDb = db;
+          database === ANY_DATABASE ? l.currentDb : database && database !== '' ? database : 'default';
+        if (db !== l.currentDb) {
+          await l.session.queryAsync(`USE ${quoteIdent(db)}`);
+          l.currentDb = db;
         }
         const r =
           params && Object.keys(params).length > 0
-            ? await this.session.queryBindAsync(sql, params, { format })
-            : await this.session.queryAsync(sql, { format });
+            ? await l.session.queryBindAsync(sql, params, { format })
+            : await l.session.queryAsync(sql, { format });
         return { bytes: r.bytes(), rowsRead: r.rowsRead, bytesRead: r.bytesRead, elapsed: r.elapsed };
       } catch (err) {
         throw toChdbError(err);
@@ -115,10 +142,10 @@ export class ChdbStore {
 
   /** Inserts newline-delimited JSON rows into a table (used by the OTLP receiver). */
   insertJSONEachRow(table: string, payload: string): Promise<void> {
-    return this.exclusive(async () => {
+    return this.exclusive('write', async (l) => {
       if (this.closed) throw new ChdbError('Code: 1002. DB::Exception: store is closed', 1002);
       try {
-        await this.session.insert({ table, values: Buffer.from(payload), format: 'JSONEachRow' });
+        await l.session.insert({ table, values: Buffer.from(payload), format: 'JSONEachRow' });
       } catch (err) {
         throw toChdbError(err);
       }
@@ -126,12 +153,14 @@ export class ChdbStore {
   }
 
   async close(): Promise<void> {
-    await this.exclusive(async () => {
-      if (this.closed) return;
+    // wait for both lanes' queues, then close both connections
+    await this.exclusive('read', () => this.exclusive('write', async () => {}));
+    if (!this.closed) {
       this.closed = true;
-      this.session.close();
+      this.lanes.read.session.close();
+      this.lanes.write.session.close();
       rmSync(this.scratchDir, { recursive: true, force: true });
-    });
+    }
     if (openStore === this) openStore = undefined;
   }
 }

@@ -237,7 +237,7 @@ export async function handleClickHouseRequest(
     } else {
       const explicit = trailingFormat(checked.sql);
       if (explicit) format = explicit;
-      result = await store.query(checked.sql, format, database, params);
+      result = await store.query(checked.sql, format, database, params, checked.read ? 'read' : 'write');
     }
     const summary = JSON.stringify({
       read_rows: String(result.rowsRead),

@@ -366,7 +366,13 @@ export interface GuardContext {
 }
 
 export type GuardedStatement =
-  | { kind: 'query'; sql: string; statement: string }
+  | {
+      kind: 'query';
+      sql: string;
+      statement: string;
+      /** a statement that changes nothing (a READ_KINDS kind): it may run on the store's read lane */
+      read: boolean;
+    }
   | {
       kind: 'insert';
       /** canonical `INSERT INTO t (cols)` without FORMAT */
@@ -398,6 +404,8 @@ export class SqlGuard {
         'SELECT name FROM system.table_functions',
         'TabSeparatedRaw',
         ANY_DATABASE,
+        undefined,
+        'read',
       );
       for (const name of Buffer.from(r.bytes).toString('utf8').split('\n')) {
         const n = name.trim().toLowerCase();
@@ -422,7 +430,7 @@ export class SqlGuard {
         400,
       );
     const f = await this.store
-      .query('SELECT formatQuery({q:String})', 'TabSeparatedRaw', ANY_DATABASE, { q: sql })
+      .query('SELECT formatQuery({q:String})', 'TabSeparatedRaw', ANY_DATABASE, { q: sql }, 'read')
       .catch((err: Error & { code?: number }) => {
         // the user's text was parsed inside formatQuery(): report the error as about their statement
         err.message = err.message.replace(/: In scope SELECT formatQuery\([\s\S]*\)\. \(/, '. (');
@@ -438,7 +446,13 @@ export class SqlGuard {
         CODE.SYNTAX_ERROR,
         400,
       );
-    const e = await this.store.query(`EXPLAIN AST ${canonical}`, 'TabSeparatedRaw', ANY_DATABASE, params);
+    const e = await this.store.query(
+      `EXPLAIN AST ${canonical}`,
+      'TabSeparatedRaw',
+      ANY_DATABASE,
+      params,
+      'read',
+    );
     const ast = parseExplainAst(Buffer.from(e.bytes).toString('utf8'));
     const out = { canonical, ast };
     // remember small statements only (dashboards repeat theirs), so the cache stays a few MB at most
@@ -498,7 +512,7 @@ export class SqlGuard {
         400,
       );
     await this.verify(canonical, ast, ctx, 'statement');
-    return { kind: 'query', sql: canonical, statement: canonical };
+    return { kind: 'query', sql: canonical, statement: canonical, read: READ_KINDS.has(root?.type ?? '') };
   }
 
   /**
@@ -638,7 +652,13 @@ export class SqlGuard {
         const w = key.text.toUpperCase();
         if (w !== 'QUERY' && w !== 'WHERE' && w !== 'INVALIDATE_QUERY') continue;
         // ClickHouse itself reads the literal's value (its escaping rules, not a re-implementation)
-        const r = await this.store.query(`SELECT ${lit.text}`, 'TabSeparatedRaw', ANY_DATABASE);
+        const r = await this.store.query(
+          `SELECT ${lit.text}`,
+          'TabSeparatedRaw',
+          ANY_DATABASE,
+          undefined,
+          'read',
+        );
         const inner = Buffer.from(r.bytes).toString('utf8').replace(/\n$/, '');
         const stmt = w === 'WHERE' ? `SELECT 1 WHERE ${inner}` : inner;
         const parsed = await this.parse(stmt, {});

@@ -190,6 +190,31 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
     expect(await res.text()).toMatch(/^Code: 60\. DB::Exception: .*UNKNOWN_TABLE/);
     expect(await (await fetch(`${emb.clickhouseUrl}/ping`)).text()).toBe('Ok.\n');
   });
+
+  it('runs SELECTs on the read lane: they do not queue behind a long write; writes keep their order', async () => {
+    await emb.client.command({
+      query: 'CREATE TABLE IF NOT EXISTS default.lanes (x UInt64) ENGINE = MergeTree ORDER BY x',
+    });
+    const done: string[] = [];
+    // a write that takes seconds, straight on the store's write lane (as the ingest log's INSERTs are)
+    const write = emb.store
+      .query('INSERT INTO default.lanes SELECT sipHash64(number) FROM numbers(60000000)')
+      .then(() => done.push('long write'));
+    // a statement that changes something, sent after it through the endpoint: queued behind it
+    const ddl = emb.client
+      .command({ query: 'CREATE TABLE IF NOT EXISTS default.lanes_after (x UInt8) ENGINE = Memory' })
+      .then(() => done.push('ddl'));
+    // a read sent after both (through the endpoint: the SQL guard's parsing included)
+    const read = q<{ n: string }>('SELECT count() AS n FROM default.lanes').then((r) => {
+      done.push('read');
+      return r;
+    });
+    await Promise.all([write, ddl, read]);
+    expect(done).toEqual(['read', 'long write', 'ddl']);
+    expect(await read).toEqual([{ n: '0' }]); // the read saw the table before the write committed
+    await emb.client.command({ query: 'DROP TABLE default.lanes' });
+    await emb.client.command({ query: 'DROP TABLE default.lanes_after' });
+  });
 });
 
 describe('migrations', () => {
