@@ -65,6 +65,8 @@ export interface LocalizeOptions {
   mirror?: number;
   /** count mode: variance floor, as a quantile of the positive expectations (default 0.1) */
   floorQuantile?: number;
+  /** rate mode: set growths tried from the most significant segments besides the greedy one (default 8) */
+  setSeeds?: number;
 }
 
 export interface LocalizeResult {
@@ -430,21 +432,20 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
   const initialExcess = excessOf(t0.obs, t0.exp);
   // every segment's excess and score before anything is explained
   const base = { a, t: t0 };
-  const setIds: number[] = [];
+  const exp0 = Float64Array.from(exp);
+  const ek0 = Float64Array.from(ekLeaf);
   const covered = new Uint8Array(cells.length);
   const leafIn = (i: number, id: number) => {
     for (let j = 0; j < M; j++) if (l.leafSeg[i * M + j] === id) return true;
     return false;
   };
-  for (let k = 0; k < maxElements; k++) {
-    const t = totalOf();
-    const remaining = excessOf(t.obs, t.exp);
+  /** The best segment now (most significant; ties to the fewer dimensions), or -1. */
+  const bestNow = (t: ReturnType<typeof totalOf>): number => {
     let bestId = -1;
     let bestScore = 0;
     for (let id = 0; id < S; id++) {
       if (a.n[id]! >= t.n && o.mode === 'rate') continue;
       const s = scoreOf(id, t);
-      // ties (the same leaves under another name) go to the fewer dimensions
       if (
         s > bestScore + 1e-9 ||
         (bestId >= 0 && Math.abs(s - bestScore) <= 1e-9 && width(id) < width(bestId))
@@ -453,29 +454,104 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
         bestId = id;
       }
     }
-    if (bestId < 0) break;
-    const id = refine(bestId, t);
+    return bestId;
+  };
+  /** Grows a root-cause set greedily from the original expectations (its first element `seed` if given). */
+  const grow = (seed?: number): number[] => {
+    exp.set(exp0);
+    ekLeaf.set(ek0);
+    covered.fill(0);
+    a = aggregate();
+    const ids: number[] = [];
+    for (let k = 0; k < maxElements; k++) {
+      const t = totalOf();
+      const remaining = excessOf(t.obs, t.exp);
+      const picked = k === 0 && seed !== undefined ? seed : bestNow(t);
+      if (picked < 0) break;
+      const id = admit(refine(picked, t), remaining, ids);
+      if (id < 0) break;
+      ids.push(id);
+      // explained: its leaves are now expected at what they showed
+      for (let i = 0; i < cells.length; i++)
+        if (leafIn(i, id)) {
+          covered[i] = 1;
+          exp[i] = cells[i]!.obs;
+          ekLeaf[i] = Math.max(cells[i]!.obs, floor) ** kappa;
+        }
+      a = aggregate();
+    }
+    return ids;
+  };
+  /** `id` when it may join the set (significant, a real share of what remains, not everything), else -1. */
+  const admit = (id: number, remaining: number, ids: number[]): number => {
     const seg = segOf(id);
     const ex = excessOf(seg.obs, seg.exp);
-    if (llr(seg.n, seg.obs, seg.exp, seg.ek) < threshold) break;
-    if (width(id) === dims.length && logRatio(seg.obs, seg.exp) <= leafMirror) break;
+    if (llr(seg.n, seg.obs, seg.exp, seg.ek) < threshold) return -1;
+    if (width(id) === dims.length && logRatio(seg.obs, seg.exp) <= leafMirror) return -1;
     const scale = Math.max(remaining, initialExcess, 0);
-    if (scale > 0 && ex < minShare * scale) break;
-    if (setIds.includes(id)) break;
+    if (scale > 0 && ex < minShare * scale) return -1;
+    if (ids.includes(id)) return -1;
     // a set that covers every leaf localizes nothing (the whole table moved)
-    let uncovered = false;
-    for (let i = 0; i < cells.length && !uncovered; i++)
-      if (!covered[i] && !leafIn(i, id) && (o.mode === 'count' || cells[i]!.n > 0)) uncovered = true;
-    if (!uncovered) break;
-    setIds.push(id);
-    // explained: its leaves are now expected at what they showed
     for (let i = 0; i < cells.length; i++)
-      if (leafIn(i, id)) {
-        covered[i] = 1;
-        exp[i] = cells[i]!.obs;
-        ekLeaf[i] = Math.max(cells[i]!.obs, floor) ** kappa;
+      if (!covered[i] && !leafIn(i, id) && (o.mode === 'count' || cells[i]!.n > 0)) return id;
+    return -1;
+  };
+  /**
+   * Rate mode: how well a set explains the window, as a penalised log-likelihood over the leaves — each leaf
+   * of an element at its baseline rate plus that element's excess rate, every other leaf at its baseline —
+   * minus `threshold` per element. Greedy growth takes the most significant segment first, and a broad
+   * segment that mixes two failing groups with healthy traffic (both causes together, say) can be more
+   * significant than either cause; as a set it fits worse than the two, which this measures.
+   */
+  const fitOf = (ids: number[]): number => {
+    const elementOf = new Int32Array(cells.length).fill(-1);
+    const sums = ids.map(() => ({ n: 0, obs: 0, exp: 0 }));
+    for (let i = 0; i < cells.length; i++)
+      for (let e = 0; e < ids.length; e++)
+        if (leafIn(i, ids[e]!)) {
+          elementOf[i] = e;
+          sums[e]!.n += cells[i]!.n;
+          sums[e]!.obs += cells[i]!.obs;
+          sums[e]!.exp += exp0[i]!;
+          break;
+        }
+    const lift = sums.map((x) => (x.n > 0 ? Math.max(0, (x.obs - x.exp) / x.n) : 0));
+    let ll = 0;
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i]!;
+      if (c.n <= 0) continue;
+      const p0 = exp0[i]! / c.n;
+      const p = elementOf[i]! >= 0 ? p0 + lift[elementOf[i]!]! : p0;
+      ll += binomialLl(c.obs, c.n, p, 0.5) - c.n * Math.log(2); // = k ln p + (n-k) ln(1-p), clamped
+    }
+    return ll - threshold * ids.length;
+  };
+  let setIds = grow();
+  if (o.mode === 'rate' && setIds.length > 0) {
+    // the same growth started from each of the most significant segments (refined) instead: keep the set
+    // that explains the window best
+    const t = base.t;
+    a = base.a;
+    const seeds = [...Array(S).keys()]
+      .filter((id) => !(a.n[id]! >= t.n))
+      .map((id) => ({ id, s: scoreOf(id, t) }))
+      .filter((x) => x.s > 0)
+      .sort((x, y) => y.s - x.s)
+      .slice(0, o.setSeeds ?? 8)
+      .map((x) => x.id);
+    let bestFit = fitOf(setIds);
+    const tried = new Set([setIds.join(',')]);
+    for (const seed of seeds) {
+      const ids = grow(seed);
+      const key = ids.join(',');
+      if (ids.length === 0 || tried.has(key)) continue;
+      tried.add(key);
+      const f = fitOf(ids);
+      if (f > bestFit + margin) {
+        bestFit = f;
+        setIds = ids;
       }
-    a = aggregate();
+    }
   }
 
   // evidence, measured against the original expectations

@@ -139,6 +139,30 @@ describe('root-cause sets on leaf tables', () => {
     expect(sum).toBeGreaterThan(0.9);
   });
 
+
+  test('several elements, few events: a broad segment that mixes both causes with healthy traffic loses to the two', () => {
+    // the case from the two-versions scenario 2 minutes after onset: ~20 failures, most of them (by chance
+    // and by the app's install base) on app version 1.4.2, so "app=1.4.2" is more significant than either
+    // cause alone and greedy growth took it first; as a set it fits the leaves far worse than the two causes
+    const cells: LeafCell[] = [];
+    for (const os of ['ios', 'android'])
+      for (const bl of ['3.4.10', '3.5.0'])
+        for (const app of ['1.4.1', '1.4.2']) {
+          const failing = (os === 'ios' && bl === '3.5.0') || (os === 'android' && bl === '3.4.10');
+          const n = app === '1.4.2' ? (failing ? 10 : 15) : failing ? 1 : 5;
+          cells.push({ values: [os, bl, app], n, obs: failing ? n : 0, exp: n * 0.001 });
+        }
+    const r = localizeCells(cells, ['os', 'bl', 'app'], { mode: 'rate', maxDimensions: 3 });
+    expect(r.set.map((e) => e.where)).toEqual(
+      expect.arrayContaining([
+        { os: 'ios', bl: '3.5.0' },
+        { os: 'android', bl: '3.4.10' },
+      ]),
+    );
+    expect(r.set).toHaveLength(2);
+    // the broad segment is still listed, as an alternative after the set
+    expect(r.culprits.some((c) => !c.inSet && c.where.app === '1.4.2')).toBe(true);
+  });
   test('a single cause stays a set of one', () => {
     const t = table({ fault: (l) => (l.net === '5g' ? 0.5 : undefined) });
     expect(rcaLeafTable(t).set).toEqual([{ net: '5g' }]);

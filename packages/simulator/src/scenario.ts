@@ -67,6 +67,8 @@ export interface Scenario {
     route?: string;
     kpi?: 'error_rate' | 'slow_ratio' | 'volume';
     culprit?: Record<string, string>;
+    /** several culprits at once: the root-cause set diagnose must return (its elements in any order) */
+    set?: Record<string, string>[];
     layer?: 'client' | 'network' | 'gateway' | 'backend';
     alerts?: string[];
   };
@@ -108,12 +110,17 @@ export function parseScenario(text: string, source = 'scenario'): Scenario {
       throw new Error(`${source}: slow_node fault "${f.name}" needs where.host.name`);
   }
   // an expected culprit must be something diagnosis can name: a localizable dimension of the cube
-  for (const k of Object.keys(s.expect?.culprit ?? {})) {
-    if (!cubeDimension(k)?.localize)
-      throw new Error(
-        `${source}: expect.culprit.${k} is not a dimension diagnosis localizes (${[...new Set(CUBE_DIMENSIONS.filter((d) => d.localize).map((d) => d.attribute))].join(', ')})`,
-      );
-  }
+  const expected = [
+    ...(s.expect?.culprit ? [['expect.culprit', s.expect.culprit] as const] : []),
+    ...(s.expect?.set ?? []).map((e, i) => [`expect.set[${i}]`, e] as const),
+  ];
+  for (const [where, culprit] of expected)
+    for (const k of Object.keys(culprit)) {
+      if (!cubeDimension(k)?.localize)
+        throw new Error(
+          `${source}: ${where}.${k} is not a dimension diagnosis localizes (${[...new Set(CUBE_DIMENSIONS.filter((d) => d.localize).map((d) => d.attribute))].join(', ')})`,
+        );
+    }
   return s;
 }
 

@@ -52,7 +52,7 @@ describe.sequential('shipped scenarios', () => {
       const why = `${file}: ${formatDiagnosis(o.diagnosis)}\noutcomes ${JSON.stringify(o.simulation.outcomes)}`;
       expect(o.top1, why).toBe(true);
       expect(o.layerCorrect, why).toBe(true);
-      if (o.expected?.culprit) {
+      if (o.expected?.culprit || o.expected?.set) {
         expect(o.minutesToCulprit, why).toBeDefined();
         expect(o.minutesToCulprit!, why).toBeLessThanOrEqual(2);
       } else {

@@ -28,7 +28,7 @@ describe('scenario files', () => {
     for (const f of files) {
       const s = loadScenario(join(scenarios, f));
       expect(s.expect, f).toBeDefined();
-      if (s.faults.length > 0) expect(s.expect!.culprit, f).toBeDefined();
+      if (s.faults.length > 0) expect(s.expect!.culprit ?? s.expect!.set, f).toBeDefined();
     }
   });
 
