@@ -139,7 +139,6 @@ describe('root-cause sets on leaf tables', () => {
     expect(sum).toBeGreaterThan(0.9);
   });
 
-
   test('several elements, few events: a broad segment that mixes both causes with healthy traffic loses to the two', () => {
     // the case from the two-versions scenario 2 minutes after onset: ~20 failures, most of them (by chance
     // and by the app's install base) on app version 1.4.2, so "app=1.4.2" is more significant than either
