@@ -540,12 +540,15 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
       .slice(0, o.setSeeds ?? 8)
       .map((x) => x.id);
     let bestFit = fitOf(setIds);
-    const tried = new Set([setIds.join(',')]);
+    // seeds that refine to a first element already tried would grow the same set: skip them
+    const firsts = new Set([setIds[0]!]);
     for (const seed of seeds) {
-      const ids = grow(seed);
-      const key = ids.join(',');
-      if (ids.length === 0 || tried.has(key)) continue;
-      tried.add(key);
+      a = base.a; // refine reads the aggregate: the original expectations, as the growth starts from
+      const first = refine(seed, t);
+      if (firsts.has(first)) continue;
+      firsts.add(first);
+      const ids = grow(first);
+      if (ids.length === 0) continue;
       const f = fitOf(ids);
       if (f > bestFit + margin) {
         bestFit = f;
