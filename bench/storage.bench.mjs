@@ -332,6 +332,28 @@ async function child() {
       unit: 'MiB',
       note: `mp_sli_1m rows: ${by.mp_sli_1m?.rows ?? 0}, mp_sli_route_1m rows: ${by.mp_sli_route_1m?.rows ?? 0}`,
     });
+
+    // ---- 5. the 24 h overview (a query with work of its own, unlike 1b's last hour) during full-speed ingest;
+    //         last, because the ingest adds rows the size figures above must not count ----
+    /** @type {number[]} */
+    const overviewIdle = [];
+    for (let i = 0; i < 5; i++) overviewIdle.push((await q(cubeSql('mp_sli_1m'))).ms);
+    /** @type {number[]} */
+    const overviewBusy = [];
+    const ingesting = send(Math.min(seconds, 10));
+    const overviewStop = performance.now() + Math.min(seconds, 10) * 1000 - 500;
+    await new Promise((r) => setTimeout(r, 1000));
+    while (performance.now() < overviewStop) overviewBusy.push((await q(cubeSql('mp_sli_1m'))).ms);
+    await ingesting;
+    await emb.flush();
+    rows.push({
+      suite: SUITE,
+      case: `error rate/route/minute, 24 h, ${N} spans, mp_sli_1m: during full-speed ingest`,
+      value: Math.round(median(overviewBusy)),
+      unit: 'ms',
+      baseline: Math.round(median(overviewIdle)),
+      note: `baseline: the same query idle; medians of ${overviewBusy.length} / ${overviewIdle.length}; reads on their own chDB session at a higher query priority than ingest`,
+    });
   } finally {
     await emb.close();
     rmSync(dataDir, { recursive: true, force: true });
