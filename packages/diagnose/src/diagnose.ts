@@ -26,6 +26,7 @@ import {
 } from '@mp-otel/contracts';
 import { detectSeries, type LeafCell, localizeCells, type SegmentEvidence } from './core.js';
 import { rateCells } from './leaf.js';
+import { queryRows } from './query.js';
 
 export { binomialLlr, poissonLlr } from './core.js';
 
@@ -102,15 +103,6 @@ export interface Diagnosis {
 
 const MINUTE = 60_000;
 
-async function rows<T>(
-  client: ClickHouseClient,
-  query: string,
-  params: Record<string, unknown>,
-): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
-  return (await rs.json()) as T[];
-}
-
 interface SeriesRow {
   layer: Layer;
   route: string;
@@ -127,7 +119,7 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
     o.at ??
     Number(
       (
-        await rows<{ t: number }>(
+        await queryRows<{ t: number }>(
           o.client,
           `SELECT toUnixTimestamp(max(Minute)) AS t FROM ${db}.mp_sli_1m`,
           {},
@@ -135,7 +127,7 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
       )[0]?.t ?? 0,
     ) * 1000;
   const from = at - (o.lookbackMinutes ?? 60) * MINUTE;
-  const series = await rows<SeriesRow>(
+  const series = await queryRows<SeriesRow>(
     o.client,
     `SELECT Layer AS layer, Route AS route, toUnixTimestamp(Minute) * 1000 AS t,
             sum(Requests) AS n, sum(Errors) AS e, sum(Slow) AS s
@@ -160,7 +152,7 @@ export async function detect(o: DiagnoseOptions): Promise<Anomaly[]> {
   }
   // the same minutes per localizable dimension value (a problem confined to one segment moves the total little)
   const dims = CUBE_DIMENSIONS.filter((d) => d.localize);
-  const segRows = await rows<SeriesRow & { dim: string; value: string }>(
+  const segRows = await queryRows<SeriesRow & { dim: string; value: string }>(
     o.client,
     `SELECT Layer AS layer, Route AS route, toUnixTimestamp(Minute) * 1000 AS t, d.1 AS dim, d.2 AS value,
             sum(Requests) AS n, sum(Errors) AS e, sum(Slow) AS s
@@ -243,7 +235,7 @@ export async function localizeSet(
   const windowMinutes = Math.max(1, (a.atMs - a.onsetMs) / MINUTE + 1);
   const baselineMinutes = Math.max(1, (a.onsetMs - baselineFrom) / MINUTE);
   const leaves = (
-    await rows<Record<string, string | number>>(
+    await queryRows<Record<string, string | number>>(
       o.client,
       `SELECT ${dims.map((d, i) => `${d.column} AS d${i}`).join(', ')},
               sumIf(Requests, Minute >= toDateTime({onset:UInt32})) AS nw,
@@ -332,7 +324,7 @@ async function layerVerdict(
     params[`v${i}`] = v;
   });
   const codes = (
-    await rows<{ status: number; errorType: string; appErrorCode: string; requests: number }>(
+    await queryRows<{ status: number; errorType: string; appErrorCode: string; requests: number }>(
       o.client,
       `SELECT HttpStatus AS status, ErrorType AS errorType, AppErrorCode AS appErrorCode, sum(Requests) AS requests
          FROM ${o.database}.mp_sli_1m

@@ -9,6 +9,7 @@ import {
   ATTR_SERVICE_VERSION,
   EVENT_EXCEPTION,
 } from '@mp-otel/contracts/names';
+import { queryRows } from './query.js';
 
 export interface ExceptionGroup {
   service: string;
@@ -50,22 +51,16 @@ export async function exceptionGroups(
                    FROM ${db}.mp_symbolicated_stacks GROUP BY ServiceName, Release, StackHash) AS s
         ON s.ServiceName = l.ServiceName AND s.Release = l.release AND s.StackHash = l.hash
      GROUP BY service, type, location ORDER BY count DESC, service, type LIMIT {limit:UInt32}`;
-  const rows = (await (
-    await client.query({
-      query,
-      format: 'JSONEachRow',
-      query_params: {
-        from: Math.floor(fromMs),
-        to: Math.ceil(toMs),
-        limit,
-        event: EVENT_EXCEPTION,
-        version: ATTR_SERVICE_VERSION,
-        stackKey: ATTR_EXCEPTION_STACKTRACE,
-        typeKey: ATTR_EXCEPTION_TYPE,
-        messageKey: ATTR_EXCEPTION_MESSAGE,
-      },
-    })
-  ).json()) as Array<Record<string, string | number>>;
+  const rows = await queryRows<Record<string, string | number>>(client, query, {
+    from: Math.floor(fromMs),
+    to: Math.ceil(toMs),
+    limit,
+    event: EVENT_EXCEPTION,
+    version: ATTR_SERVICE_VERSION,
+    stackKey: ATTR_EXCEPTION_STACKTRACE,
+    typeKey: ATTR_EXCEPTION_TYPE,
+    messageKey: ATTR_EXCEPTION_MESSAGE,
+  });
   return rows.map((r) => ({
     service: String(r.service),
     type: String(r.type),

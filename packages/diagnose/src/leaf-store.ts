@@ -9,6 +9,7 @@ import {
   type LeafTable,
   RcaInputError,
 } from './leaf.js';
+import { queryRows } from './query.js';
 
 export interface LeafTableSource extends LeafColumns {
   client: ClickHouseClient;
@@ -26,22 +27,13 @@ export interface LeafTableSource extends LeafColumns {
 const NUMERIC = /^(Nullable\()?(U?Int\d+|Float\d+|Decimal.*)\)?$/;
 const TIME = /^(Nullable\()?(DateTime(64)?(\(.*\))?|Date(32)?|U?Int\d+)\)?$/;
 
-async function json<T>(
-  client: ClickHouseClient,
-  query: string,
-  params: Record<string, unknown>,
-): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
-  return (await rs.json()) as T[];
-}
-
 export async function readLeafTable(o: LeafTableSource): Promise<LeafTable> {
   const limits = o.limits ?? LEAF_LIMITS;
   const parts = o.table.split('.');
   if (parts.length > 2 || parts.some((p) => p === '' || p.length > 128))
     throw new RcaInputError(`--table "${o.table}": expected TABLE or DATABASE.TABLE`);
   const [db, tbl] = parts.length === 2 ? [parts[0]!, parts[1]!] : [o.database, parts[0]!];
-  const columns = await json<{ name: string; type: string }>(
+  const columns = await queryRows<{ name: string; type: string }>(
     o.client,
     'SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {tbl:String} ORDER BY position',
     { db, tbl },
@@ -78,7 +70,7 @@ export async function readLeafTable(o: LeafTableSource): Promise<LeafTable> {
     o.at ??
     Number(
       (
-        await json<{ t: number }>(
+        await queryRows<{ t: number }>(
           o.client,
           `SELECT max(${tNum}) AS t FROM {db:Identifier}.{tbl:Identifier}`,
           params,
@@ -88,7 +80,7 @@ export async function readLeafTable(o: LeafTableSource): Promise<LeafTable> {
   params.at = Math.floor(at);
   params.from = Math.max(0, Math.floor(at - (o.historySeconds ?? 3 * 3600)));
   params.limit = limits.maxRows + 1;
-  const raw = await json<Record<string, string | number>>(
+  const raw = await queryRows<Record<string, string | number>>(
     o.client,
     `SELECT ${tNum} AS t, ${dims.map((_, i) => `substring(toString({d${i}:Identifier}), 1, ${limits.maxValueLength}) AS d${i}`).join(', ')},
             sum(toFloat64({bad:Identifier})) AS bad, sum(toFloat64({total:Identifier})) AS total

@@ -6,6 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { cubeDimension, dimensionSql, localizableDimensions, spanSql } from '@mp-otel/contracts';
 import type { Culprit, Diagnosis } from './diagnose.js';
 import { exceptionGroups } from './exceptions.js';
+import { queryRows } from './query.js';
 
 export interface TimelineEvent {
   atMs: number;
@@ -26,14 +27,6 @@ export interface ReportOptions {
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const MINUTE = 60_000;
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 16);
-
-async function rows<T>(
-  client: ClickHouseClient,
-  query: string,
-  params: Record<string, unknown>,
-): Promise<T[]> {
-  return (await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json()) as T[];
-}
 
 interface Series {
   name: string;
@@ -110,7 +103,7 @@ export async function renderReport(o: ReportOptions): Promise<string> {
   const from = a.onsetMs - (o.contextMinutes ?? 30) * MINUTE;
   const params = { route: a.route, from: Math.floor(from / 1000), at: Math.floor(a.atMs / 1000) };
 
-  const series = await rows<{ layer: string; t: number; n: number; e: number; s: number; p99: number }>(
+  const series = await queryRows<{ layer: string; t: number; n: number; e: number; s: number; p99: number }>(
     o.client,
     `SELECT Layer AS layer, toUnixTimestamp(Minute) * 1000 AS t, sum(Requests) AS n, sum(Errors) AS e, sum(Slow) AS s,
             quantilesTDigestWeightedMerge(0.5, 0.9, 0.95, 0.99)(LatencyMs)[4] AS p99
@@ -162,7 +155,7 @@ export async function renderReport(o: ReportOptions): Promise<string> {
     const dims = localizableDimensions(a.layer).filter((x) => x.attribute in top.where);
     const cols = dims.map((x) => x.column);
     const bad = a.kpi === 'slow_ratio' ? 'Slow' : 'Errors';
-    const cells = await rows<Record<string, string | number>>(
+    const cells = await queryRows<Record<string, string | number>>(
       o.client,
       `SELECT ${cols.join(', ')}, sum(Requests) AS n, sum(${bad}) AS bad
          FROM ${db}.mp_sli_1m
@@ -199,7 +192,7 @@ export async function renderReport(o: ReportOptions): Promise<string> {
     return [`${dimensionSql(dim, span)} = {v${i}:String}`];
   });
   const traceIds = (
-    await rows<{ TraceId: string }>(
+    await queryRows<{ TraceId: string }>(
       o.client,
       `SELECT TraceId FROM ${db}.otel_traces
         WHERE Timestamp >= toDateTime64({onset:UInt32}, 9) AND Timestamp < toDateTime64({at:UInt32} + 60, 9)
@@ -212,7 +205,7 @@ export async function renderReport(o: ReportOptions): Promise<string> {
   ).map((r) => r.TraceId);
   let exemplars = '<p>No exemplar traces found.</p>';
   if (traceIds.length > 0) {
-    const spans = await rows<{
+    const spans = await queryRows<{
       TraceId: string;
       SpanId: string;
       ParentSpanId: string;
