@@ -382,7 +382,7 @@ async function traces(gen: number) {
             'tr',
             { 'data-trace-id': String(x.trace_id) },
             h('td', {}, fmtTime(num(x.start_ms) ?? 0)),
-            h('td', {}, h('a', { href: `/trace/${x.trace_id}`, class: 'trace-link' }, String(x.trace_id))),
+            h('td', {}, traceLink(String(x.trace_id))),
             h('td', {}, String(x.route ?? '')),
             h('td', { class: (num(x.status) ?? 0) >= 400 ? 'bad' : '' }, String(x.status ?? '')),
             h('td', {}, String(x.error_type ?? '')),
@@ -570,17 +570,7 @@ async function logs(gen: number) {
             h('td', {}, String(l.level)),
             h('td', {}, String(l.body)),
             h('td', {}, String(l.exception_type ?? '')),
-            h(
-              'td',
-              {},
-              l.trace_id
-                ? h(
-                    'a',
-                    { href: `/trace/${l.trace_id}`, class: 'trace-link' },
-                    String(l.trace_id).slice(0, 16),
-                  )
-                : '',
-            ),
+            h('td', {}, l.trace_id ? traceLink(String(l.trace_id), 16) : ''),
           ),
         ),
       ),
@@ -588,6 +578,15 @@ async function logs(gen: number) {
   );
   results.dataset.state = r.logs.length ? 'ok' : 'nodata';
   if (!r.logs.length) results.append(h('p', { class: 'nodata' }, t('noData')));
+}
+
+/** A link to a trace's page, its id shown whole or cut to `shown` characters. */
+function traceLink(traceId: string, shown?: number): HTMLAnchorElement {
+  return h(
+    'a',
+    { href: `/trace/${traceId}`, class: 'trace-link' },
+    shown ? traceId.slice(0, shown) : traceId,
+  );
 }
 
 async function exceptions(gen: number) {
@@ -645,17 +644,7 @@ async function exceptions(gen: number) {
             h('td', {}, fmtTime(num(g.last_seen_ms) ?? 0)),
             h('td', {}, String(g.fingerprints)),
             h('td', {}, (g.segments as string[]).join(', ')),
-            h(
-              'td',
-              {},
-              g.trace_id
-                ? h(
-                    'a',
-                    { href: `/trace/${g.trace_id}`, class: 'trace-link' },
-                    String(g.trace_id).slice(0, 16),
-                  )
-                : '',
-            ),
+            h('td', {}, g.trace_id ? traceLink(String(g.trace_id), 16) : ''),
           ),
         ),
       ),
