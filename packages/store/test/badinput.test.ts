@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestType, startReceiver } from '../src/index.js';
-import { embedded, gzip, hexId, nowNs, post, tracesJson } from './helpers.js';
+import { embedded, gzip, hexId, nowNs, post, spanCount, tracesJson } from './helpers.js';
 
 let emb: Awaited<ReturnType<typeof embedded>>;
 beforeAll(async () => {
@@ -13,14 +13,7 @@ afterAll(async () => {
   await emb?.dispose();
 });
 
-const count = async (service: string) => {
-  const rs = await emb.client.query({
-    query: 'SELECT count() AS n FROM otel_traces WHERE ServiceName = {s:String}',
-    query_params: { s: service },
-    format: 'JSONEachRow',
-  });
-  return Number((await rs.json<{ n: string }>())[0]?.n);
-};
+const count = (service: string) => spanCount(emb.client, service);
 
 function validSpan(name = 'ok') {
   const t = nowNs();

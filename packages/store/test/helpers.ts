@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { decodeJson, type Embedded, type EmbeddedOptions, requestType, startEmbedded } from '../src/index.js';
 
 export async function embedded(opts: EmbeddedOptions = {}): Promise<Embedded & { dispose(): Promise<void> }> {
@@ -71,4 +72,25 @@ export function protobufTraces(service: string, n: number): Uint8Array {
   return requestType('traces')
     .encode(decodeJson('traces', Buffer.from(tracesJson({ 'service.name': service }, spans))))
     .finish();
+}
+
+/** Spans stored for one service. */
+export async function spanCount(client: ClickHouseClient, service: string): Promise<number> {
+  const rs = await client.query({
+    query: 'SELECT count() AS n FROM otel_traces WHERE ServiceName = {s:String}',
+    query_params: { s: service },
+    format: 'JSONEachRow',
+  });
+  return Number((await rs.json<{ n: string }>())[0]?.n);
+}
+
+/** A protobuf base-128 varint, for messages built by hand on the wire. */
+export function varint(v: number): Buffer {
+  const out: number[] = [];
+  while (v > 127) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return Buffer.from(out);
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiver } from '../src/index.js';
-import { embedded, post, protobufTraces } from './helpers.js';
+import { embedded, post, protobufTraces, spanCount } from './helpers.js';
 
 let emb: Awaited<ReturnType<typeof embedded>>;
 beforeAll(async () => {
@@ -18,14 +18,7 @@ afterAll(async () => {
 
 const PB = { 'content-type': 'application/x-protobuf' };
 
-const count = async (service: string) => {
-  const rs = await emb.client.query({
-    query: 'SELECT count() AS n FROM otel_traces WHERE ServiceName = {s:String}',
-    query_params: { s: service },
-    format: 'JSONEachRow',
-  });
-  return Number((await rs.json<{ n: string }>())[0]?.n);
-};
+const count = (service: string) => spanCount(emb.client, service);
 
 describe('trace ingest log', () => {
   it('answers once logged; after a crash the next start inserts everything acknowledged, once', async () => {

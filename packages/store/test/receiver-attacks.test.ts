@@ -10,7 +10,7 @@ import { waitFor } from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJson, requestType, startReceiver } from '../src/index.js';
 import { responseType } from '../src/otlp/proto.js';
-import { embedded, hexId, nowNs, post, tracesJson } from './helpers.js';
+import { embedded, hexId, nowNs, post, tracesJson, varint } from './helpers.js';
 
 let emb: Awaited<ReturnType<typeof embedded>>;
 beforeAll(async () => {
@@ -51,15 +51,6 @@ function protoBody(service: string, spans: ReturnType<typeof span>[]): Uint8Arra
   return requestType('traces').encode(msg).finish();
 }
 
-const varint = (v: number): Buffer => {
-  const out: number[] = [];
-  while (v > 127) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return Buffer.from(out);
-};
 /** One length-delimited protobuf field (tag byte + length + payload). */
 const field = (tag: number, payload: Buffer): Buffer =>
   Buffer.concat([Buffer.from([tag]), varint(payload.length), payload]);

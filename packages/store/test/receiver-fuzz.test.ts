@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJson, requestType } from '../src/index.js';
-import { embedded, nowNs, post } from './helpers.js';
+import { embedded, nowNs, post, varint } from './helpers.js';
 
 let emb: Awaited<ReturnType<typeof embedded>>;
 beforeAll(async () => {
@@ -188,15 +188,6 @@ describe('fuzz the receiver (fast-check)', () => {
       ).finish(),
     );
     const entry = Buffer.concat([Buffer.from([0x12, one.length]), one]);
-    const varint = (v: number) => {
-      const out: number[] = [];
-      while (v > 127) {
-        out.push((v & 0x7f) | 0x80);
-        v = Math.floor(v / 128);
-      }
-      out.push(v);
-      return Buffer.from(out);
-    };
     const wrap = (tag: number, b: Buffer) => Buffer.concat([Buffer.from([tag]), varint(b.length), b]);
     await fc.assert(
       fc.asyncProperty(
