@@ -189,31 +189,38 @@ async function child() {
     });
 
     // ---- 1b. a dashboard query, idle vs during full-speed ingest ----
+    /**
+     * One row: a query's median time idle (5 runs) and while the senders ingest at full speed.
+     * @param {string} name
+     * @param {() => Promise<number>} timeQuery  runs the query once, returns its ms
+     */
+    const idleVsIngest = async (name, timeQuery) => {
+      /** @type {number[]} */
+      const idle = [];
+      for (let i = 0; i < 5; i++) idle.push(await timeQuery());
+      /** @type {number[]} */
+      const busy = [];
+      const during = send(Math.min(seconds, 10));
+      const stopAt = performance.now() + Math.min(seconds, 10) * 1000 - 500;
+      await new Promise((r) => setTimeout(r, 1000));
+      while (performance.now() < stopAt) busy.push(await timeQuery());
+      await during;
+      await emb.flush();
+      rows.push({
+        suite: SUITE,
+        case: `${name} during full-speed ingest`,
+        value: Math.round(median(busy)),
+        unit: 'ms',
+        baseline: Math.round(median(idle)),
+        note: `baseline: the same query idle; medians of ${busy.length} / ${idle.length}; reads on their own chDB session at a higher query priority than ingest; the bench's senders share the 2 cores`,
+      });
+    };
     const dashSql =
       "SELECT Minute, Route, sum(Errors) / sum(Requests) FROM otel.mp_sli_route_1m WHERE Minute >= now() - INTERVAL 1 HOUR AND Layer = 'client' GROUP BY Minute, Route ORDER BY Minute";
-    const timeQuery = async () => {
+    await idleVsIngest('dashboard query (route cube, 1 h)', async () => {
       const t = performance.now();
       await (await emb.client.query({ query: dashSql, format: 'JSONEachRow' })).json();
       return performance.now() - t;
-    };
-    /** @type {number[]} */
-    const idle = [];
-    for (let i = 0; i < 5; i++) idle.push(await timeQuery());
-    /** @type {number[]} */
-    const busy = [];
-    const during = send(Math.min(seconds, 10));
-    const stopAt = performance.now() + Math.min(seconds, 10) * 1000 - 500;
-    await new Promise((r) => setTimeout(r, 1000));
-    while (performance.now() < stopAt) busy.push(await timeQuery());
-    await during;
-    await emb.flush();
-    rows.push({
-      suite: SUITE,
-      case: 'dashboard query (route cube, 1 h) during full-speed ingest',
-      value: Math.round(median(busy)),
-      unit: 'ms',
-      baseline: Math.round(median(idle)),
-      note: `baseline: the same query idle; medians of ${busy.length} / ${idle.length}; reads on their own chDB session at a higher query priority than ingest; the bench's senders share the 2 cores`,
     });
 
     // ---- 2. N spans over the last 24 h, generated in SQL straight into otel_traces (MVs fill the cube) ----
@@ -335,25 +342,10 @@ async function child() {
 
     // ---- 5. the 24 h overview (a query with work of its own, unlike 1b's last hour) during full-speed ingest;
     //         last, because the ingest adds rows the size figures above must not count ----
-    /** @type {number[]} */
-    const overviewIdle = [];
-    for (let i = 0; i < 5; i++) overviewIdle.push((await q(cubeSql('mp_sli_1m'))).ms);
-    /** @type {number[]} */
-    const overviewBusy = [];
-    const ingesting = send(Math.min(seconds, 10));
-    const overviewStop = performance.now() + Math.min(seconds, 10) * 1000 - 500;
-    await new Promise((r) => setTimeout(r, 1000));
-    while (performance.now() < overviewStop) overviewBusy.push((await q(cubeSql('mp_sli_1m'))).ms);
-    await ingesting;
-    await emb.flush();
-    rows.push({
-      suite: SUITE,
-      case: `error rate/route/minute, 24 h, ${N} spans, mp_sli_1m: during full-speed ingest`,
-      value: Math.round(median(overviewBusy)),
-      unit: 'ms',
-      baseline: Math.round(median(overviewIdle)),
-      note: `baseline: the same query idle; medians of ${overviewBusy.length} / ${overviewIdle.length}; reads on their own chDB session at a higher query priority than ingest`,
-    });
+    await idleVsIngest(
+      `error rate/route/minute, 24 h, ${N} spans, mp_sli_1m:`,
+      async () => (await q(cubeSql('mp_sli_1m'))).ms,
+    );
   } finally {
     await emb.close();
     rmSync(dataDir, { recursive: true, force: true });
