@@ -65,6 +65,18 @@ describe('scenario files', () => {
         'name: x\nduration_minutes: 10\nmix: { os.name: { ios: 1 } }\nactions: { upload.image: { weight: 1 } }\nfaults: [{ name: f, from_minute: 1, to_minute: 2, effect: slow_node }]',
       ),
     ).toThrow(/needs where.host.name/);
+    // an expected root-cause set: elements must be dimensions diagnosis localizes, and not empty
+    const base =
+      'name: x\nduration_minutes: 10\nmix: { os.name: { ios: 1 } }\nactions: { upload.image: { weight: 1 } }\n';
+    expect(() => parseScenario(`${base}expect: { set: [{ os.name: ios }, { http.route: /x }] }`)).toThrow(
+      /expect\.set\[1\]\.http\.route is not a dimension diagnosis localizes/,
+    );
+    expect(() => parseScenario(`${base}expect: { set: [] }`)).toThrow(
+      /\/expect\/set must NOT have fewer than 1 items/,
+    );
+    expect(() => parseScenario(`${base}expect: { set: [{}] }`)).toThrow(
+      /\/expect\/set\/0 must NOT have fewer than 1 properties/,
+    );
   });
 
   test('defaults are filled in', () => {
