@@ -2,7 +2,8 @@
 // its calls serialised through its own queue: the write lane (ingest, DDL, loaders) and the read lane
 // (read-only statements: dashboards, the console, diagnosis, the SQL guard's parsing). A dashboard query
 // therefore never waits in a queue behind an INSERT, and it runs at a higher ClickHouse query `priority`
-// than the write lane's statements, which the engine pauses while a higher-priority query runs.
+// than the write lane's statements, which the engine pauses while a higher-priority query runs, and at a
+// higher OS priority (nice) than the merges and the write lane's threads (LANE_NICE).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,19 @@ export type Lane = 'read' | 'write';
 /** ClickHouse's query `priority` per lane (lower = more important; 0 would mean "no priorities"). */
 export const LANE_PRIORITY: Record<Lane, number> = { read: 1, write: 10 };
 
+/**
+ * Linux nice value of each lane's query threads, and of the engine's merges. `priority` only orders query
+ * pipelines against each other; these order the operating system's threads, so a read also outranks the
+ * merges and an INSERT's views. Writes may wait: what they insert is already acknowledged and durable in
+ * the ingest log, and the receiver answers 503 when the backlog grows. Merges sit between (they must keep
+ * up with the parts inserts create). The read lane's value is non-zero on purpose: ClickHouse sets a nice
+ * value only when it is non-zero and resets it to 0 afterwards, so a pool thread created by a niced thread
+ * would otherwise keep 19 and slow the read that lands on it. Needs CAP_SYS_NICE; without it ClickHouse
+ * ignores all three (no error).
+ */
+export const LANE_NICE: Record<Lane, number> = { read: -1, write: 19 };
+export const MERGE_NICE = 10;
+
 interface LaneState {
   readonly session: Session;
   chain: Promise<unknown>;
@@ -68,7 +82,12 @@ export class ChdbStore {
     // one engine; each keeps its own settings and current database.
     const lane = (l: Lane): LaneState => ({
       session: new Session(dataDir, {
-        connectionArgs: ['--output_format_json_quote_64bit_integers=1', `--priority=${LANE_PRIORITY[l]}`],
+        connectionArgs: [
+          '--output_format_json_quote_64bit_integers=1',
+          `--priority=${LANE_PRIORITY[l]}`,
+          `--os_threads_nice_value_query=${LANE_NICE[l]}`,
+          `--os_threads_nice_value_merge_mutate=${MERGE_NICE}`,
+        ],
       }),
       chain: Promise.resolve(),
       currentDb: 'default',

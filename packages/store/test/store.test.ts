@@ -1,11 +1,12 @@
 // The embedded store: the ClickHouse-compatible endpoint driven by the official @clickhouse/client,
 // migrations (twice = once, database name and TTL configurable), restart keeps data, the SLI cube and
 // its hourly rollup filled by materialized views (route from the catalog, layers, weights, geo).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseError, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LANE_NICE, MERGE_NICE } from '../src/chdb-store.js';
 import { migrate } from '../src/index.js';
 import { embedded, hexId, kv, nowNs, post, str } from './helpers.js';
 
@@ -214,6 +215,67 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
     expect(await read).toEqual([{ n: '0' }]); // the read saw the table before the write committed
     await emb.client.command({ query: 'DROP TABLE default.lanes' });
     await emb.client.command({ query: 'DROP TABLE default.lanes_after' });
+  });
+
+  it('runs reads above and writes below the OS priority of everything else (nice -1 / 19), merges between (10)', async () => {
+    const setting = async (sql: string, lane: 'read' | 'write') =>
+      new TextDecoder().decode((await emb.store.query(sql, 'TSV', undefined, undefined, lane)).bytes).trim();
+    const perQuery = "SELECT getSetting('os_threads_nice_value_query')";
+    expect(await setting(perQuery, 'read')).toBe(String(LANE_NICE.read));
+    expect(await setting(perQuery, 'write')).toBe(String(LANE_NICE.write));
+    expect(
+      await setting(
+        "SELECT value FROM system.server_settings WHERE name = 'os_threads_nice_value_merge_mutate'",
+        'read',
+      ),
+    ).toBe(String(MERGE_NICE));
+    expect(LANE_NICE.read).toBeLessThan(0);
+    expect(LANE_NICE.write).toBeGreaterThan(MERGE_NICE);
+    // ClickHouse applies nice values only with CAP_SYS_NICE (bit 23 of the effective set); without it the
+    // settings above are no-ops, which the README says
+    const capEff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (!capEff || (BigInt(`0x${capEff}`) & (1n << 23n)) === 0n) return;
+    /** the nice values of this process's threads while `work` runs (sampled every 10 ms) */
+    const niceDuring = async (work: Promise<unknown>) => {
+      const seen = new Set<number>();
+      let running = true;
+      void work.finally(() => {
+        running = false;
+      });
+      while (running) {
+        for (const t of readdirSync('/proc/self/task')) {
+          try {
+            const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+            seen.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+          } catch {
+            // the thread ended between the listing and the read
+          }
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await work;
+      return seen;
+    };
+    await emb.client.command({
+      query: 'CREATE TABLE IF NOT EXISTS default.niced (x UInt64) ENGINE = MergeTree ORDER BY x',
+    });
+    expect(
+      await niceDuring(
+        emb.store.query('INSERT INTO default.niced SELECT sipHash64(number) FROM numbers(40000000)'),
+      ),
+    ).toContain(LANE_NICE.write);
+    expect(
+      await niceDuring(
+        emb.store.query(
+          'SELECT count() FROM numbers_mt(400000000) WHERE sipHash64(number) % 7 = 1',
+          'TSV',
+          undefined,
+          undefined,
+          'read',
+        ),
+      ),
+    ).toContain(LANE_NICE.read);
+    await emb.client.command({ query: 'DROP TABLE default.niced' });
   });
 });
 

@@ -51,6 +51,7 @@ import {
   rowContext,
   traceRows,
 } from './rows.js';
+import { Turns } from './turns.js';
 import { type Segment, Wal } from './wal.js';
 import { Fallback, wireTraceRows } from './wire-traces.js';
 
@@ -466,6 +467,8 @@ export class OtlpReceiver {
   private readonly retentionDays: number;
   private readonly wal: Wal;
   private readonly ownWal: boolean;
+  /** Requests are decoded one per event-loop turn (turns.ts). */
+  private readonly turns = new Turns();
 
   constructor(opts: ReceiverOptions) {
     this.o = {
@@ -667,6 +670,7 @@ export class OtlpReceiver {
         if (this.inflightBytes > this.o.maxInflightBytes)
           throw new HttpError(503, 'the receiver holds too many request bytes: retry later', 1);
       }
+      await this.turns.next();
       const limits = {
         maxDepth: this.o.maxJsonDepth,
         maxNodes: this.o.maxNodesPerRequest,
