@@ -5,7 +5,7 @@
 //   MP_OTEL_BENCH_SPANS   spans generated for the query/disk cases (default 2 000 000; the issue's 10M:
 //                         MP_OTEL_BENCH_SPANS=10000000, ~4-5 min on 2 cores)
 //   MP_OTEL_BENCH_INGEST_S  seconds of OTLP ingest (default 20)
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,28 +89,87 @@ function makeBodies(T, count) {
   return Array.from({ length: count }, makeBody);
 }
 
+/**
+ * CPU ticks (1/100 s) used so far by each thread of this process, by thread id (Linux /proc; empty elsewhere).
+ * @returns {Map<string, { name: string, ticks: number }>}
+ */
+function threadTicks() {
+  const out = new Map();
+  const tasks = existsSync('/proc/self/task') ? readdirSync('/proc/self/task') : [];
+  for (const t of tasks) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name =
+        t === String(process.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      out.set(t, { name, ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/**
+ * "name seconds, …" of the CPU each thread name used between two threadTicks() samples, largest first.
+ * @param {Map<string, { name: string, ticks: number }>} before
+ * @param {Map<string, { name: string, ticks: number }>} after
+ */
+function cpuByThread(before, after) {
+  /** @type {Map<string, number>} */
+  const by = new Map();
+  for (const [t, v] of after) by.set(v.name, (by.get(v.name) ?? 0) + v.ticks - (before.get(t)?.ticks ?? 0));
+  return [...by]
+    .filter(([, ticks]) => ticks >= 5)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ticks]) => `${name} ${(ticks / 100).toFixed(1)}`)
+    .join(', ');
+}
+
 /** Whether this process may lower a thread's nice value, which ClickHouse needs to apply its nice settings. */
 function hasCapSysNice() {
   const eff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
   return eff !== undefined && (BigInt(`0x${eff}`) & (1n << 23n)) !== 0n;
 }
 
+/** One POST over a keep-alive agent with node:http; resolves to { status, body }. undici's fetch costs ~0.5 ms
+ *  of CPU a request here (~1 µs a span, as much as a tenth of the receiver's budget); node:http ~0.07 ms. */
+const POST = `
+const http = require('node:http');
+const post = (agent, url, body, headers) => new Promise((resolve, reject) => {
+  const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const chunks = [];
+    res.on('data', (c) => chunks.push(c));
+    res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    res.on('error', reject);
+  });
+  req.on('error', reject);
+  req.end(body);
+});
+`;
+
 /** A query client in a worker thread: POSTs the SQL, reads and parses the JSONEachRow answer, times each. */
 const QUERIER = `
 const { parentPort, workerData } = require('node:worker_threads');
+${POST}
 const { url, auth, sql, runs, seconds } = workerData;
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const query = async () => {
+  const res = await post(agent, url + '/?default_format=JSONEachRow', sql, { authorization: 'Basic ' + auth });
+  const text = res.body.toString();
+  if (res.status !== 200) throw new Error('query failed: ' + res.status + ' ' + text);
+  for (const line of text.split('\\n')) if (line) JSON.parse(line);
+};
 (async () => {
   const ms = [];
-  for (let i = 0; i < 3; i++) await (await fetch(url + '/?default_format=JSONEachRow', { method: 'POST', body: sql, headers: { authorization: 'Basic ' + auth } })).text(); // warm: connection, JIT
+  for (let i = 0; i < 3; i++) await query(); // warm: connection, JIT
   const deadline = performance.now() + (seconds ?? 0) * 1000;
   while (runs !== undefined ? ms.length < runs : performance.now() < deadline) {
     const t = performance.now();
-    const res = await fetch(url + '/?default_format=JSONEachRow', { method: 'POST', body: sql, headers: { authorization: 'Basic ' + auth } });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error('query failed: ' + res.status + ' ' + text);
-    for (const line of text.split('\\n')) if (line) JSON.parse(line);
+    await query();
     ms.push(performance.now() - t);
   }
+  agent.destroy();
   parentPort.postMessage(ms);
 })();
 `;
@@ -118,7 +177,9 @@ const { url, auth, sql, runs, seconds } = workerData;
 /** Senders in a worker thread (their own event loop: the receiver's is not shared with its clients). */
 const SENDER = `
 const { parentPort, workerData } = require('node:worker_threads');
+${POST}
 const { url, bodies, senders, seconds, ctype } = workerData;
+const agent = new http.Agent({ keepAlive: true, maxSockets: senders });
 (async () => {
   let sent = 0, failed = 0;
   const t0 = performance.now();
@@ -126,11 +187,11 @@ const { url, bodies, senders, seconds, ctype } = workerData;
   await Promise.all(Array.from({ length: senders }, async (_, w) => {
     let i = w;
     while (performance.now() < deadline) {
-      const res = await fetch(url, { method: 'POST', body: bodies[i++ % bodies.length], headers: { 'content-type': ctype } });
-      await res.arrayBuffer();
+      const res = await post(agent, url, bodies[i++ % bodies.length], { 'content-type': ctype });
       if (res.status === 200) sent += 512; else { failed++; await new Promise((r) => setTimeout(r, 50)); }
     }
   }));
+  agent.destroy();
   parentPort.postMessage({ sent, failed, ms: performance.now() - t0 });
 })();
 `;
@@ -165,12 +226,16 @@ async function child() {
         w.once('error', reject);
       });
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const th0 = threadTicks();
     const r = await send(seconds);
     await emb.flush(); // the rate counts until every acknowledged row is inserted
     const ingestMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    log(`ingest CPU by thread name (s): ${cpuByThread(th0, threadTicks())}`);
     const ingestRate = r.sent / (ingestMs / 1000);
     log(
-      `ingest: ${r.sent} spans in ${(ingestMs / 1000).toFixed(1)} s incl. the final flush (${r.failed} non-200, ${emb.receiver.writer.batches} INSERTs)`,
+      `ingest: ${r.sent} spans in ${(ingestMs / 1000).toFixed(1)} s incl. the final flush (${r.failed} non-200, ${emb.receiver.writer.batches} INSERTs; ${((cpu.user + cpu.system) / 1000 / ingestMs).toFixed(2)} cores busy, ${((cpu.user + cpu.system) / r.sent).toFixed(1)} µs of CPU a span)`,
     );
     // the limit, same run, same store, same rows, every view on: INSERT … SELECT inside chDB
     const t1 = performance.now();

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { decodeJson, type Embedded, type EmbeddedOptions, requestType, startEmbedded } from '../src/index.js';
+import { encodeTraceRow, Writer } from '../src/otlp/rowbinary.js';
+import type { Row } from '../src/otlp/rows.js';
 
 export async function embedded(opts: EmbeddedOptions = {}): Promise<Embedded & { dispose(): Promise<void> }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'mp-otel-test-'));
@@ -94,3 +96,41 @@ export function varint(v: number): Buffer {
   out.push(v);
   return Buffer.from(out);
 }
+
+/** An otel_traces row object (rows.ts shape) for RowBinary tests; `attrs.event` adds one exception event. */
+export const traceRow = (
+  service: string,
+  span: string,
+  ns: bigint,
+  attrs: Record<string, string> = {},
+): Row => ({
+  Timestamp: `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`,
+  TraceId: 'a'.repeat(32),
+  SpanId: 'b'.repeat(16),
+  ParentSpanId: '',
+  TraceState: '',
+  SpanName: span,
+  SpanKind: 'Client',
+  ServiceName: service,
+  ResourceAttributes: { 'service.name': service },
+  ScopeName: 'mp-otel',
+  ScopeVersion: '',
+  SpanAttributes: attrs,
+  Duration: '5000000',
+  StatusCode: 'Unset',
+  StatusMessage: '',
+  'Events.Timestamp': attrs.event ? ['1780000000.000000001'] : [],
+  'Events.Name': attrs.event ? ['exception'] : [],
+  'Events.Attributes': attrs.event ? [{ 'exception.type': attrs.event }] : [],
+  'Links.TraceId': [],
+  'Links.SpanId': [],
+  'Links.TraceState': [],
+  'Links.Attributes': [],
+});
+
+/** Rows as one RowBinary buffer (TRACE_COLUMNS layout). */
+export const encodeRows = (rows: Row[]): Buffer => {
+  const w = new Writer(1024);
+  for (const r of rows) encodeTraceRow(w, r);
+  return Buffer.from(w.take());
+};

@@ -1,14 +1,16 @@
 // The embedded store: the ClickHouse-compatible endpoint driven by the official @clickhouse/client,
 // migrations (twice = once, database name and TTL configurable), restart keeps data, the SLI cube and
 // its hourly rollup filled by materialized views (route from the catalog, layers, weights, geo).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseError, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LANE_NICE, MERGE_NICE } from '../src/chdb-store.js';
 import { migrate } from '../src/index.js';
-import { embedded, hexId, kv, nowNs, post, str } from './helpers.js';
+import { insertRowBinaryFile } from '../src/otlp/rowbinary.js';
+import { sortTraceRows } from '../src/otlp/sort-rows.js';
+import { embedded, encodeRows, hexId, kv, nowNs, post, str, traceRow } from './helpers.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'mp-otel-store-'));
 let emb: Awaited<ReturnType<typeof embedded>>;
@@ -215,6 +217,47 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
     expect(await read).toEqual([{ n: '0' }]); // the read saw the table before the write committed
     await emb.client.command({ query: 'DROP TABLE default.lanes' });
     await emb.client.command({ query: 'DROP TABLE default.lanes_after' });
+  });
+
+  it('gets segments in the order otel_traces keeps: the engine finds them already sorted', async () => {
+    // the engine's side of sort-rows.ts: its key must be otel_traces' ORDER BY, or every block is sorted again
+    const base = nowNs();
+    const rows = Array.from({ length: 300 }, (_, i) =>
+      traceRow(
+        ['shop', 'api', 'édition'][i % 3] as string,
+        `route ${(i * 7) % 11}`,
+        base + BigInt((i * 7919) % 1000) * 1_000_000n,
+      ),
+    );
+    const shuffled = encodeRows(rows);
+    const sorted = sortTraceRows(shuffled);
+    expect(sorted).toBeDefined();
+    await emb.store.query('CREATE TABLE default.sorted_copy AS otel.otel_traces');
+    const alreadySorted = async () =>
+      Number(
+        new TextDecoder().decode(
+          (
+            await emb.store.query(
+              "SELECT sum(value) FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'",
+              'TSV',
+            )
+          ).bytes,
+        ),
+      );
+    const insert = async (bytes: Buffer) => {
+      const file = join(dataDir, 'segment.bin');
+      writeFileSync(file, bytes);
+      await insertRowBinaryFile(emb.store, 'default', 'sorted_copy', file, 'otel_traces');
+    };
+    const n0 = await alreadySorted();
+    await insert(shuffled);
+    const n1 = await alreadySorted();
+    await insert(Buffer.concat(sorted as Buffer[]));
+    const n2 = await alreadySorted();
+    expect(n1 - n0).toBe(0); // arrival order: the engine sorted the block
+    expect(n2 - n1).toBe(1); // one partition, one block, already in order
+    expect(await q<{ n: string }>('SELECT count() AS n FROM default.sorted_copy')).toEqual([{ n: '600' }]);
+    await emb.store.query('DROP TABLE default.sorted_copy');
   });
 
   it('runs reads above and writes below the OS priority of everything else (nice -1 / 19), merges between (10)', async () => {

@@ -51,6 +51,7 @@ import {
   rowContext,
   traceRows,
 } from './rows.js';
+import { sortTraceRows } from './sort-rows.js';
 import { Turns } from './turns.js';
 import { type Segment, Wal } from './wal.js';
 import { Fallback, wireTraceRows } from './wire-traces.js';
@@ -272,11 +273,14 @@ export class BatchWriter {
       for (const w of waiters) w.resolve();
       return;
     }
+    const all = readFileSync(seg.bin);
     try {
-      await insertRowBinaryFile(this.store, this.database, 'otel_traces', seg.bin);
+      // in the table's sort order, so the engine need not sort (sort-rows.ts); the log keeps arrival order
+      const sorted = sortTraceRows(all);
+      if (sorted) await insertRowBinary(this.store, this.database, 'otel_traces', sorted);
+      else await insertRowBinaryFile(this.store, this.database, 'otel_traces', seg.bin);
     } catch (err) {
       // isolate: each appended request on its own; the ones the store refuses are kept aside
-      const all = readFileSync(seg.bin);
       let start = 0;
       for (const end of seg.ends) {
         try {

@@ -4,7 +4,7 @@
 // Two producers write the same bytes: rows built as objects (rows.ts: OTLP/JSON, and any request the
 // wire path hands back) through `encodeTraceRow`, and the protobuf wire path (wire-traces.ts), which never
 // builds the objects. A test checks that both give identical bytes.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChdbStore } from '../chdb-store.js';
@@ -183,6 +183,22 @@ export const binaryTable = (table: string): boolean => table in COLUMNS;
 let scratch: string | undefined;
 let seq = 0;
 
+/** Writes chunks to a new file, many at a time (writev: the kernel gathers them, nothing is concatenated). */
+function writeChunks(file: string, chunks: Buffer[]): void {
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    for (let i = 0; i < chunks.length; i += 1024) {
+      const group = chunks.slice(i, i + 1024);
+      const want = group.reduce((n, c) => n + c.length, 0);
+      const wrote = writevSync(fd, group);
+      // a short write (disk full, a signal): the rest one chunk at a time
+      if (wrote < want) writeSync(fd, Buffer.concat(group).subarray(wrote));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Inserts RowBinary chunks into `db.table` through a scratch file read with file(). */
 export async function insertRowBinary(
   store: ChdbStore,
@@ -195,7 +211,7 @@ export async function insertRowBinary(
     mkdirSync(scratch, { recursive: true });
   }
   const file = join(scratch, `${table}-${++seq}.bin`);
-  writeFileSync(file, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+  writeChunks(file, chunks);
   try {
     await insertRowBinaryFile(store, database, table, file);
   } finally {
@@ -203,15 +219,19 @@ export async function insertRowBinary(
   }
 }
 
-/** `INSERT INTO db.table (…) SELECT * FROM file('<file>', RowBinary, '<structure>')`. */
+/**
+ * `INSERT INTO db.table (…) SELECT * FROM file('<file>', RowBinary, '<structure>')`; `layout` names the
+ * table whose RowBinary layout the file has (default: `table` itself).
+ */
 export async function insertRowBinaryFile(
   store: ChdbStore,
   database: string,
   table: string,
   file: string,
+  layout = table,
 ): Promise<void> {
-  const cols = COLUMNS[table];
-  if (!cols) throw new Error(`no RowBinary layout for ${table}`);
+  const cols = COLUMNS[layout];
+  if (!cols) throw new Error(`no RowBinary layout for ${layout}`);
   const names = cols.map(([n]) => `\`${n}\``).join(', ');
   const structure = cols.map(([, t], i) => `c${i} ${t}`).join(', ');
   await store.query(

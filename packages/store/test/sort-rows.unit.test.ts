@@ -1,0 +1,67 @@
+// Segments sorted as otel_traces is ordered (ServiceName, SpanName, Timestamp): strings by their UTF-8
+// bytes as ClickHouse compares them (not JavaScript's UTF-16 order), ties by the full nanosecond timestamp.
+// The engine's side of the contract (it finds such a segment already sorted) is in store.test.ts.
+import { describe, expect, it } from 'vitest';
+import type { Row } from '../src/otlp/rows.js';
+import { sortTraceRows } from '../src/otlp/sort-rows.js';
+import { encodeRows as encode, traceRow as row } from './helpers.js';
+
+const NOW = 1_780_000_000n * 1_000_000_000n;
+
+/** The order ClickHouse keeps: UTF-8 bytes of the service, then of the span name, then the timestamp. */
+const expected = (rows: Row[]): Row[] =>
+  [...rows].sort(
+    (a, b) =>
+      Buffer.compare(Buffer.from(a.ServiceName as string), Buffer.from(b.ServiceName as string)) ||
+      Buffer.compare(Buffer.from(a.SpanName as string), Buffer.from(b.SpanName as string)) ||
+      (a.Timestamp as string).localeCompare(b.Timestamp as string),
+  );
+
+describe('sortTraceRows', () => {
+  const rows: Row[] = [
+    row('shop', 'POST upload', NOW + 5n, { 'mp.route_name': 'upload.image', event: 'TypeError' }),
+    row('api', 'GET /items', NOW + 1_000_000_000n),
+    // U+FF5E is EF BD 9E in UTF-8, U+1F600 is F0 9F 98 80: byte order puts ～ first, UTF-16 order 😀
+    row('shop', '😀', NOW),
+    row('shop', '～', NOW + 9n),
+    row('shop', 'POST upload', NOW + 4n, { 'url.full': 'https://é.example/a' }),
+    row('sho', 'zzz', NOW), // a prefix sorts first
+    row('shop', 'POST upload', NOW + 4_294_967_296n), // differs from NOW + 5 in the high 32 bits only
+    row('api', 'GET /items', NOW + 999_999_999n),
+  ];
+
+  it('puts rows in the table order, by bytes, each row intact', () => {
+    const chunks = sortTraceRows(encode(rows));
+    expect(chunks).toBeDefined();
+    expect(Buffer.concat(chunks as Buffer[])).toEqual(encode(expected(rows)));
+    expect(expected(rows).map((r) => r.SpanName)).toEqual([
+      'GET /items',
+      'GET /items',
+      'zzz',
+      'POST upload',
+      'POST upload',
+      'POST upload',
+      '～',
+      '😀',
+    ]);
+  });
+
+  it('leaves rows already in order alone, and hands back what it cannot read (the engine sorts those)', () => {
+    expect(sortTraceRows(encode(expected(rows)))).toBeUndefined();
+    expect(sortTraceRows(Buffer.alloc(0))).toBeUndefined();
+    const whole = encode(rows);
+    expect(sortTraceRows(whole.subarray(0, whole.length - 3))).toBeUndefined(); // truncated
+    expect(
+      sortTraceRows(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])),
+    ).toBeUndefined();
+  });
+
+  it('copies runs of rows that stay together as one view', () => {
+    // two requests' rows interleaved by service: each request's run stays one chunk
+    const a = [row('b', 'x', NOW), row('b', 'x', NOW + 1n), row('b', 'x', NOW + 2n)];
+    const b = [row('a', 'x', NOW), row('a', 'x', NOW + 1n)];
+    const chunks = sortTraceRows(encode([...a, ...b])) as Buffer[];
+    expect(chunks).toHaveLength(2);
+    expect(Buffer.concat(chunks)).toEqual(encode([...b, ...a]));
+  });
+});
