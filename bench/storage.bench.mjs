@@ -18,6 +18,10 @@ export default async function bench() {
   return runChild(fileURLToPath(import.meta.url), 'storage bench');
 }
 
+/** The q-quantile (nearest rank) of a non-empty list. */
+const quantile = (/** @type {number[]} */ xs, /** @type {number} */ q) =>
+  /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]);
+
 /** The median of a non-empty list. */
 const median = (/** @type {number[]} */ xs) =>
   /** @type {number} */ ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
@@ -323,7 +327,7 @@ async function child() {
         value: Math.round(median(busy)),
         unit: 'ms',
         baseline: Math.round(median(idle)),
-        note: `baseline: the same query idle; medians of ${busy.length} / ${idle.length}, sent from a thread of their own; reads on their own chDB session at a higher query priority than ingest${niceNote}; the bench's senders share the 2 cores`,
+        note: `baseline: the same query idle; medians of ${busy.length} / ${idle.length} (p90 ${Math.round(quantile(busy, 0.9))} / ${Math.round(quantile(idle, 0.9))} ms), sent from a thread of their own; reads on their own chDB session at a higher query priority than ingest${niceNote}; the bench's senders share the 2 cores`,
       });
     };
     const niceNote = hasCapSysNice()
