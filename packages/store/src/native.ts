@@ -19,7 +19,8 @@ export const outputLayout = (revision: number): Layout => ({
 });
 export const inputLayout = (_revision: number): Layout => PLAIN;
 
-type TypeNode =
+/** A ClickHouse data type, parsed (parseType). */
+export type TypeNode =
   | { k: 'fixed'; size: number }
   | { k: 'string' }
   | { k: 'nullable'; of: TypeNode }
@@ -131,13 +132,20 @@ export function parseType(type: string): TypeNode {
   }
 }
 
-class Reader {
+/** A cursor over ClickHouse-encoded bytes (LEB128 lengths, little-endian numbers); throws when they run out. */
+export class Reader {
   off = 0;
   constructor(readonly b: Buffer) {}
   need(n: number) {
     if (this.off + n > this.b.length) throw new NativeFormatError('truncated Native data');
   }
   varint(): number {
+    // most lengths are below 128: one byte, one check
+    const first = this.b[this.off];
+    if (first !== undefined && first < 0x80) {
+      this.off++;
+      return first;
+    }
     let v = 0;
     for (let shift = 0; ; shift += 7) {
       this.need(1);

@@ -5,6 +5,7 @@
 // went into otel_traces at 273 000–287 000 rows/s in arrival order and at 424 000–452 000 sorted. Sorting
 // in JavaScript costs less than that difference: the rows are walked once for their key, and the file write
 // gathers them in order from views of the segment (nothing is copied in JavaScript).
+import { parseType, Reader, type TypeNode } from '../native.js';
 import { TRACE_COLUMNS } from './rowbinary.js';
 
 /**
@@ -18,65 +19,46 @@ const SERVICE = TRACE_COLUMNS.findIndex(([n]) => n === 'ServiceName');
 const SPAN = TRACE_COLUMNS.findIndex(([n]) => n === 'SpanName');
 const TIME = TRACE_COLUMNS.findIndex(([n]) => n === 'Timestamp');
 
-/** Moves past one value of a RowBinary type at `p`; returns the new position. */
-type Skip = (b: Buffer, p: number) => number;
-
-/** A varint's value (its length in bytes is left in lastLen); more than 5 bytes is refused. */
-function varint(b: Buffer, p: number): number {
-  let v = 0;
-  let shift = 1;
-  for (let i = 0; i < 5; i++) {
-    const c = b[p + i];
-    if (c === undefined) throw new RangeError('truncated varint');
-    v += (c & 0x7f) * shift;
-    if (c < 0x80) {
-      lastLen = i + 1;
-      return v;
-    }
-    shift *= 128;
-  }
-  throw new RangeError('varint too long');
-}
-let lastLen = 0;
-
 function sameBytes(b: Buffer, s1: number, e1: number, s2: number, e2: number): boolean {
   if (e1 - s1 !== e2 - s2) return false;
   for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
   return true;
 }
 
-function skipper(type: string): Skip {
-  if (type === 'String')
-    return (b, p) => {
-      const n = varint(b, p);
-      return p + lastLen + n;
-    };
-  if (type === 'DateTime64(9)' || type === 'UInt64') return (_, p) => p + 8;
-  const arr = /^Array\((.*)\)$/.exec(type);
-  if (arr) {
-    const inner = skipper(arr[1] as string);
-    return (b, p) => {
-      const n = varint(b, p);
-      p += lastLen;
-      for (let i = 0; i < n; i++) p = inner(b, p);
-      return p;
-    };
+/** Moves `r` past one RowBinary value of a type. */
+type Skip = (r: Reader) => void;
+
+/** RowBinary values: arrays and maps carry their own length per row, unlike Native's offsets. */
+function skipper(t: TypeNode): Skip {
+  switch (t.k) {
+    case 'string':
+      return (r) => r.skip(r.varint());
+    case 'fixed': {
+      const size = t.size;
+      return (r) => r.skip(size);
+    }
+    case 'array': {
+      const item = skipper(t.of);
+      return (r) => {
+        for (let n = r.varint(); n > 0; n--) item(r);
+      };
+    }
+    case 'map': {
+      const key = skipper(t.key);
+      const value = skipper(t.value);
+      return (r) => {
+        for (let n = r.varint(); n > 0; n--) {
+          key(r);
+          value(r);
+        }
+      };
+    }
+    default:
+      throw new Error(`no RowBinary skipper for a ${t.k} type`);
   }
-  const map = /^Map\((.*), (.*)\)$/.exec(type);
-  if (map) {
-    const k = skipper(map[1] as string);
-    const v = skipper(map[2] as string);
-    return (b, p) => {
-      const n = varint(b, p);
-      p += lastLen;
-      for (let i = 0; i < n; i++) p = v(b, k(b, p));
-      return p;
-    };
-  }
-  throw new Error(`no RowBinary skipper for ${type}`);
 }
 
-const SKIPS = TRACE_COLUMNS.map(([, t]) => skipper(t));
+const SKIPS = TRACE_COLUMNS.map(([, t]) => skipper(parseType(t)));
 
 /**
  * The otel_traces rows of a RowBinary buffer (TRACE_COLUMNS layout) in the table's sort order, as views of
@@ -93,9 +75,9 @@ export function sortTraceRows(buf: Buffer): Buffer[] | undefined {
   const pairs = new Map<number, number>(); // hash of (service, span name) bytes → pair id
   const pairRanges: number[] = []; // per pair: service start, end, span start, end
   let n = 0;
-  let p = 0;
+  const r = new Reader(buf);
   try {
-    while (p < buf.length) {
+    while (r.off < buf.length) {
       if (n === cap) {
         cap *= 2;
         const grow = <T extends Uint32Array | Int32Array>(a: T, make: (c: number) => T): T => {
@@ -108,30 +90,29 @@ export function sortTraceRows(buf: Buffer): Buffer[] | undefined {
         hi = grow(hi, (c) => new Int32Array(c));
         lo = grow(lo, (c) => new Uint32Array(c));
       }
-      starts[n] = p;
+      starts[n] = r.off;
       let svcStart = 0;
       let svcEnd = 0;
       let spanStart = 0;
       let spanEnd = 0;
       for (let c = 0; c < SKIPS.length; c++) {
         if (c === TIME) {
-          if (p + 8 > buf.length) throw new RangeError('truncated timestamp');
-          lo[n] = buf.readUInt32LE(p);
-          hi[n] = buf.readInt32LE(p + 4);
+          r.need(8);
+          lo[n] = buf.readUInt32LE(r.off);
+          hi[n] = buf.readInt32LE(r.off + 4);
+          r.off += 8;
         } else if (c === SERVICE || c === SPAN) {
-          const len = varint(buf, p);
-          const s = p + lastLen;
+          const len = r.varint();
+          r.skip(len);
           if (c === SERVICE) {
-            svcStart = s;
-            svcEnd = s + len;
+            svcStart = r.off - len;
+            svcEnd = r.off;
           } else {
-            spanStart = s;
-            spanEnd = s + len;
+            spanStart = r.off - len;
+            spanEnd = r.off;
           }
-        }
-        p = (SKIPS[c] as Skip)(buf, p);
+        } else (SKIPS[c] as Skip)(r);
       }
-      if (p > buf.length) throw new RangeError('truncated row');
       // the pair's id: a hash of its bytes, checked byte by byte (no strings: this runs once per row)
       let h = Math.imul(svcEnd - svcStart, 16777619) >>> 0;
       for (let i = svcStart; i < svcEnd; i++) h = Math.imul(h ^ (buf[i] as number), 16777619);
