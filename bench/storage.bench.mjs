@@ -130,12 +130,6 @@ function cpuByThread(before, after) {
     .join(', ');
 }
 
-/** Whether this process may lower a thread's nice value, which ClickHouse needs to apply its nice settings. */
-function hasCapSysNice() {
-  const eff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-  return eff !== undefined && (BigInt(`0x${eff}`) & (1n << 23n)) !== 0n;
-}
-
 /** One POST over a keep-alive agent with node:http; resolves to { status, body }. undici's fetch costs ~0.5 ms
  *  of CPU a request here (~1 µs a span, as much as a tenth of the receiver's budget); node:http ~0.07 ms. */
 const POST = `
@@ -201,7 +195,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: senders });
 `;
 
 async function child() {
-  const { startEmbedded, requestType } = await import('@mp-otel/store');
+  const { startEmbedded, requestType, canSetNice } = await import('@mp-otel/store');
   const { Worker } = await import('node:worker_threads');
   const log = (/** @type {string} */ s) => process.stderr.write(`  storage: ${s}\n`);
   /** @type {import('./run.mjs').BenchRow[]} */
@@ -330,7 +324,7 @@ async function child() {
         note: `baseline: the same query idle; medians of ${busy.length} / ${idle.length} (p90 ${Math.round(quantile(busy, 0.9))} / ${Math.round(quantile(idle, 0.9))} ms), sent from a thread of their own; reads on their own chDB session at a higher query priority than ingest${niceNote}; the bench's senders share the 2 cores`,
       });
     };
-    const niceNote = hasCapSysNice()
+    const niceNote = canSetNice()
       ? ' and OS priority (nice: CAP_SYS_NICE held)'
       : ', no OS priority (no CAP_SYS_NICE: ClickHouse ignores the nice values)';
     const dashSql =

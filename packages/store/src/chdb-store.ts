@@ -4,7 +4,7 @@
 // therefore never waits in a queue behind an INSERT, and it runs at a higher ClickHouse query `priority`
 // than the write lane's statements, which the engine pauses while a higher-priority query runs, and at a
 // higher OS priority (nice) than the merges and the write lane's threads (LANE_NICE).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
@@ -59,6 +59,16 @@ export const LANE_PRIORITY: Record<Lane, number> = { read: 1, write: 10 };
  */
 export const LANE_NICE: Record<Lane, number> = { read: -1, write: 19 };
 export const MERGE_NICE = 10;
+
+/** Whether this process holds CAP_SYS_NICE (bit 23 of Linux's effective set): LANE_NICE and MERGE_NICE apply. */
+export function canSetNice(): boolean {
+  try {
+    const eff = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return eff !== undefined && (BigInt(`0x${eff}`) & (1n << 23n)) !== 0n;
+  } catch {
+    return false; // not Linux
+  }
+}
 
 interface LaneState {
   readonly session: Session;

@@ -12,7 +12,7 @@ export {
   resolveCredentials,
 } from './auth.js';
 export { defaultCatalogPath, loadCatalogIntoClickHouse } from './catalog.js';
-export { ChdbStore } from './chdb-store.js';
+export { ChdbStore, canSetNice } from './chdb-store.js';
 export { foreignRequest, hostAllowed, startClickHouseHttp } from './clickhouse-http.js';
 export {
   type ClusterLayout,
