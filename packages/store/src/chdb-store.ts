@@ -50,15 +50,18 @@ export const LANE_PRIORITY: Record<Lane, number> = { read: 1, write: 10 };
 /**
  * Linux nice value of each lane's query threads, and of the engine's merges. `priority` only orders query
  * pipelines against each other; these order the operating system's threads, so a read also outranks the
- * merges and an INSERT's views. Writes may wait: what they insert is already acknowledged and durable in
- * the ingest log, and the receiver answers 503 when the backlog grows. Merges sit between (they must keep
- * up with the parts inserts create). The read lane's value is non-zero on purpose: ClickHouse sets a nice
- * value only when it is non-zero and resets it to 0 afterwards, so a pool thread created by a niced thread
- * would otherwise keep 19 and slow the read that lands on it. Needs CAP_SYS_NICE; without it ClickHouse
- * ignores all three (no error).
+ * merges and an INSERT's views. Writes may wait a little: what they insert is already acknowledged and
+ * durable in the ingest log, and the receiver answers 503 when the backlog grows. But a nice value also
+ * ranks them against every other process: at 19 (weight 15 against 1024) the store's INSERTs and DDL
+ * starved beside two CPU-bound processes and 13 tests timed out, so writes sit at 5 (about a quarter of a
+ * core against one busy process) and merges at 2, between (they must keep up with the parts inserts
+ * create). The read lane's value is non-zero on purpose: ClickHouse sets a nice value only when it is
+ * non-zero and resets it to 0 afterwards, so a pool thread created by a niced thread would otherwise keep
+ * the writes' value and slow the read that lands on it. Needs CAP_SYS_NICE; without it ClickHouse ignores
+ * all three (no error).
  */
-export const LANE_NICE: Record<Lane, number> = { read: -1, write: 19 };
-export const MERGE_NICE = 10;
+export const LANE_NICE: Record<Lane, number> = { read: -1, write: 5 };
+export const MERGE_NICE = 2;
 
 /** Whether this process holds CAP_SYS_NICE (bit 23 of Linux's effective set): LANE_NICE and MERGE_NICE apply. */
 export function canSetNice(): boolean {

@@ -260,7 +260,7 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
     await emb.store.query('DROP TABLE default.sorted_copy');
   });
 
-  it('runs reads above and writes below the OS priority of everything else (nice -1 / 19), merges between (10)', async () => {
+  it('runs reads above and writes below the OS priority of everything else (nice -1 / 5), merges between (2)', async () => {
     const setting = async (sql: string, lane: 'read' | 'write') =>
       new TextDecoder().decode((await emb.store.query(sql, 'TSV', undefined, undefined, lane)).bytes).trim();
     const perQuery = "SELECT getSetting('os_threads_nice_value_query')";
