@@ -10,11 +10,14 @@
 //   when missing).
 // Datasets are generated with the repository's generate_dataset.py and the paper's settings (README there):
 // S (seed 121) and L (seed 122); the generator draws files one after another from one seeded stream, so
-// `--num N` gives the first N files of the paper's set. H (6 dimensions, 24 M leaves a file) is not run.
-// Sizes (environment): BENCH_RCA_FILES (default 40 files per dataset; all methods that finish within the
+// `--num N` gives the first N files of the paper's set; H (seed 123, 6 dimensions, 24 M leaves and ~1.3 GB a
+// file) likewise.
+// Sizes (environment): BENCH_RCA_FILES (default 40 files of S and of L; all methods that finish within the
 // timeout), BENCH_RCA_SLOW_FILES (default 5: Squeeze, HotSpot and RobustSpot take minutes a file here),
 // BENCH_RCA_TIMEOUT (seconds per file and method, default 60: a file that times out counts as predicting
-// nothing, and the note says how many did).
+// nothing, and the note says how many did); BENCH_RCA_H_FILES (default 3 files of H, 0 to skip it: a minute to
+// generate each, and minutes per method) with BENCH_RCA_H_TIMEOUT (default 1200 s a file). The slow methods
+// are not run on H (they time out on S already).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,6 +29,8 @@ const refDir = process.env.RISKLOC_DIR ?? join(data, 'riskloc');
 const files = Number(process.env.BENCH_RCA_FILES ?? 40);
 const slowFiles = Number(process.env.BENCH_RCA_SLOW_FILES ?? 5);
 const timeout = Number(process.env.BENCH_RCA_TIMEOUT ?? 60);
+const hFiles = Number(process.env.BENCH_RCA_H_FILES ?? 3);
+const hTimeout = Number(process.env.BENCH_RCA_H_TIMEOUT ?? 1200);
 
 // the paper's settings (the repository's README)
 const DATASETS = {
@@ -55,6 +60,13 @@ const DATASETS = {
     '1',
     '--only-last-layer',
   ],
+  H: ['--seed', '123', '--dims', '10', '5', '250', '20', '8', '12'],
+};
+/** @type {Record<string, { files: number; slowFiles: number; timeout: number }>} */
+const SIZES = {
+  S: { files, slowFiles, timeout },
+  L: { files, slowFiles, timeout },
+  H: { files: hFiles, slowFiles: 0, timeout: hTimeout },
 };
 const FAST = ['riskloc', 'autoroot', 'adtributor', 'r_adtributor'];
 const SLOW = ['squeeze', 'hotspot', 'robustspot'];
@@ -103,13 +115,24 @@ export default async function () {
   const root = join(data, 'data');
   const rows = [];
   for (const [name, args] of Object.entries(DATASETS)) {
+    const size = SIZES[name] ?? { files: 0, slowFiles: 0, timeout: 0 };
+    if (size.files === 0) continue;
     const dir = join(root, name);
     const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.csv')).length - 1 : 0;
-    if (have < files) {
-      process.stderr.write(`rca: generating ${files} files of ${name} …\n`);
+    if (have < size.files) {
+      process.stderr.write(`rca: generating ${size.files} files of ${name} …\n`);
       execFileSync(
         py,
-        ['generate_dataset.py', '--num', String(files), '--dataset-name', name, '--data-root', root, ...args],
+        [
+          'generate_dataset.py',
+          '--num',
+          String(size.files),
+          '--dataset-name',
+          name,
+          '--data-root',
+          root,
+          ...args,
+        ],
         { cwd: refDir, stdio: ['ignore', 'ignore', 'inherit'] },
       );
     }
@@ -117,8 +140,8 @@ export default async function () {
       .filter((f) => f.endsWith('.csv') && f !== 'injection_info.csv')
       .map((f) => f.slice(0, -4))
       .sort()
-      .slice(0, files);
-    const slow = all.slice(0, slowFiles);
+      .slice(0, size.files);
+    const slow = all.slice(0, size.slowFiles);
     /** @type {(subset: string[], method: string, run: (subset: string[]) => FileResult[]) => Scored} */
     const score = (subset, method, run) => {
       const t = Date.now();
@@ -154,7 +177,7 @@ export default async function () {
           '--only',
           subset.join(','),
           '--timeout',
-          String(timeout),
+          String(size.timeout),
         ],
         { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
       );
@@ -163,7 +186,9 @@ export default async function () {
     };
     const all_ = [score(all, 'mp-otel', ours), ...FAST.map((a) => score(all, a, reference(a)))];
     const slow_ =
-      slowFiles > 0 ? [score(slow, 'mp-otel', ours), ...SLOW.map((a) => score(slow, a, reference(a)))] : [];
+      size.slowFiles > 0
+        ? [score(slow, 'mp-otel', ours), ...SLOW.map((a) => score(slow, a, reference(a)))]
+        : [];
     for (const [group, list] of /** @type {Array<[string, Scored[]]>} */ ([
       [`${name}, first ${all.length} files`, all_],
       [`${name}, first ${slow.length} files`, slow_],
@@ -180,7 +205,7 @@ export default async function () {
           value: r.f1,
           unit: 'F1',
           baseline: r.method === 'mp-otel' ? best?.f1 : undefined,
-          note: `TP ${r.tp} FP ${r.fp} FN ${r.fn}; ${r.seconds.toFixed(0)} s${r.errors ? `; ${r.errors} of ${r.files} files timed out (${timeout} s) or failed` : ''}${r.method === 'mp-otel' ? `; baseline = best reference (${best?.method})` : ''}`,
+          note: `TP ${r.tp} FP ${r.fp} FN ${r.fn}; ${r.seconds.toFixed(0)} s${r.errors ? `; ${r.errors} of ${r.files} files timed out (${size.timeout} s) or failed` : ''}${r.method === 'mp-otel' ? `; baseline = best reference (${best?.method})` : ''}`,
         });
       }
     }

@@ -11,6 +11,8 @@
 // added, and its excess counted as explained; the next element is searched in what remains, until nothing
 // significant is left. Alternatives are ranked after the set.
 
+import { type Agg, buildLattice, type CellTable } from './lattice.js';
+
 /** 'rate': binomial (bad of n requests, expected = n × baseline rate); 'count': observed vs expected values. */
 export type Mode = 'rate' | 'count';
 
@@ -67,6 +69,8 @@ export interface LocalizeOptions {
   floorQuantile?: number;
   /** rate mode: set growths tried from the most significant segments besides the greedy one (default 8) */
   setSeeds?: number;
+  /** the lattice's layout (default: sparse when it fits, else dense; see lattice.ts); the result is the same */
+  layout?: 'sparse' | 'dense';
 }
 
 export interface LocalizeResult {
@@ -109,11 +113,12 @@ function binomialLl(k: number, n: number, p1: number, p0: number): number {
   return k * Math.log(c(p1) / c(p0)) + (n - k) * Math.log((1 - c(p1)) / (1 - c(p0)));
 }
 
-function median(xs: number[]): number {
+/** Median of a typed array (sorted in place). */
+function median(xs: Float64Array): number {
   if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  xs.sort();
+  const m = xs.length >> 1;
+  return xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
 }
 
 /**
@@ -122,109 +127,111 @@ function median(xs: number[]): number {
  * expected value; phi from the median (robust to the anomalous leaves, which are few).
  */
 export function dispersion(cells: LeafCell[]): { phi: number; kappa: number } {
-  const pts = cells.filter((c) => c.exp > 0).map((c) => ({ e: c.exp, r2: (c.obs - c.exp) ** 2 }));
-  if (pts.length < 20) return { phi: 1, kappa: 1 };
-  pts.sort((a, b) => a.e - b.e);
-  const half = pts.length >> 1;
+  return dispersionOf(
+    Float64Array.from(cells, (c) => c.obs),
+    Float64Array.from(cells, (c) => c.exp),
+  );
+}
+
+function dispersionOf(obs: Float64Array, exp: Float64Array): { phi: number; kappa: number } {
+  let m = 0;
+  for (let i = 0; i < exp.length; i++) if (exp[i]! > 0) m++;
+  if (m < 20) return { phi: 1, kappa: 1 };
+  const e = new Float64Array(m);
+  const r2 = new Float64Array(m);
+  for (let i = 0, j = 0; i < exp.length; i++)
+    if (exp[i]! > 0) {
+      e[j] = exp[i]!;
+      r2[j++] = (obs[i]! - exp[i]!) ** 2;
+    }
+  // the lower half by expected value (ties in leaf order): below the half-th smallest, then ties
+  const half = m >> 1;
+  const cut = Float64Array.from(e).sort()[half]!;
+  let ties = half;
+  for (let j = 0; j < m; j++) if (e[j]! < cut) ties--;
+  const low = new Uint8Array(m);
+  for (let j = 0; j < m; j++) if (e[j]! < cut || (e[j] === cut && ties-- > 0)) low[j] = 1;
   let best = { phi: 1, kappa: 1, skew: Number.POSITIVE_INFINITY };
   for (const kappa of [1, 2]) {
-    const lo = median(pts.slice(0, half).map((p) => p.r2 / p.e ** kappa));
-    const hi = median(pts.slice(half).map((p) => p.r2 / p.e ** kappa));
-    const skew = Math.abs(Math.log(Math.max(hi, 1e-12) / Math.max(lo, 1e-12)));
+    const lo = new Float64Array(half);
+    const hi = new Float64Array(m - half);
+    const all = new Float64Array(m);
+    for (let j = 0, a = 0, b = 0; j < m; j++) {
+      const x = r2[j]! / e[j]! ** kappa;
+      all[j] = x;
+      if (low[j]) lo[a++] = x;
+      else hi[b++] = x;
+    }
+    const skew = Math.abs(Math.log(Math.max(median(hi), 1e-12) / Math.max(median(lo), 1e-12)));
     if (skew < best.skew) {
       // the median of a chi-square with one degree of freedom is 0.455
-      best = { phi: median(pts.map((p) => p.r2 / p.e ** kappa)) / 0.455, kappa, skew };
+      best = { phi: median(all) / 0.455, kappa, skew };
     }
   }
   return { phi: Math.max(best.phi, 1e-9), kappa: best.kappa };
 }
 
-interface Lattice {
-  dims: string[];
-  codes: Array<Map<string, number>>;
-  names: string[][];
-  strides: number[];
-  /** segment id → key */
-  keys: number[];
-  ids: Map<number, number>;
-  /** leaf index × mask index → segment id */
-  leafSeg: Int32Array;
-  masks: number[][];
-}
-
-function buildLattice(cells: LeafCell[], dims: string[], maxDims: number): Lattice {
-  const codes = dims.map(() => new Map<string, number>());
-  const names: string[][] = dims.map(() => ['']);
-  for (const c of cells)
-    c.values.forEach((v, d) => {
-      const m = codes[d]!;
-      if (!m.has(v)) {
-        m.set(v, m.size + 1);
-        names[d]!.push(v);
-      }
-    });
-  const strides: number[] = [];
-  let s = 1;
-  for (let d = 0; d < dims.length; d++) {
-    strides.push(s);
-    s *= codes[d]!.size + 1;
-  }
-  if (s > Number.MAX_SAFE_INTEGER) throw new Error('too many dimension values to localize');
-  const masks: number[][] = [];
-  const walk = (start: number, acc: number[]) => {
-    if (acc.length > 0) masks.push(acc);
-    if (acc.length === maxDims) return;
-    for (let d = start; d < dims.length; d++) walk(d + 1, [...acc, d]);
-  };
-  walk(0, []);
-  if (cells.length * masks.length > 40_000_000)
-    throw new Error(
-      `too large to localize: ${cells.length} leaves × ${masks.length} dimension combinations (lower maxDimensions)`,
-    );
-  const ids = new Map<number, number>();
-  const keys: number[] = [];
-  const leafSeg = new Int32Array(cells.length * masks.length);
-  const leafCodes = new Int32Array(dims.length);
+/** Cell objects as columns, each dimension's values coded in order of first appearance. */
+export function cellTable(cells: LeafCell[], dims: string[]): CellTable {
+  const D = dims.length;
+  const index = dims.map(() => new Map<string, number>());
+  const values: string[][] = dims.map(() => []);
+  const codes = new Int32Array(cells.length * D);
   cells.forEach((c, i) => {
-    for (let d = 0; d < dims.length; d++) leafCodes[d] = codes[d]!.get(c.values[d]!)!;
-    masks.forEach((mask, j) => {
-      let key = 0;
-      for (const d of mask) key += leafCodes[d]! * strides[d]!;
-      let id = ids.get(key);
-      if (id === undefined) {
-        id = keys.length;
-        ids.set(key, id);
-        keys.push(key);
+    for (let d = 0; d < D; d++) {
+      const v = c.values[d]!;
+      let code = index[d]!.get(v);
+      if (code === undefined) {
+        values[d]!.push(v);
+        code = values[d]!.length;
+        index[d]!.set(v, code);
       }
-      leafSeg[i * masks.length + j] = id;
-    });
+      codes[i * D + d] = code;
+    }
   });
-  return { dims, codes, names, strides, keys, ids, leafSeg, masks };
+  return {
+    dims,
+    values,
+    codes,
+    n: Float64Array.from(cells, (c) => c.n),
+    obs: Float64Array.from(cells, (c) => c.obs),
+    exp: Float64Array.from(cells, (c) => c.exp),
+  };
 }
 
-function decode(l: Lattice, key: number): number[] {
-  // per dimension: its code in this segment (0 = any value)
-  return l.dims.map((_, d) => Math.floor(key / l.strides[d]!) % (l.codes[d]!.size + 1));
-}
-
-interface Agg {
-  n: Float64Array;
-  obs: Float64Array;
-  exp: Float64Array;
-  /** Σ expected^kappa, for the overdispersion scale */
-  ek: Float64Array;
+/** The table without the dimensions that have a single value (their segments are the whole table). */
+function dropConstantDims(t: CellTable): CellTable {
+  const D = t.dims.length;
+  const leaves = t.n.length;
+  const keep = t.dims.flatMap((_, d) => {
+    const first = t.codes[d];
+    for (let i = 1; i < leaves; i++) if (t.codes[i * D + d] !== first) return [d];
+    return [];
+  });
+  if (keep.length === D) return t;
+  const codes = new Int32Array(leaves * keep.length);
+  for (let i = 0; i < leaves; i++)
+    keep.forEach((d, k) => {
+      codes[i * keep.length + k] = t.codes[i * D + d]!;
+    });
+  return { ...t, dims: keep.map((d) => t.dims[d]!), values: keep.map((d) => t.values[d]!), codes };
 }
 
 /** Localizes the anomaly in a table of leaf cells. */
 export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOptions): LocalizeResult {
-  const maxDims = Math.min(o.maxDimensions ?? dims.length, dims.length);
+  return localizeTable(cellTable(cells, dims), o);
+}
+
+/** Localizes the anomaly in a table of leaves given as columns (for tables of millions of leaves). */
+export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeResult {
+  const leaves = table.n.length;
   const total = { n: 0, obs: 0, exp: 0 };
-  for (const c of cells) {
-    total.n += c.n;
-    total.obs += c.obs;
-    total.exp += c.exp;
+  for (let i = 0; i < leaves; i++) {
+    total.n += table.n[i]!;
+    total.obs += table.obs[i]!;
+    total.exp += table.exp[i]!;
   }
-  const { phi, kappa } = o.mode === 'count' ? dispersion(cells) : { phi: 1, kappa: 1 };
+  const { phi, kappa } = o.mode === 'count' ? dispersionOf(table.obs, table.exp) : { phi: 1, kappa: 1 };
   let direction: 1 | -1 = o.direction === -1 ? -1 : 1;
   if (o.mode === 'count' && (o.direction ?? 0) === 0) direction = total.obs >= total.exp ? 1 : -1;
   const empty: LocalizeResult = {
@@ -237,53 +244,28 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     kappa,
     candidates: 0,
   };
-  if (cells.length === 0 || dims.length === 0 || maxDims === 0) return empty;
+  if (leaves === 0 || table.dims.length === 0) return empty;
   // a dimension with one value localizes nothing (its segments are the whole table): leave it out
-  const keep = dims.flatMap((_, d) => (new Set(cells.map((c) => c.values[d])).size > 1 ? [d] : []));
-  if (keep.length < dims.length) {
-    const sub = localizeCells(
-      cells.map((c) => ({ ...c, values: keep.map((d) => c.values[d]!) })),
-      keep.map((d) => dims[d]!),
-      { ...o, maxDimensions: Math.min(maxDims, keep.length) },
-    );
-    return sub;
-  }
-  const l = buildLattice(cells, dims, maxDims);
-  const M = l.masks.length;
-  const S = l.keys.length;
+  const t0Table = dropConstantDims(table);
+  const dims = t0Table.dims;
+  const maxDims = Math.min(o.maxDimensions ?? table.dims.length, dims.length);
+  if (dims.length === 0 || maxDims <= 0) return empty;
+  const l = buildLattice(t0Table, maxDims, o.layout);
+  const S = l.size;
+  const cellN = t0Table.n;
+  const cellObs = t0Table.obs;
   // count mode: the variance of a (nearly) zero forecast is not (nearly) zero: below the 10th percentile of the
   // positive expectations, a leaf's variance is that percentile's (no single leaf gets unbounded evidence)
   const floor =
     o.mode === 'count' && (o.floorQuantile ?? 0.1) > 0
       ? (() => {
-          const pos = cells
-            .map((c) => c.exp)
-            .filter((e) => e > 0)
-            .sort((x, y) => x - y);
+          const pos = t0Table.exp.filter((e) => e > 0).sort();
           return pos.length ? pos[Math.floor(pos.length * (o.floorQuantile ?? 0.1))]! : 0;
         })()
       : 0;
-  const exp = Float64Array.from(cells, (c) => c.exp);
+  const exp = Float64Array.from(t0Table.exp);
   const ekLeaf = Float64Array.from(exp, (e) => Math.max(e, floor) ** kappa);
-
-  const aggregate = (): Agg => {
-    const a: Agg = {
-      n: new Float64Array(S),
-      obs: new Float64Array(S),
-      exp: new Float64Array(S),
-      ek: new Float64Array(S),
-    };
-    cells.forEach((c, i) => {
-      for (let j = 0; j < M; j++) {
-        const id = l.leafSeg[i * M + j]!;
-        a.n[id]! += c.n;
-        a.obs[id]! += c.obs;
-        a.exp[id]! += exp[i]!;
-        a.ek[id]! += ekLeaf[i]!;
-      }
-    });
-    return a;
-  };
+  const weights = { n: cellN, obs: cellObs, exp, ek: ekLeaf };
 
   // The deviation of a group of leaves in the anomaly's direction, as a log-likelihood ratio.
   const llr = (n: number, ob: number, ex: number, ek: number): number => {
@@ -310,15 +292,22 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     return scale * (r.obs * Math.log(e1 / r.exp) - (e1 - r.exp));
   };
 
-  const threshold = o.threshold ?? (o.mode === 'rate' ? 10 : Math.max(12, Math.log(S)));
+  const threshold = o.threshold ?? (o.mode === 'rate' ? 10 : Math.max(12, Math.log(l.segments)));
   const margin = o.nestedMargin ?? 2;
   const minShare = o.minShare ?? (o.mode === 'rate' ? 0.02 : 0);
   const maxElements = o.maxElements ?? 10;
 
-  let a = aggregate();
+  // the sums over the original expectations, and a second set of arrays the set's growth re-aggregates into
+  const baseAgg = l.aggregate(weights);
+  let work: Agg | undefined;
+  let a = baseAgg;
+  const reaggregate = () => {
+    work = l.aggregate(weights, work);
+    a = work;
+  };
   const totalOf = () => {
     const t = { n: total.n, obs: total.obs, exp: 0, ek: 0 };
-    for (let i = 0; i < cells.length; i++) {
+    for (let i = 0; i < leaves; i++) {
       t.exp += exp[i]!;
       t.ek += ekLeaf[i]!;
     }
@@ -335,39 +324,31 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     exp: p.exp - c.exp,
     ek: p.ek - c.ek,
   });
-  const keyDims = (key: number) => decode(l, key);
-  const width = (id: number) => keyDims(l.keys[id]!).filter((c) => c > 0).length;
+  const width = (id: number) => l.width(id);
   const isAncestor = (p: number, c: number) => {
-    const pc = keyDims(l.keys[p]!);
-    const cc = keyDims(l.keys[c]!);
+    const pc = l.decode(p);
+    const cc = l.decode(c);
     return p !== c && pc.every((x, d) => x === 0 || x === cc[d]);
   };
-  const lookup = (codes: number[]) => {
-    let key = 0;
-    codes.forEach((c, d) => {
-      key += c * l.strides[d]!;
-    });
-    return l.ids.get(key);
-  };
   const children = (id: number): number[] => {
-    const codes = keyDims(l.keys[id]!);
-    if (codes.filter((c) => c > 0).length >= maxDims) return [];
+    const codes = l.decode(id);
+    if (width(id) >= maxDims) return [];
     const out: number[] = [];
     codes.forEach((c, d) => {
       if (c !== 0) return;
-      for (let v = 1; v <= l.codes[d]!.size; v++) {
-        const child = lookup(codes.map((x, i) => (i === d ? v : x)));
+      for (let v = 1; v <= t0Table.values[d]!.length; v++) {
+        const child = l.lookup(codes.map((x, i) => (i === d ? v : x)));
         if (child !== undefined) out.push(child);
       }
     });
     return out;
   };
   const parents = (id: number): number[] => {
-    const codes = keyDims(l.keys[id]!);
-    if (codes.filter((c) => c > 0).length <= 1) return [];
+    const codes = l.decode(id);
+    if (width(id) <= 1) return [];
     return codes.flatMap((c, d) => {
       if (c === 0) return [];
-      const p = lookup(codes.map((x, i) => (i === d ? 0 : x)));
+      const p = l.lookup(codes.map((x, i) => (i === d ? 0 : x)));
       return p === undefined ? [] : [p];
     });
   };
@@ -414,10 +395,10 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
   };
 
   const where = (id: number): Record<string, string> => {
-    const codes = keyDims(l.keys[id]!);
+    const codes = l.decode(id);
     const w: Record<string, string> = {};
     codes.forEach((c, d) => {
-      if (c > 0) w[dims[d]!] = l.names[d]![c]!;
+      if (c > 0) w[dims[d]!] = t0Table.values[d]![c - 1]!;
     });
     return w;
   };
@@ -427,24 +408,21 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
   const logRatio = (ob: number, ex: number) => direction * Math.log((ob + floor) / (ex + floor));
   let leafMirror = Number.NEGATIVE_INFINITY;
   if (o.mode === 'count' && (o.mirror ?? 1) > 0 && floor > 0)
-    for (const c of cells) leafMirror = Math.max(leafMirror, -logRatio(c.obs, c.exp) * (o.mirror ?? 1));
+    for (let i = 0; i < leaves; i++)
+      leafMirror = Math.max(leafMirror, -logRatio(cellObs[i]!, t0Table.exp[i]!) * (o.mirror ?? 1));
   const t0 = totalOf();
   const initialExcess = excessOf(t0.obs, t0.exp);
-  // every segment's excess and score before anything is explained
-  const base = { a, t: t0 };
   const exp0 = Float64Array.from(exp);
   const ek0 = Float64Array.from(ekLeaf);
-  const covered = new Uint8Array(cells.length);
-  const leafIn = (i: number, id: number) => {
-    for (let j = 0; j < M; j++) if (l.leafSeg[i * M + j] === id) return true;
-    return false;
-  };
+  const covered = new Uint8Array(leaves);
+  const skipped = (id: number, t: { n: number }) =>
+    !l.isSegment(id) || (o.mode === 'rate' && a.n[id]! >= t.n);
   /** The best segment now (most significant; ties to the fewer dimensions), or -1. */
   const bestNow = (t: ReturnType<typeof totalOf>): number => {
     let bestId = -1;
     let bestScore = 0;
     for (let id = 0; id < S; id++) {
-      if (a.n[id]! >= t.n && o.mode === 'rate') continue;
+      if (skipped(id, t)) continue;
       const s = scoreOf(id, t);
       if (
         s > bestScore + 1e-9 ||
@@ -456,12 +434,39 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     }
     return bestId;
   };
+  /**
+   * The segments (not skipped, not in `exclude`) with a positive score, ordered by `order`, at least the first
+   * `k` of them: everything scoring at least the k-th best score, so any order by score first is exact.
+   */
+  const ranked = (
+    k: number,
+    t: ReturnType<typeof totalOf>,
+    exclude: number[],
+    order: (x: { id: number; score: number }, y: { id: number; score: number }) => number,
+  ) => {
+    const scores = new Float64Array(S);
+    let m = 0;
+    for (let id = 0; id < S; id++) {
+      if (skipped(id, t) || exclude.includes(id)) continue;
+      const s = scoreOf(id, t);
+      if (s > 0) scores[m++] = s;
+    }
+    const all = scores.subarray(0, m).sort();
+    const cut = m > k ? all[m - k]! : 0;
+    const out: Array<{ id: number; score: number }> = [];
+    for (let id = 0; id < S; id++) {
+      if (skipped(id, t) || exclude.includes(id)) continue;
+      const s = scoreOf(id, t);
+      if (s > 0 && s >= cut) out.push({ id, score: s });
+    }
+    return { list: out.sort(order), complete: m <= k };
+  };
   /** Grows a root-cause set greedily from the original expectations (its first element `seed` if given). */
   const grow = (seed?: number): number[] => {
     exp.set(exp0);
     ekLeaf.set(ek0);
     covered.fill(0);
-    a = aggregate();
+    reaggregate();
     const ids: number[] = [];
     for (let k = 0; k < maxElements; k++) {
       const t = totalOf();
@@ -472,13 +477,14 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
       if (id < 0) break;
       ids.push(id);
       // explained: its leaves are now expected at what they showed
-      for (let i = 0; i < cells.length; i++)
-        if (leafIn(i, id)) {
+      const inside = l.member(id);
+      for (let i = 0; i < leaves; i++)
+        if (inside(i)) {
           covered[i] = 1;
-          exp[i] = cells[i]!.obs;
-          ekLeaf[i] = Math.max(cells[i]!.obs, floor) ** kappa;
+          exp[i] = cellObs[i]!;
+          ekLeaf[i] = Math.max(cellObs[i]!, floor) ** kappa;
         }
-      a = aggregate();
+      reaggregate();
     }
     return ids;
   };
@@ -492,8 +498,9 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     if (scale > 0 && ex < minShare * scale) return -1;
     if (ids.includes(id)) return -1;
     // a set that covers every leaf localizes nothing (the whole table moved)
-    for (let i = 0; i < cells.length; i++)
-      if (!covered[i] && !leafIn(i, id) && (o.mode === 'count' || cells[i]!.n > 0)) return id;
+    const inside = l.member(id);
+    for (let i = 0; i < leaves; i++)
+      if (!covered[i] && !inside(i) && (o.mode === 'count' || cellN[i]! > 0)) return id;
     return -1;
   };
   /**
@@ -504,25 +511,25 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
    * significant than either cause; as a set it fits worse than the two, which this measures.
    */
   const fitOf = (ids: number[]): number => {
-    const elementOf = new Int32Array(cells.length).fill(-1);
+    const elementOf = new Int32Array(leaves).fill(-1);
     const sums = ids.map(() => ({ n: 0, obs: 0, exp: 0 }));
-    for (let i = 0; i < cells.length; i++)
+    const members = ids.map((id) => l.member(id));
+    for (let i = 0; i < leaves; i++)
       for (let e = 0; e < ids.length; e++)
-        if (leafIn(i, ids[e]!)) {
+        if (members[e]!(i)) {
           elementOf[i] = e;
-          sums[e]!.n += cells[i]!.n;
-          sums[e]!.obs += cells[i]!.obs;
+          sums[e]!.n += cellN[i]!;
+          sums[e]!.obs += cellObs[i]!;
           sums[e]!.exp += exp0[i]!;
           break;
         }
     const lift = sums.map((x) => (x.n > 0 ? Math.max(0, (x.obs - x.exp) / x.n) : 0));
     let ll = 0;
-    for (let i = 0; i < cells.length; i++) {
-      const c = cells[i]!;
-      if (c.n <= 0) continue;
-      const p0 = exp0[i]! / c.n;
+    for (let i = 0; i < leaves; i++) {
+      if (cellN[i]! <= 0) continue;
+      const p0 = exp0[i]! / cellN[i]!;
       const p = elementOf[i]! >= 0 ? p0 + lift[elementOf[i]!]! : p0;
-      ll += binomialLl(c.obs, c.n, p, 0.5) - c.n * Math.log(2); // = k ln p + (n-k) ln(1-p), clamped
+      ll += binomialLl(cellObs[i]!, cellN[i]!, p, 0.5) - cellN[i]! * Math.log(2); // = k ln p + (n-k) ln(1-p), clamped
     }
     return ll - threshold * ids.length;
   };
@@ -530,20 +537,17 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
   if (o.mode === 'rate' && setIds.length > 0) {
     // the same growth started from each of the most significant segments (refined) instead: keep the set
     // that explains the window best
-    const t = base.t;
-    a = base.a;
-    const seeds = [...Array(S).keys()]
-      .filter((id) => !(a.n[id]! >= t.n))
-      .map((id) => ({ id, s: scoreOf(id, t) }))
-      .filter((x) => x.s > 0)
-      .sort((x, y) => y.s - x.s)
-      .slice(0, o.setSeeds ?? 8)
+    const t = t0;
+    a = baseAgg;
+    const k = o.setSeeds ?? 8;
+    const seeds = ranked(k, t, [], (x, y) => y.score - x.score)
+      .list.slice(0, k)
       .map((x) => x.id);
     let bestFit = fitOf(setIds);
     // seeds that refine to a first element already tried would grow the same set: skip them
     const firsts = new Set([setIds[0]!]);
     for (const seed of seeds) {
-      a = base.a; // refine reads the aggregate: the original expectations, as the growth starts from
+      a = baseAgg; // refine reads the aggregate: the original expectations, as the growth starts from
       const first = refine(seed, t);
       if (firsts.has(first)) continue;
       firsts.add(first);
@@ -558,8 +562,8 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
   }
 
   // evidence, measured against the original expectations
-  a = base.a;
-  const t = base.t;
+  a = baseAgg;
+  const t = t0;
   const setExcess = setIds.reduce((s, id) => s + Math.max(0, excessOf(a.obs[id]!, a.exp[id]!)), 0);
   const denominator = initialExcess > 0 ? initialExcess : setExcess;
   const evidence = (id: number, inSet: boolean): SegmentEvidence => ({
@@ -574,29 +578,28 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     inSet,
   });
   const set = setIds.map((id) => evidence(id, true));
-  const alternatives: Array<{ id: number; score: number }> = [];
-  for (let id = 0; id < S; id++) {
-    if (setIds.includes(id)) continue;
-    if (a.n[id]! >= t.n && o.mode === 'rate') continue;
-    const s = scoreOf(id, t);
-    if (s > 0) alternatives.push({ id, score: s });
-  }
-  alternatives.sort((x, y) => y.score - x.score || width(x.id) - width(y.id));
   // Occam for the alternatives: a combination narrower than one already listed is left out when the part of
   // the broader one it leaves out shares its anomaly (it says the same, less completely)
+  const top = o.top ?? 5;
   const listed = [...setIds];
   const extra: number[] = [];
-  for (const x of alternatives) {
-    if (extra.length >= (o.top ?? 5)) break;
-    const self = segOf(x.id);
-    const narrower = listed.some(
-      (p) =>
-        isAncestor(p, x.id) &&
-        (sharesAnomaly(minus(segOf(p), self), self) > -margin || segOf(p).n === self.n),
-    );
-    if (narrower) continue;
-    listed.push(x.id);
-    extra.push(x.id);
+  for (let k = 256; ; k *= 4) {
+    const { list, complete } = ranked(k, t, setIds, (x, y) => y.score - x.score || width(x.id) - width(y.id));
+    listed.length = setIds.length;
+    extra.length = 0;
+    for (const x of list) {
+      if (extra.length >= top) break;
+      const self = segOf(x.id);
+      const narrower = listed.some(
+        (p) =>
+          isAncestor(p, x.id) &&
+          (sharesAnomaly(minus(segOf(p), self), self) > -margin || segOf(p).n === self.n),
+      );
+      if (narrower) continue;
+      listed.push(x.id);
+      extra.push(x.id);
+    }
+    if (extra.length >= top || complete) break;
   }
   const culprits = [...set, ...extra.map((id) => evidence(id, false))];
   return {
@@ -607,7 +610,7 @@ export function localizeCells(cells: LeafCell[], dims: string[], o: LocalizeOpti
     excess: denominator,
     phi,
     kappa,
-    candidates: S,
+    candidates: l.segments,
   };
 }
 

@@ -1,6 +1,7 @@
 export {
   binomialLlr,
   type ChangePoint,
+  cellTable,
   changePoint,
   type Detected,
   type DetectOptions,
@@ -10,6 +11,7 @@ export {
   type LocalizeOptions,
   type LocalizeResult,
   localizeCells,
+  localizeTable,
   type Mode,
   poissonDropLlr,
   poissonLlr,
@@ -30,6 +32,7 @@ export {
   localizeSet,
 } from './diagnose.js';
 export { type ExceptionGroup, exceptionGroups } from './exceptions.js';
+export { type CellTable, DENSE_MAX_SEGMENTS, SPARSE_MAX_ENTRIES } from './lattice.js';
 export {
   formatRca,
   LEAF_LIMITS,
