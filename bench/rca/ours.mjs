@@ -1,7 +1,7 @@
 // mp-otel's localization (@mp-otel/diagnose localizeTable, count mode: observed `real` vs the forecast
 // `predict` of every leaf) on the files of one generated RiskLoc-format dataset.
-// usage: node bench/rca/ours.mjs DATA_DIR DATASET [--files N] [--only f1,f2] > predictions.jsonl
-// Prints one JSON line per file: {file, predicted: ["a=a1&b=b2", ...], seconds}.
+// usage: node bench/rca/ours.mjs DATA_DIR DATASET [--files N] [--only f1,f2] [--layout sparse|dense] > predictions.jsonl
+// Prints one JSON line per file: {file, predicted: ["a=a1&b=b2", ...], readSeconds, seconds (localizing)}.
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { localizeTable } from '@mp-otel/diagnose';
@@ -130,11 +130,17 @@ export function predictionStrings(set) {
   );
 }
 
-/** @param {string} path @param {'sparse' | 'dense'} [layout] */
+/**
+ * The predicted set for one file, and the seconds spent reading it and localizing.
+ * @param {string} path @param {'sparse' | 'dense'} [layout]
+ */
 export function localizeFile(path, layout) {
+  const t0 = performance.now();
   const table = readRiskLocTable(path);
+  const t1 = performance.now();
   const r = localizeTable(table, { mode: 'count', maxDimensions: table.dims.length, layout });
-  return predictionStrings(r.set);
+  const t2 = performance.now();
+  return { predicted: predictionStrings(r.set), readSeconds: (t1 - t0) / 1000, seconds: (t2 - t1) / 1000 };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -149,10 +155,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       .map((f) => f.slice(0, -4))
       .sort();
   if (flag('--files')) files = files.slice(0, Number(flag('--files')));
-  for (const file of files) {
-    const t = performance.now();
-    const layout = /** @type {"sparse" | "dense" | undefined} */ (flag('--layout'));
-    const predicted = localizeFile(join(dir, `${file}.csv`), layout);
-    process.stdout.write(`${JSON.stringify({ file, predicted, seconds: (performance.now() - t) / 1000 })}\n`);
-  }
+  const layout = /** @type {"sparse" | "dense" | undefined} */ (flag('--layout'));
+  for (const file of files)
+    process.stdout.write(`${JSON.stringify({ file, ...localizeFile(join(dir, `${file}.csv`), layout) })}\n`);
 }

@@ -113,12 +113,43 @@ function binomialLl(k: number, n: number, p1: number, p0: number): number {
   return k * Math.log(c(p1) / c(p0)) + (n - k) * Math.log((1 - c(p1)) / (1 - c(p0)));
 }
 
-/** Median of a typed array (sorted in place). */
+/**
+ * The k-th smallest value (0-based) of a typed array, which is reordered: quickselect (Hoare partition, middle
+ * pivot), linear on average; the values before k end up no larger than it.
+ */
+export function selectKth(xs: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = xs.length - 1;
+  while (lo < hi) {
+    const pivot = xs[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (xs[i]! < pivot) i++;
+      while (xs[j]! > pivot) j--;
+      if (i <= j) {
+        const x = xs[i]!;
+        xs[i++] = xs[j]!;
+        xs[j--] = x;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return xs[k]!;
+  }
+  return xs[k]!;
+}
+
+/** Median of a typed array (reordered). */
 function median(xs: Float64Array): number {
   if (xs.length === 0) return 0;
-  xs.sort();
   const m = xs.length >> 1;
-  return xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
+  const upper = selectKth(xs, m);
+  if (xs.length % 2) return upper;
+  // the lower middle: the largest of the values selected below m
+  let lower = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < m; i++) if (xs[i]! > lower) lower = xs[i]!;
+  return (lower + upper) / 2;
 }
 
 /**
@@ -146,7 +177,7 @@ function dispersionOf(obs: Float64Array, exp: Float64Array): { phi: number; kapp
     }
   // the lower half by expected value (ties in leaf order): below the half-th smallest, then ties
   const half = m >> 1;
-  const cut = Float64Array.from(e).sort()[half]!;
+  const cut = selectKth(Float64Array.from(e), half);
   let ties = half;
   for (let j = 0; j < m; j++) if (e[j]! < cut) ties--;
   const low = new Uint8Array(m);
@@ -259,13 +290,13 @@ export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeRes
   const floor =
     o.mode === 'count' && (o.floorQuantile ?? 0.1) > 0
       ? (() => {
-          const pos = t0Table.exp.filter((e) => e > 0).sort();
-          return pos.length ? pos[Math.floor(pos.length * (o.floorQuantile ?? 0.1))]! : 0;
+          const pos = t0Table.exp.filter((e) => e > 0);
+          const q = Math.min(pos.length - 1, Math.floor(pos.length * (o.floorQuantile ?? 0.1)));
+          return pos.length ? selectKth(pos, q) : 0;
         })()
       : 0;
   const exp = Float64Array.from(t0Table.exp);
   const ekLeaf = Float64Array.from(exp, (e) => Math.max(e, floor) ** kappa);
-  const weights = { n: cellN, obs: cellObs, exp, ek: ekLeaf };
 
   // The deviation of a group of leaves in the anomaly's direction, as a log-likelihood ratio.
   const llr = (n: number, ob: number, ex: number, ek: number): number => {
@@ -297,12 +328,13 @@ export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeRes
   const minShare = o.minShare ?? (o.mode === 'rate' ? 0.02 : 0);
   const maxElements = o.maxElements ?? 10;
 
-  // the sums over the original expectations, and a second set of arrays the set's growth re-aggregates into
-  const baseAgg = l.aggregate(weights);
+  // the sums over the original expectations, and the sums the set's growth re-aggregates: only expectations
+  // change as elements are explained, so requests and observations are shared
+  const baseAgg: Agg = { n: l.sum(cellN), obs: l.sum(cellObs), exp: l.sum(exp), ek: l.sum(ekLeaf) };
   let work: Agg | undefined;
   let a = baseAgg;
   const reaggregate = () => {
-    work = l.aggregate(weights, work);
+    work = { n: baseAgg.n, obs: baseAgg.obs, exp: l.sum(exp, work?.exp), ek: l.sum(ekLeaf, work?.ek) };
     a = work;
   };
   const totalOf = () => {

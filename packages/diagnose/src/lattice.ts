@@ -30,9 +30,6 @@ export interface Agg {
   ek: Float64Array;
 }
 
-/** Per-leaf values summed by `aggregate`. */
-export type Weights = Agg;
-
 export interface Lattice {
   /** segment ids are 0 … size − 1; not every id need be a segment (see `isSegment`) */
   size: number;
@@ -47,23 +44,14 @@ export interface Lattice {
   width(id: number): number;
   /** a membership test for one segment: leaf index → inside it */
   member(id: number): (leaf: number) => boolean;
-  /** per-segment sums of the leaves' weights (into `out` when given, which is overwritten) */
-  aggregate(w: Weights, out?: Agg): Agg;
+  /** per-segment sums of one per-leaf value (into `out` when given, which is overwritten) */
+  sum(leafValues: Float64Array, out?: Float64Array): Float64Array;
 }
 
 /** Above this many leaf × combination entries the sparse layout is not built (memory and time). */
 export const SPARSE_MAX_ENTRIES = 40_000_000;
 /** Above this many segments the dense layout is not built (~8 arrays of 8 bytes each; 64 M → 4 GiB). */
 export const DENSE_MAX_SEGMENTS = 64 * 1024 * 1024;
-
-export function newAgg(size: number): Agg {
-  return {
-    n: new Float64Array(size),
-    obs: new Float64Array(size),
-    exp: new Float64Array(size),
-    ek: new Float64Array(size),
-  };
-}
 
 /** The combinations of dimensions (as index lists) of 1 … maxDims dimensions, in lexicographic order. */
 export function dimensionMasks(dimCount: number, maxDims: number): number[][] {
@@ -138,17 +126,12 @@ function sparseLattice(
       for (let j = 0; j < M; j++) if (leafSeg[i * M + j] === id) return true;
       return false;
     },
-    aggregate: (w, out) => {
-      const a = out ?? newAgg(keys.length);
-      if (out) for (const arr of [a.n, a.obs, a.exp, a.ek]) arr.fill(0);
-      for (let i = 0; i < leaves; i++)
-        for (let j = 0; j < M; j++) {
-          const id = leafSeg[i * M + j]!;
-          a.n[id]! += w.n[i]!;
-          a.obs[id]! += w.obs[i]!;
-          a.exp[id]! += w.exp[i]!;
-          a.ek[id]! += w.ek[i]!;
-        }
+    sum: (v, out) => {
+      const a = out?.fill(0) ?? new Float64Array(keys.length);
+      for (let i = 0; i < leaves; i++) {
+        const x = v[i]!;
+        for (let j = 0; j < M; j++) a[leafSeg[i * M + j]!]! += x;
+      }
       return a;
     },
   };
@@ -174,12 +157,21 @@ function denseLattice(
   const spread = (arr: Float64Array | Int32Array) => {
     for (let d = 0; d < D; d++) {
       const s = strides[d]!;
-      const block = s * radix[d]!;
-      for (let base = 0; base < size; base += block)
-        for (let j = 1; j < radix[d]!; j++) {
-          const from = base + j * s;
-          for (let k = 0; k < s; k++) arr[base + k]! += arr[from + k]!;
+      const r = radix[d]!;
+      const block = s * r;
+      if (s === 1)
+        // the first dimension: its codes are adjacent
+        for (let base = 0; base < size; base += block) {
+          let acc = 0;
+          for (let j = 1; j < r; j++) acc += arr[base + j]!;
+          arr[base]! += acc;
         }
+      else
+        for (let base = 0; base < size; base += block)
+          for (let j = 1; j < r; j++) {
+            const from = base + j * s;
+            for (let k = 0; k < s; k++) arr[base + k]! += arr[from + k]!;
+          }
     }
   };
   const count = new Int32Array(size);
@@ -217,17 +209,10 @@ function denseLattice(
         return true;
       };
     },
-    aggregate: (w, out) => {
-      const a = out ?? newAgg(size);
-      const arrays = [a.n, a.obs, a.exp, a.ek];
-      const sources = [w.n, w.obs, w.exp, w.ek];
-      for (let x = 0; x < 4; x++) {
-        const arr = arrays[x]!;
-        const src = sources[x]!;
-        if (out) arr.fill(0);
-        for (let i = 0; i < leaves; i++) arr[leafKey[i]!]! += src[i]!;
-        spread(arr);
-      }
+    sum: (v, out) => {
+      const a = out?.fill(0) ?? new Float64Array(size);
+      for (let i = 0; i < leaves; i++) a[leafKey[i]!]! += v[i]!;
+      spread(a);
       return a;
     },
   };

@@ -1,6 +1,7 @@
 // The two lattice layouts (lattice.ts) give the same localization, and the dense one takes tables the sparse
 // one cannot (millions of leaves × 63 combinations of 6 dimensions, as in the RiskLoc paper's H set).
 import { describe, expect, test } from 'vitest';
+import { selectKth } from '../src/core.js';
 import { cellTable, type LeafCell, localizeCells, localizeTable } from '../src/index.js';
 import { buildLattice, SPARSE_MAX_ENTRIES } from '../src/lattice.js';
 
@@ -151,4 +152,25 @@ describe('sparse and dense lattices', () => {
     );
     expect(res.set).toHaveLength(2);
   }, 120_000);
+});
+
+test('selectKth: the k-th smallest, as a sort would place it, with ties and a few distinct values', () => {
+  const r = rng(11);
+  for (const [n, distinct] of [
+    [1, 1],
+    [2, 2],
+    [101, 1000],
+    [1000, 3],
+    [4096, 1_000_000],
+  ] as const)
+    for (let trial = 0; trial < 5; trial++) {
+      const xs = Float64Array.from({ length: n }, () => Math.floor(r() * distinct) - distinct / 2);
+      const sorted = Float64Array.from(xs).sort();
+      for (const k of [0, n >> 1, n - 1, Math.floor(r() * n)]) {
+        const copy = Float64Array.from(xs);
+        expect(selectKth(copy, k)).toBe(sorted[k]);
+        // everything before k is no larger
+        for (let i = 0; i < k; i++) expect(copy[i]!).toBeLessThanOrEqual(sorted[k]!);
+      }
+    }
 });
