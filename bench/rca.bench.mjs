@@ -15,10 +15,10 @@
 // Sizes (environment): BENCH_RCA_FILES (default 40 files of S and of L; all methods that finish within the
 // timeout), BENCH_RCA_SLOW_FILES (default 5: Squeeze, HotSpot and RobustSpot take minutes a file here),
 // BENCH_RCA_TIMEOUT (seconds per file and method, default 60: a file that times out counts as predicting
-// nothing, and the note says how many did); BENCH_RCA_H_FILES (default 3 files of H, 0 to skip it: a minute to
-// generate each, and minutes per method) with BENCH_RCA_H_TIMEOUT (default 1200 s a file). The slow methods
-// are not run on H (they time out on S already).
-import { execFileSync, spawnSync } from 'node:child_process';
+// nothing, and the note says how many did); BENCH_RCA_H_FILES (default 2 files of H, 0 to skip it: a minute to
+// generate each, and minutes per method) with BENCH_RCA_H_TIMEOUT (default 600 s a file). The slow methods
+// are not run on H (they time out on S already). BENCH_RCA_JOBS (default 2) methods run at once.
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +29,9 @@ const refDir = process.env.RISKLOC_DIR ?? join(data, 'riskloc');
 const files = Number(process.env.BENCH_RCA_FILES ?? 40);
 const slowFiles = Number(process.env.BENCH_RCA_SLOW_FILES ?? 5);
 const timeout = Number(process.env.BENCH_RCA_TIMEOUT ?? 60);
-const hFiles = Number(process.env.BENCH_RCA_H_FILES ?? 3);
-const hTimeout = Number(process.env.BENCH_RCA_H_TIMEOUT ?? 1200);
+const hFiles = Number(process.env.BENCH_RCA_H_FILES ?? 2);
+const hTimeout = Number(process.env.BENCH_RCA_H_TIMEOUT ?? 600);
+const jobs = Math.max(1, Number(process.env.BENCH_RCA_JOBS ?? 2));
 
 // the paper's settings (the repository's README)
 const DATASETS = {
@@ -97,6 +98,50 @@ function jsonl(text) {
     .map((/** @type {string} */ l) => JSON.parse(l));
 }
 
+/**
+ * Runs a program to its end; resolves with its stdout (rejects with the end of its stderr on failure).
+ * @param {string} program @param {string[]} args @returns {Promise<string>}
+ */
+function run(program, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    /** @type {Buffer[]} */
+    const out = [];
+    let err = '';
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => {
+      err = (err + d).slice(-2000);
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(Buffer.concat(out).toString('utf8'))
+        : reject(
+            new Error(`${program} ${args.slice(0, 4).join(' ')} exited with ${code}: ${err.slice(-500)}`),
+          ),
+    );
+  });
+}
+
+/**
+ * Runs the tasks BENCH_RCA_JOBS (default 2: each method is one single-threaded process, one a core here) at a
+ * time; resolves with their results in order.
+ * @template T @param {Array<() => Promise<T>>} tasks @returns {Promise<T[]>}
+ */
+async function pool(tasks) {
+  /** @type {T[]} */
+  const results = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await /** @type {() => Promise<T>} */ (tasks[i])();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, worker));
+  return results;
+}
+
 /** @param {FileResult[]} results */
 function micro(results) {
   const s = results.reduce(
@@ -142,33 +187,29 @@ export default async function () {
       .sort()
       .slice(0, size.files);
     const slow = all.slice(0, size.slowFiles);
-    /** @type {(subset: string[], method: string, run: (subset: string[]) => FileResult[]) => Scored} */
-    const score = (subset, method, run) => {
+    /** @type {(subset: string[], method: string, run: (subset: string[]) => Promise<FileResult[]>) => () => Promise<Scored>} */
+    const score = (subset, method, run) => async () => {
       const t = Date.now();
-      const results = run(subset);
+      const results = await run(subset);
       const m = micro(results);
       const errors = results.filter((r) => r.error).length;
+      process.stderr.write(
+        `rca: ${name} ${method} on ${subset.length} files: ${((Date.now() - t) / 1000).toFixed(0)} s\n`,
+      );
       return { method, ...m, files: subset.length, errors, seconds: (Date.now() - t) / 1000 };
     };
     // ours: predictions from Node, scored by the reference scorer
-    const ours = (/** @type {string[]} */ subset) => {
-      const out = spawnSync('node', [join(here, 'ours.mjs'), root, name, '--only', subset.join(',')], {
-        encoding: 'utf8',
-        maxBuffer: 64 * 1024 * 1024,
-      });
-      if (out.status !== 0) throw new Error(`ours.mjs failed: ${out.stderr}`);
+    const ours = async (/** @type {string[]} */ subset) => {
       const predictions = join(data, `ours-${name}-${subset.length}.jsonl`);
-      writeFileSync(predictions, out.stdout);
-      const scored = spawnSync(py, [join(here, 'reference.py'), refDir, root, name, '--score', predictions], {
-        encoding: 'utf8',
-      });
-      if (scored.status !== 0) throw new Error(`scoring failed: ${scored.stderr}`);
-      return jsonl(scored.stdout);
+      writeFileSync(
+        predictions,
+        await run('node', [join(here, 'ours.mjs'), root, name, '--only', subset.join(',')]),
+      );
+      return jsonl(await run(py, [join(here, 'reference.py'), refDir, root, name, '--score', predictions]));
     };
-    const reference = (/** @type {string} */ algorithm) => (/** @type {string[]} */ subset) => {
-      const out = spawnSync(
-        py,
-        [
+    const reference = (/** @type {string} */ algorithm) => async (/** @type {string[]} */ subset) =>
+      jsonl(
+        await run(py, [
           join(here, 'reference.py'),
           refDir,
           root,
@@ -178,20 +219,18 @@ export default async function () {
           subset.join(','),
           '--timeout',
           String(size.timeout),
-        ],
-        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+        ]),
       );
-      if (out.status !== 0) throw new Error(`${algorithm} failed: ${out.stderr.slice(-500)}`);
-      return jsonl(out.stdout);
-    };
-    const all_ = [score(all, 'mp-otel', ours), ...FAST.map((a) => score(all, a, reference(a)))];
-    const slow_ =
+    // one pool at a time (the subsets may be equal, and so the predictions file's name)
+    const lists = [
+      await pool([score(all, 'mp-otel', ours), ...FAST.map((a) => score(all, a, reference(a)))]),
       size.slowFiles > 0
-        ? [score(slow, 'mp-otel', ours), ...SLOW.map((a) => score(slow, a, reference(a)))]
-        : [];
+        ? await pool([score(slow, 'mp-otel', ours), ...SLOW.map((a) => score(slow, a, reference(a)))])
+        : [],
+    ];
     for (const [group, list] of /** @type {Array<[string, Scored[]]>} */ ([
-      [`${name}, first ${all.length} files`, all_],
-      [`${name}, first ${slow.length} files`, slow_],
+      [`${name}, first ${all.length} files`, lists[0]],
+      [`${name}, first ${slow.length} files`, lists[1]],
     ])) {
       if (list.length === 0) continue;
       const best = list.filter((r) => r.method !== 'mp-otel').sort((x, y) => y.f1 - x.f1)[0];
