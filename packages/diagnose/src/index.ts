@@ -32,7 +32,7 @@ export {
   localizeSet,
 } from './diagnose.js';
 export { type ExceptionGroup, exceptionGroups } from './exceptions.js';
-export { type CellTable, DENSE_MAX_SEGMENTS, SPARSE_MAX_ENTRIES } from './lattice.js';
+export { type CellTable, DENSE_MAX_SEGMENTS, LatticeTooLargeError, SPARSE_MAX_ENTRIES } from './lattice.js';
 export {
   formatRca,
   LEAF_LIMITS,

@@ -65,6 +65,11 @@ export function dimensionMasks(dimCount: number, maxDims: number): number[][] {
   return masks;
 }
 
+/** A table whose lattice fits neither layout (the caller's input is too large, not broken). */
+export class LatticeTooLargeError extends Error {
+  override name = 'LatticeTooLargeError';
+}
+
 /** The sparse layout when it fits, else the dense one when that fits, else an error. `layout` forces one. */
 export function buildLattice(t: CellTable, maxDims: number, layout?: 'sparse' | 'dense'): Lattice {
   const D = t.dims.length;
@@ -81,8 +86,8 @@ export function buildLattice(t: CellTable, maxDims: number, layout?: 'sparse' | 
   const denseFits = size <= DENSE_MAX_SEGMENTS;
   const use = layout ?? (sparseFits ? 'sparse' : denseFits ? 'dense' : undefined);
   if (use === undefined || (use === 'sparse' && !sparseFits) || (use === 'dense' && !denseFits))
-    throw new Error(
-      `too large to localize: ${leaves} leaves × ${masks.length} dimension combinations, ${size} segments (lower maxDimensions)`,
+    throw new LatticeTooLargeError(
+      `too large to localize: ${leaves} leaves × ${masks.length} combinations of up to ${maxDims} dimensions, ${size} segments`,
     );
   const decodeKey = (key: number) => radix.map((r, d) => Math.floor(key / strides[d]!) % r);
   return use === 'sparse'

@@ -9,6 +9,7 @@ import {
   type SegmentEvidence,
   type SeriesPoint,
 } from './core.js';
+import { LatticeTooLargeError } from './lattice.js';
 
 export class RcaInputError extends Error {
   override name = 'RcaInputError';
@@ -306,11 +307,19 @@ export function rcaLeafTable(table: LeafTable, o: RcaOptions = {}): RcaResult {
   }
   const cells = rateCells([...leaves.values()]);
   result.leaves = cells.length;
-  const loc = localizeCells(cells, table.dims, {
-    mode: 'rate',
-    maxDimensions: o.maxDimensions ?? 3,
-    top: o.top ?? 5,
-  });
+  let loc: ReturnType<typeof localizeCells>;
+  try {
+    loc = localizeCells(cells, table.dims, {
+      mode: 'rate',
+      maxDimensions: o.maxDimensions ?? 3,
+      top: o.top ?? 5,
+    });
+  } catch (err) {
+    // a refusal of this input, like the CSV's limits: fewer dimensions or combinations would fit
+    if (err instanceof LatticeTooLargeError)
+      throw new RcaInputError(`${err.message}; lower --max-dimensions or use fewer dimension columns`);
+    throw err;
+  }
   result.set = loc.set.map((s) => s.where);
   result.culprits = loc.culprits.map(toRcaCulprit);
   return result;

@@ -312,6 +312,28 @@ describe('CSV input is validated', () => {
       parseLeafCsv('ts,os,errors,requests\n1,a,0,1\n1,b,0,1\n1,c,0,1\n', cols, { ...limits, maxRows: 5 }),
     ).toThrow(/more than 2 distinct values/);
   });
+
+  test('a window whose lattice fits no layout is refused as input (RcaInputError), not an internal error', () => {
+    // 8 dimensions of 9 values, combinations of up to 6: 170,000 leaves × 246 combinations is past the sparse
+    // layout's bound and 10^8 segments past the dense one's
+    const r = rng(5);
+    const dims = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const rows: LeafRow[] = [];
+    for (let m = 0; m < 5; m++)
+      for (let i = 0; i < (m < 4 ? 100 : 170_000); i++) {
+        const values = dims.map((d) => `${d}${1 + Math.floor(r() * 9)}`);
+        const total = m < 4 ? 1000 : 10;
+        const p = m === 4 && values[0] === 'a1' ? 0.5 : 0.01;
+        rows.push({ t: 1_700_000_000 + m * 60, values, bad: Math.round(total * p), total });
+      }
+    const t: LeafTable = { dims, rows };
+    expect(() => rcaLeafTable(t, { maxDimensions: 6 })).toThrow(RcaInputError);
+    expect(() => rcaLeafTable(t, { maxDimensions: 6 })).toThrow(
+      /too large to localize.*lower --max-dimensions/,
+    );
+    // the same window, combinations of up to 2: localized
+    expect(rcaLeafTable(t, { maxDimensions: 2 }).set).toEqual([{ a: 'a1' }]);
+  }, 60_000);
 });
 
 describe('sets that say nothing', () => {
