@@ -4,18 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { selectKth } from '../src/core.js';
 import { cellTable, type LeafCell, localizeCells, localizeTable } from '../src/index.js';
 import { buildLattice, SPARSE_MAX_ENTRIES } from '../src/lattice.js';
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 /** A random table: `sizes` values per dimension, a share of leaves missing, anomalies in given segments. */
 function table(seed: number, sizes: number[], mode: 'rate' | 'count', faults: Array<Record<number, number>>) {

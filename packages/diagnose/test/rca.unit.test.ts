@@ -12,18 +12,8 @@ import {
   rcaLeafTable,
 } from '../src/index.js';
 import type { LeafRow, LeafTable } from '../src/leaf.js';
+import { rng } from './rng.js';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function binomial(r: () => number, n: number, p: number): number {
   let k = 0;
   for (let i = 0; i < n; i++) if (r() < p) k++;
