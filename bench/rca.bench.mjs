@@ -16,7 +16,7 @@
 // timeout), BENCH_RCA_SLOW_FILES (default 5: Squeeze, HotSpot and RobustSpot take minutes a file here),
 // BENCH_RCA_TIMEOUT (seconds per file and method, default 60: a file that times out counts as predicting
 // nothing, and the note says how many did); BENCH_RCA_H_FILES (default 2 files of H, 0 to skip it: a minute to
-// generate each, and minutes per method) with BENCH_RCA_H_TIMEOUT (default 600 s a file). The slow methods
+// generate each, and minutes per method) with BENCH_RCA_H_TIMEOUT (default 300 s a file). The slow methods
 // are not run on H (they time out on S already). BENCH_RCA_JOBS (default 2) methods run at once.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ const files = Number(process.env.BENCH_RCA_FILES ?? 40);
 const slowFiles = Number(process.env.BENCH_RCA_SLOW_FILES ?? 5);
 const timeout = Number(process.env.BENCH_RCA_TIMEOUT ?? 60);
 const hFiles = Number(process.env.BENCH_RCA_H_FILES ?? 2);
-const hTimeout = Number(process.env.BENCH_RCA_H_TIMEOUT ?? 600);
+const hTimeout = Number(process.env.BENCH_RCA_H_TIMEOUT ?? 300);
 const jobs = Math.max(1, Number(process.env.BENCH_RCA_JOBS ?? 2));
 
 // the paper's settings (the repository's README)
