@@ -50,7 +50,10 @@ export interface Lattice {
 
 /** Above this many leaf × combination entries the sparse layout is not built (memory and time). */
 export const SPARSE_MAX_ENTRIES = 40_000_000;
-/** Above this many segments the dense layout is not built (~8 arrays of 8 bytes each; 64 M → 4 GiB). */
+/**
+ * Above this many segments the dense layout is not built: per segment, six sums of 8 bytes (the original ones and
+ * the expectations re-summed as the set grows), a leaf count and a width, ~53 bytes: 64 M → ~3.4 GB.
+ */
 export const DENSE_MAX_SEGMENTS = 64 * 1024 * 1024;
 
 /** The combinations of dimensions (as index lists) of 1 … maxDims dimensions, in lexicographic order. */
