@@ -277,25 +277,25 @@ export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeRes
   };
   if (leaves === 0 || table.dims.length === 0) return empty;
   // a dimension with one value localizes nothing (its segments are the whole table): leave it out
-  const t0Table = dropConstantDims(table);
-  const dims = t0Table.dims;
+  const varying = dropConstantDims(table);
+  const dims = varying.dims;
   const maxDims = Math.min(o.maxDimensions ?? table.dims.length, dims.length);
   if (dims.length === 0 || maxDims <= 0) return empty;
-  const l = buildLattice(t0Table, maxDims, o.layout);
+  const l = buildLattice(varying, maxDims, o.layout);
   const S = l.size;
-  const cellN = t0Table.n;
-  const cellObs = t0Table.obs;
+  const cellN = varying.n;
+  const cellObs = varying.obs;
   // count mode: the variance of a (nearly) zero forecast is not (nearly) zero: below the 10th percentile of the
   // positive expectations, a leaf's variance is that percentile's (no single leaf gets unbounded evidence)
   const floor =
     o.mode === 'count' && (o.floorQuantile ?? 0.1) > 0
       ? (() => {
-          const pos = t0Table.exp.filter((e) => e > 0);
+          const pos = varying.exp.filter((e) => e > 0);
           const q = Math.min(pos.length - 1, Math.floor(pos.length * (o.floorQuantile ?? 0.1)));
           return pos.length ? selectKth(pos, q) : 0;
         })()
       : 0;
-  const exp = Float64Array.from(t0Table.exp);
+  const exp = Float64Array.from(varying.exp);
   const ekLeaf = Float64Array.from(exp, (e) => Math.max(e, floor) ** kappa);
 
   // The deviation of a group of leaves in the anomaly's direction, as a log-likelihood ratio.
@@ -368,7 +368,7 @@ export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeRes
     const out: number[] = [];
     codes.forEach((c, d) => {
       if (c !== 0) return;
-      for (let v = 1; v <= t0Table.values[d]!.length; v++) {
+      for (let v = 1; v <= varying.values[d]!.length; v++) {
         const child = l.lookup(codes.map((x, i) => (i === d ? v : x)));
         if (child !== undefined) out.push(child);
       }
@@ -430,7 +430,7 @@ export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeRes
     const codes = l.decode(id);
     const w: Record<string, string> = {};
     codes.forEach((c, d) => {
-      if (c > 0) w[dims[d]!] = t0Table.values[d]![c - 1]!;
+      if (c > 0) w[dims[d]!] = varying.values[d]![c - 1]!;
     });
     return w;
   };
@@ -441,7 +441,7 @@ export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeRes
   let leafMirror = Number.NEGATIVE_INFINITY;
   if (o.mode === 'count' && (o.mirror ?? 1) > 0 && floor > 0)
     for (let i = 0; i < leaves; i++)
-      leafMirror = Math.max(leafMirror, -logRatio(cellObs[i]!, t0Table.exp[i]!) * (o.mirror ?? 1));
+      leafMirror = Math.max(leafMirror, -logRatio(cellObs[i]!, varying.exp[i]!) * (o.mirror ?? 1));
   const t0 = totalOf();
   const initialExcess = excessOf(t0.obs, t0.exp);
   const exp0 = Float64Array.from(exp);
@@ -476,19 +476,21 @@ export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeRes
     exclude: number[],
     order: (x: { id: number; score: number }, y: { id: number; score: number }) => number,
   ) => {
+    // each segment scored once (0: skipped, excluded or not positive); the cut is the k-th best by selection
     const scores = new Float64Array(S);
     let m = 0;
     for (let id = 0; id < S; id++) {
       if (skipped(id, t) || exclude.includes(id)) continue;
       const s = scoreOf(id, t);
-      if (s > 0) scores[m++] = s;
+      if (s > 0) {
+        scores[id] = s;
+        m++;
+      }
     }
-    const all = scores.subarray(0, m).sort();
-    const cut = m > k ? all[m - k]! : 0;
+    const cut = m > k ? selectKth(scores.filter((s) => s > 0), m - k) : 0;
     const out: Array<{ id: number; score: number }> = [];
     for (let id = 0; id < S; id++) {
-      if (skipped(id, t) || exclude.includes(id)) continue;
-      const s = scoreOf(id, t);
+      const s = scores[id]!;
       if (s > 0 && s >= cut) out.push({ id, score: s });
     }
     return { list: out.sort(order), complete: m <= k };

@@ -57,7 +57,7 @@ export const SPARSE_MAX_ENTRIES = 40_000_000;
 export const DENSE_MAX_SEGMENTS = 64 * 1024 * 1024;
 
 /** The combinations of dimensions (as index lists) of 1 … maxDims dimensions, in lexicographic order. */
-export function dimensionMasks(dimCount: number, maxDims: number): number[][] {
+function dimensionMasks(dimCount: number, maxDims: number): number[][] {
   const masks: number[][] = [];
   const walk = (start: number, acc: number[]) => {
     if (acc.length > 0) masks.push(acc);

@@ -191,8 +191,10 @@ function writeChunks(file: string, chunks: Buffer[]): void {
       const group = chunks.slice(i, i + 1024);
       const want = group.reduce((n, c) => n + c.length, 0);
       const wrote = writevSync(fd, group);
-      // a short write (disk full, a signal): the rest one chunk at a time
-      if (wrote < want) writeSync(fd, Buffer.concat(group).subarray(wrote));
+      // a short write (a signal, a nearly full disk): the rest of the group until it is all written; a full
+      // disk throws from writeSync
+      let rest = wrote < want ? Buffer.concat(group).subarray(wrote) : undefined;
+      while (rest?.length) rest = rest.subarray(writeSync(fd, rest));
     }
   } finally {
     closeSync(fd);
