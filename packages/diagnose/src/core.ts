@@ -487,7 +487,8 @@ export function localizeTable(table: CellTable, o: LocalizeOptions): LocalizeRes
         m++;
       }
     }
-    const cut = m > k ? selectKth(scores.filter((s) => s > 0), m - k) : 0;
+    const positive = scores.filter((x) => x > 0);
+    const cut = m > k ? selectKth(positive, m - k) : 0;
     const out: Array<{ id: number; score: number }> = [];
     for (let id = 0; id < S; id++) {
       const s = scores[id]!;
