@@ -64,4 +64,22 @@ describe('sortTraceRows', () => {
     expect(chunks).toHaveLength(2);
     expect(Buffer.concat(chunks)).toEqual(encode([...b, ...a]));
   });
+
+  it('sorts across chunks (one per request) and never joins rows of two chunks into one view', () => {
+    // the segment as the ingest log holds it: each request's rows in a buffer of its own
+    const parts = [rows.slice(0, 3), rows.slice(3, 4), rows.slice(4)].map((p) => encode(p));
+    const views = sortTraceRows(parts) as Buffer[];
+    expect(Buffer.concat(views)).toEqual(encode(expected(rows)));
+    const inside = (v: Buffer) => parts.some((p) => v.buffer === p.buffer && v.byteOffset >= p.byteOffset);
+    expect(views.every(inside)).toBe(true);
+    // rows that are adjacent across two chunks are still two views
+    const a = encode([row('a', 'x', NOW)]);
+    const b = encode([row('a', 'x', NOW + 1n)]);
+    const c = encode([row('0', 'x', NOW)]);
+    const out = sortTraceRows([a, b, c]) as Buffer[];
+    expect(out).toHaveLength(3);
+    expect(Buffer.concat(out)).toEqual(Buffer.concat([c, a, b]));
+    // one unreadable chunk: the whole segment is handed back
+    expect(sortTraceRows([a, Buffer.from([0xff, 0xff]), c])).toBeUndefined();
+  });
 });

@@ -10,7 +10,7 @@
 // size, bytes in flight, depth/nodes/items before decoding (prescan.ts), row bytes while converting
 // (rows.ts), the queue after converting. Items dated outside retention / clock skew are answered with
 // OTLP partial success rather than written and silently deleted by the TTL.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -273,26 +273,26 @@ export class BatchWriter {
       for (const w of waiters) w.resolve();
       return;
     }
-    const all = readFileSync(seg.bin);
+    // the appended chunks, from memory while held (else read back from the log), one per request
+    const chunks = wal.chunks(seg);
     try {
       // in the table's sort order, so the engine need not sort (sort-rows.ts); the log keeps arrival order
-      const sorted = sortTraceRows(all);
+      const sorted = sortTraceRows(chunks);
       if (sorted) await insertRowBinary(this.store, this.database, 'otel_traces', sorted);
       else await insertRowBinaryFile(this.store, this.database, 'otel_traces', seg.bin);
     } catch (err) {
       // isolate: each appended request on its own; the ones the store refuses are kept aside
-      let start = 0;
-      for (const end of seg.ends) {
+      for (const [i, chunk] of chunks.entries()) {
+        const end = seg.ends[i] as number;
         try {
-          await insertRowBinary(this.store, this.database, 'otel_traces', [all.subarray(start, end)]);
+          await insertRowBinary(this.store, this.database, 'otel_traces', [chunk]);
         } catch (e) {
           failedEnds.add(end);
-          const file = `${seg.bin}.${start}-${end}`;
-          writeFileSync(file, all.subarray(start, end));
+          const file = `${seg.bin}.${end - chunk.length}-${end}`;
+          writeFileSync(file, chunk);
           const kept = wal.quarantine(file);
           this.log(`mp-otel: the store refused logged trace rows (${(e as Error).message}); kept in ${kept}`);
         }
-        start = end;
       }
       if (failedEnds.size === 0)
         this.log(`mp-otel: a log segment needed inserting per request: ${(err as Error).message}`);

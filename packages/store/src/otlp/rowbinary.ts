@@ -4,7 +4,16 @@
 // Two producers write the same bytes: rows built as objects (rows.ts: OTLP/JSON, and any request the
 // wire path hands back) through `encodeTraceRow`, and the protobuf wire path (wire-traces.ts), which never
 // builds the objects. A test checks that both give identical bytes.
-import { closeSync, mkdirSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  writeSync,
+  writevSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChdbStore } from '../chdb-store.js';
@@ -182,20 +191,32 @@ export const binaryTable = (table: string): boolean => table in COLUMNS;
 
 let scratch: string | undefined;
 let seq = 0;
+/** scratch files not in use: overwritten by the next insert (a new file costs ~4x: pages allocated, then freed) */
+const spare: string[] = [];
 
-/** Writes chunks to a new file, many at a time (writev: the kernel gathers them, nothing is concatenated). */
-function writeChunks(file: string, chunks: Buffer[]): void {
-  const fd = openSync(file, 'w', 0o600);
+/**
+ * Writes chunks over a file from its start, many at a time (writev: the kernel gathers them, nothing is
+ * concatenated), and cuts the file to what was written.
+ */
+export function writeChunks(file: string, chunks: readonly Buffer[]): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT, 0o600);
   try {
+    let pos = 0;
     for (let i = 0; i < chunks.length; i += 1024) {
       const group = chunks.slice(i, i + 1024);
       const want = group.reduce((n, c) => n + c.length, 0);
-      const wrote = writevSync(fd, group);
+      const wrote = writevSync(fd, group, pos);
+      pos += wrote;
       // a short write (a signal, a nearly full disk): the rest of the group until it is all written; a full
       // disk throws from writeSync
       let rest = wrote < want ? Buffer.concat(group).subarray(wrote) : undefined;
-      while (rest?.length) rest = rest.subarray(writeSync(fd, rest));
+      while (rest?.length) {
+        const n = writeSync(fd, rest, 0, rest.length, pos);
+        pos += n;
+        rest = rest.subarray(n);
+      }
     }
+    ftruncateSync(fd, pos);
   } finally {
     closeSync(fd);
   }
@@ -206,18 +227,24 @@ export async function insertRowBinary(
   store: ChdbStore,
   database: string,
   table: string,
-  chunks: Buffer[],
+  chunks: readonly Buffer[],
 ): Promise<void> {
   if (!scratch) {
-    scratch = join(tmpdir(), `mp-otel-rowbinary-${process.pid}`);
-    mkdirSync(scratch, { recursive: true });
+    const dir = join(tmpdir(), `mp-otel-rowbinary-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
   }
-  const file = join(scratch, `${table}-${++seq}.bin`);
-  writeChunks(file, chunks);
+  const file = spare.pop() ?? join(scratch, `scratch-${++seq}.bin`);
+  let reusable = false;
   try {
+    writeChunks(file, chunks);
     await insertRowBinaryFile(store, database, table, file);
+    reusable = true;
   } finally {
-    rmSync(file, { force: true });
+    // kept for the next insert unless something failed (then it goes, whatever state it is in)
+    if (reusable && spare.length < 4) spare.push(file);
+    else rmSync(file, { force: true });
   }
 }
 

@@ -19,9 +19,9 @@ const SERVICE = TRACE_COLUMNS.findIndex(([n]) => n === 'ServiceName');
 const SPAN = TRACE_COLUMNS.findIndex(([n]) => n === 'SpanName');
 const TIME = TRACE_COLUMNS.findIndex(([n]) => n === 'Timestamp');
 
-function sameBytes(b: Buffer, s1: number, e1: number, s2: number, e2: number): boolean {
+function sameBytes(a: Buffer, s1: number, e1: number, b: Buffer, s2: number, e2: number): boolean {
   if (e1 - s1 !== e2 - s2) return false;
-  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+  for (let i = 0; i < e1 - s1; i++) if (a[s1 + i] !== b[s2 + i]) return false;
   return true;
 }
 
@@ -61,88 +61,112 @@ function skipper(t: TypeNode): Skip {
 const SKIPS = TRACE_COLUMNS.map(([, t]) => skipper(parseType(t)));
 
 /**
- * The otel_traces rows of a RowBinary buffer (TRACE_COLUMNS layout) in the table's sort order, as views of
- * `buf` to be written in turn; undefined when they already are in order (or the buffer does not parse, or
- * two (service, span name) pairs share a hash: then the engine sorts, as before).
+ * The otel_traces rows of RowBinary chunks (TRACE_COLUMNS layout; each chunk whole rows, e.g. one request's)
+ * in the table's sort order, as views of the chunks to be written in turn; undefined when they already are
+ * in order (or a chunk does not parse, or two (service, span name) pairs share a hash: then the engine
+ * sorts, as before).
  */
-export function sortTraceRows(buf: Buffer): Buffer[] | undefined {
-  if (buf.length > 0xffffffff) return undefined;
+export function sortTraceRows(input: Buffer | readonly Buffer[]): Buffer[] | undefined {
+  const chunks = Buffer.isBuffer(input) ? [input] : input;
   let cap = 1024;
   let starts = new Uint32Array(cap);
+  let chunkOf = new Uint32Array(cap);
   let pairOf = new Uint32Array(cap);
   let hi = new Int32Array(cap);
   let lo = new Uint32Array(cap);
   const pairs = new Map<number, number>(); // hash of (service, span name) bytes → pair id
-  const pairRanges: number[] = []; // per pair: service start, end, span start, end
+  const pairRanges: number[] = []; // per pair: chunk, service start, end, span start, end
   let n = 0;
-  const r = new Reader(buf);
   try {
-    while (r.off < buf.length) {
-      if (n === cap) {
-        cap *= 2;
-        const grow = <T extends Uint32Array | Int32Array>(a: T, make: (c: number) => T): T => {
-          const next = make(cap);
-          next.set(a);
-          return next;
-        };
-        starts = grow(starts, (c) => new Uint32Array(c));
-        pairOf = grow(pairOf, (c) => new Uint32Array(c));
-        hi = grow(hi, (c) => new Int32Array(c));
-        lo = grow(lo, (c) => new Uint32Array(c));
+    for (let ci = 0; ci < chunks.length; ci++) {
+      const buf = chunks[ci] as Buffer;
+      if (buf.length > 0xffffffff) return undefined;
+      const r = new Reader(buf);
+      while (r.off < buf.length) {
+        if (n === cap) {
+          cap *= 2;
+          const grow = <T extends Uint32Array | Int32Array>(a: T, make: (c: number) => T): T => {
+            const next = make(cap);
+            next.set(a);
+            return next;
+          };
+          starts = grow(starts, (c) => new Uint32Array(c));
+          chunkOf = grow(chunkOf, (c) => new Uint32Array(c));
+          pairOf = grow(pairOf, (c) => new Uint32Array(c));
+          hi = grow(hi, (c) => new Int32Array(c));
+          lo = grow(lo, (c) => new Uint32Array(c));
+        }
+        starts[n] = r.off;
+        chunkOf[n] = ci;
+        let svcStart = 0;
+        let svcEnd = 0;
+        let spanStart = 0;
+        let spanEnd = 0;
+        for (let c = 0; c < SKIPS.length; c++) {
+          if (c === TIME) {
+            r.need(8);
+            lo[n] = buf.readUInt32LE(r.off);
+            hi[n] = buf.readInt32LE(r.off + 4);
+            r.off += 8;
+          } else if (c === SERVICE || c === SPAN) {
+            const len = r.varint();
+            r.skip(len);
+            if (c === SERVICE) {
+              svcStart = r.off - len;
+              svcEnd = r.off;
+            } else {
+              spanStart = r.off - len;
+              spanEnd = r.off;
+            }
+          } else (SKIPS[c] as Skip)(r);
+        }
+        // the pair's id: a hash of its bytes, checked byte by byte (no strings: this runs once per row)
+        let h = Math.imul(svcEnd - svcStart, 16777619) >>> 0;
+        for (let i = svcStart; i < svcEnd; i++) h = Math.imul(h ^ (buf[i] as number), 16777619);
+        for (let i = spanStart; i < spanEnd; i++) h = Math.imul(h ^ (buf[i] as number), 16777619);
+        let id = pairs.get(h);
+        if (id === undefined) {
+          id = pairRanges.length / 5;
+          pairs.set(h, id);
+          pairRanges.push(ci, svcStart, svcEnd, spanStart, spanEnd);
+        } else {
+          const at = 5 * id;
+          const other = chunks[pairRanges[at] as number] as Buffer;
+          if (
+            !sameBytes(
+              buf,
+              svcStart,
+              svcEnd,
+              other,
+              pairRanges[at + 1] as number,
+              pairRanges[at + 2] as number,
+            ) ||
+            !sameBytes(
+              buf,
+              spanStart,
+              spanEnd,
+              other,
+              pairRanges[at + 3] as number,
+              pairRanges[at + 4] as number,
+            )
+          )
+            return undefined; // two pairs with one hash: rare; the engine sorts this segment
+        }
+        pairOf[n] = id;
+        n++;
       }
-      starts[n] = r.off;
-      let svcStart = 0;
-      let svcEnd = 0;
-      let spanStart = 0;
-      let spanEnd = 0;
-      for (let c = 0; c < SKIPS.length; c++) {
-        if (c === TIME) {
-          r.need(8);
-          lo[n] = buf.readUInt32LE(r.off);
-          hi[n] = buf.readInt32LE(r.off + 4);
-          r.off += 8;
-        } else if (c === SERVICE || c === SPAN) {
-          const len = r.varint();
-          r.skip(len);
-          if (c === SERVICE) {
-            svcStart = r.off - len;
-            svcEnd = r.off;
-          } else {
-            spanStart = r.off - len;
-            spanEnd = r.off;
-          }
-        } else (SKIPS[c] as Skip)(r);
-      }
-      // the pair's id: a hash of its bytes, checked byte by byte (no strings: this runs once per row)
-      let h = Math.imul(svcEnd - svcStart, 16777619) >>> 0;
-      for (let i = svcStart; i < svcEnd; i++) h = Math.imul(h ^ (buf[i] as number), 16777619);
-      for (let i = spanStart; i < spanEnd; i++) h = Math.imul(h ^ (buf[i] as number), 16777619);
-      let id = pairs.get(h);
-      if (id === undefined) {
-        id = pairRanges.length / 4;
-        pairs.set(h, id);
-        pairRanges.push(svcStart, svcEnd, spanStart, spanEnd);
-      } else if (
-        !sameBytes(buf, svcStart, svcEnd, pairRanges[4 * id] as number, pairRanges[4 * id + 1] as number) ||
-        !sameBytes(
-          buf,
-          spanStart,
-          spanEnd,
-          pairRanges[4 * id + 2] as number,
-          pairRanges[4 * id + 3] as number,
-        )
-      )
-        return undefined; // two pairs with one hash: rare; the engine sorts this segment
-      pairOf[n] = id;
-      n++;
     }
   } catch {
     return undefined;
   }
   // rank the (service, span name) pairs as the engine compares them: bytes, then length
-  const bytes = (i: number, k: number) => buf.subarray(pairRanges[4 * i + k], pairRanges[4 * i + k + 1]);
+  const bytes = (i: number, k: number) =>
+    (chunks[pairRanges[5 * i] as number] as Buffer).subarray(
+      pairRanges[5 * i + k],
+      pairRanges[5 * i + k + 1],
+    );
   const order = Array.from({ length: pairs.size }, (_, i) => i).sort(
-    (a, b) => Buffer.compare(bytes(a, 0), bytes(b, 0)) || Buffer.compare(bytes(a, 2), bytes(b, 2)),
+    (a, b) => Buffer.compare(bytes(a, 1), bytes(b, 1)) || Buffer.compare(bytes(a, 3), bytes(b, 3)),
   );
   const rank = new Uint32Array(pairs.size);
   order.forEach((pair, r) => {
@@ -158,15 +182,20 @@ export function sortTraceRows(buf: Buffer): Buffer[] | undefined {
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
   idx.sort(before);
-  const end = (r: number) => (r + 1 < n ? (starts[r + 1] as number) : buf.length);
+  // a row ends where the next row of its chunk starts, or with the chunk
+  const end = (r: number) =>
+    r + 1 < n && chunkOf[r + 1] === chunkOf[r]
+      ? (starts[r + 1] as number)
+      : (chunks[chunkOf[r] as number] as Buffer).length;
   // views, not copies: one per run of rows that were already next to each other (the file write gathers them)
   const out: Buffer[] = [];
   for (let i = 0; i < n; ) {
     const first = idx[i] as number;
     let last = first;
-    while (i + 1 < n && idx[i + 1] === last + 1) last = idx[++i] as number;
+    while (i + 1 < n && idx[i + 1] === last + 1 && chunkOf[last + 1] === chunkOf[first])
+      last = idx[++i] as number;
     i++;
-    out.push(buf.subarray(starts[first] as number, end(last)));
+    out.push((chunks[chunkOf[first] as number] as Buffer).subarray(starts[first] as number, end(last)));
   }
   return out;
 }

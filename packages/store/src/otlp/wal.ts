@@ -11,7 +11,9 @@
 // acknowledged — is dropped), with their dedup keys, before the receiver listens.
 import {
   closeSync,
+  constants,
   existsSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -24,6 +26,9 @@ import {
 import { join } from 'node:path';
 import type { Row } from './rows.js';
 
+/** The file of an inserted segment, kept to be written over by the next one (never read). */
+const SPARE = 'spare.bin';
+
 export interface Segment {
   id: number;
   bin: string;
@@ -34,6 +39,11 @@ export interface Segment {
   ends: number[];
   /** dedup key rows (mp_ingest_batches) of the appended requests */
   keys: Row[];
+  /**
+   * The appended chunks themselves while this process holds them (the segment is inserted from memory,
+   * not read back from its file); undefined for a leftover segment or once holding would pass the bound.
+   */
+  held?: Buffer[];
 }
 
 export class Wal {
@@ -41,8 +51,14 @@ export class Wal {
   private seq = 0;
   rows = 0;
   bytes = 0;
+  /** bytes of memory the held chunks keep (their whole allocations, not only the rows in them) */
+  heldBytes = 0;
 
-  constructor(readonly dir: string) {
+  /** `maxHeldBytes`: memory the appended chunks may keep for the inserts (default 256 MiB). */
+  constructor(
+    readonly dir: string,
+    private readonly maxHeldBytes = 256 * 1024 * 1024,
+  ) {
     mkdirSync(dir, { recursive: true });
     for (const f of readdirSync(dir)) {
       const m = /^seg-(\d+)\.bin$/.exec(f);
@@ -98,7 +114,8 @@ export class Wal {
         bytes: 0,
         ends: [],
         keys: [],
-        binFd: openSync(bin, 'w'),
+        held: [],
+        binFd: this.openRecycled(bin),
         idxFd: openSync(idx, 'w'),
       };
     }
@@ -114,10 +131,52 @@ export class Wal {
     c.keys.push(...keys);
     this.rows += rows;
     this.bytes += chunk.length;
+    if (c.held) {
+      const cost = chunk.buffer.byteLength;
+      if (this.heldBytes + cost <= this.maxHeldBytes) {
+        c.held.push(chunk);
+        this.heldBytes += cost;
+      } else this.release(c);
+    }
+  }
+
+  /** Lets go of a segment's held chunks: it is read back from its file when inserted. */
+  private release(seg: Segment): void {
+    if (!seg.held) return;
+    for (const h of seg.held) this.heldBytes -= h.buffer.byteLength;
+    seg.held = undefined;
+  }
+
+  /** A segment's chunks: the held ones, or its file cut at the appends' ends (views, nothing copied). */
+  chunks(seg: Segment): Buffer[] {
+    if (seg.held) return seg.held;
+    const all = readFileSync(seg.bin);
+    const out: Buffer[] = [];
+    let start = 0;
+    for (const end of seg.ends) {
+      out.push(all.subarray(start, end));
+      start = end;
+    }
+    return out;
   }
 
   get current(): { id?: number; rows: number; bytes: number } {
     return { id: this.cur?.id, rows: this.cur?.rows ?? 0, bytes: this.cur?.bytes ?? 0 };
+  }
+
+  /**
+   * A new segment file: the last inserted segment's file renamed and written over when there is one (writing
+   * over a file's pages costs ~4x less than a new file's, whose pages are allocated and later freed). Its old
+   * bytes past the appends are never read: rotate() cuts the file to its appends, and at start a leftover is
+   * cut to its last indexed append.
+   */
+  private openRecycled(bin: string): number {
+    const spare = join(this.dir, SPARE);
+    if (existsSync(spare)) {
+      renameSync(spare, bin);
+      return openSync(bin, constants.O_WRONLY);
+    }
+    return openSync(bin, 'w');
   }
 
   /** Closes the current segment for inserting (appends go to a new one). */
@@ -125,6 +184,7 @@ export class Wal {
     const c = this.cur;
     if (!c) return undefined;
     this.cur = undefined;
+    ftruncateSync(c.binFd, c.bytes);
     closeSync(c.binFd);
     closeSync(c.idxFd);
     const { binFd: _b, idxFd: _i, ...seg } = c;
@@ -133,7 +193,9 @@ export class Wal {
 
   /** A segment is in the store: forget it. */
   done(seg: Segment): void {
-    rmSync(seg.bin, { force: true });
+    this.release(seg);
+    if (!existsSync(join(this.dir, SPARE)) && existsSync(seg.bin)) renameSync(seg.bin, join(this.dir, SPARE));
+    else rmSync(seg.bin, { force: true });
     rmSync(seg.idx, { force: true });
     this.rows -= seg.rows;
     this.bytes -= seg.bytes;
@@ -160,5 +222,6 @@ export class Wal {
       closeSync(c.binFd);
       closeSync(c.idxFd);
     }
+    rmSync(join(this.dir, SPARE), { force: true });
   }
 }
