@@ -67,6 +67,8 @@ export interface SimulationResult {
   realSeconds: number;
   /** a seed-scale replay's generated users: what was sent, and how long the receiver took to catch up */
   crowd?: CrowdStats & { drainSeconds: number; clockWaitedSeconds: number };
+  /** real seconds the simulated clock stood still (late ticks, requests in flight, the crowd's backlog) */
+  clockWaitedSeconds: number;
 }
 
 /** The scenario's scale, with its defaults; undefined when it has none (only real SDK clients). */
@@ -78,6 +80,15 @@ export function scaleOf(s: Scenario): ScaleSpec | undefined {
 const APP_ID = 'wx5f1c0ffee0ddba11';
 /** POSTs of generated telemetry in flight or waiting beyond which the simulated clock waits. */
 const CROWD_BACKLOG = 16;
+/**
+ * A tick later than this (the process did not get the CPU: a busy machine) does not turn into a burst of
+ * requests: the simulated clock waits for the excess, so a simulated minute holds the same traffic.
+ */
+const LATE_TICK_MS = 100;
+/** Real requests in flight per client above which the simulated clock waits for them instead of dropping new ones. */
+const IN_FLIGHT_PER_CLIENT = 2;
+/** Requests one client has in flight at most (a phone's concurrent wx.request limit is 10). */
+const CLIENT_MAX_IN_FLIGHT = 8;
 
 /** A small real JPEG of about `bytes` bytes: SOI, APP0, filler, EOI. */
 function jpeg(bytes: number): Buffer {
@@ -597,16 +608,34 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     const scans = scenario.noise.filter((n) => n.kind === 'security_scan');
     const crawlers = scenario.noise.filter((n) => n.kind === 'crawler');
     let crawlOwed = 0;
+    let clockWaitedMs = 0;
+    /** The simulated clock stands still for `ms` of real time (nothing is generated for it). */
+    const wait = (ms: number) => {
+      clock.realStartMs += ms;
+      clockWaitedMs += ms;
+    };
     await new Promise<void>((resolve) => {
       const tick = setInterval(async () => {
         const now = Date.now();
         // The receiver fell behind the generated users: the simulated clock waits for it (the real
         // clients make no requests meanwhile), so what lands in a minute does not depend on its speed.
         if (crowd && crowd.backlog() > CROWD_BACKLOG) {
-          clock.realStartMs += now - lastTick;
+          wait(now - lastTick);
           crowdStalledMs += now - lastTick;
           lastTick = now;
           return;
+        }
+        // The same for the real clients: requests still in flight (the services, the SDK or this process
+        // are slow on a busy machine) hold the clock instead of being dropped or sent in a burst.
+        const inFlight = clients.reduce((n, c) => n + c.inFlight, 0);
+        if (inFlight > IN_FLIGHT_PER_CLIENT * clients.length) {
+          wait(now - lastTick);
+          lastTick = now;
+          return;
+        }
+        if (now - lastTick > LATE_TICK_MS) {
+          wait(now - lastTick - LATE_TICK_MS);
+          lastTick = now - LATE_TICK_MS;
         }
         const sim = simNow(clock, now);
         if (crowd) {
@@ -646,8 +675,12 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
         owed += scenario.requests_per_second * dt;
         while (owed >= 1) {
           owed--;
-          const c = clients[Math.floor(random() * clients.length)]!;
-          if (c.inFlight < 8) act(c);
+          // a client at its limit hands the request to the next one (one with room exists: the clock
+          // waits above long before every client is at its limit)
+          let i = Math.floor(random() * clients.length);
+          for (let k = 0; k < clients.length && clients[i]!.inFlight >= CLIENT_MAX_IN_FLIGHT; k++)
+            i = (i + 1) % clients.length;
+          act(clients[i]!);
         }
         for (const crawler of crawlers) {
           // requests per simulated minute → per real second: × speed / 60
@@ -687,6 +720,7 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       outcomes,
       noiseRequests,
       realSeconds: (Date.now() - setupStartedMs) / 1000,
+      clockWaitedSeconds: clockWaitedMs / 1000,
       ...(crowd
         ? {
             crowd: {

@@ -99,4 +99,36 @@ describe('latency on the simulated clock', () => {
       await capture.close();
     }
   });
+
+  test('a late tick (the process had no CPU) makes the simulated clock wait, not a burst of requests', {
+    timeout: 240_000,
+  }, async () => {
+    const capture = await startOtlpCapture();
+    try {
+      const blockMs = 1500;
+      const sim = await simulate(
+        { ...scenario, faults: [], duration_minutes: 3 },
+        {
+          otlpUrl: capture.url,
+          // the event loop is held for 1.5 s at minute 1, as a starved process would be: at ×60 that is
+          // 90 simulated seconds (~37 requests at 25 a minute) that must not all start at one instant
+          onMinute: (_at, minute) => {
+            if (minute !== 1) return;
+            const until = Date.now() + blockMs;
+            while (Date.now() < until);
+          },
+        },
+      );
+      expect(sim.clockWaitedSeconds).toBeGreaterThanOrEqual((blockMs - 150) / 1000);
+      const clients = capture.spans().filter((s) => s.kind === 3 && s.attributes['mp.route_name']);
+      expect(clients.length).toBeGreaterThan(40);
+      const atOnce = new Map<number, number>();
+      for (const c of clients) atOnce.set(startMs(c), (atOnce.get(startMs(c)) ?? 0) + 1);
+      // at most a 100 ms tick's worth (6 simulated seconds, ~3 requests) shares one instant (seen here: 1;
+      // 8 when a late tick's whole debt was sent at once)
+      expect(Math.max(...atOnce.values())).toBeLessThanOrEqual(3);
+    } finally {
+      await capture.close();
+    }
+  });
 });
