@@ -688,6 +688,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
   it('production diagnosis: timeouts on one carrier, fed through the shipped collector config, name carrier=unicom', async () => {
     // the simulator (phones with addresses of their carrier's ranges, delivered with the X-Real-IP Kong sets)
     // sends through the collector running the shipped config; diagnosis reads the store as `mp_reader` would
+    const started = Date.now();
     const sim = runCommand(
       [
         'node',
@@ -708,6 +709,8 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     expect(fault, simulated.output.slice(-2000)).not.toBeNull();
     const at = new Date(Date.parse(fault?.[1] as string) + 10 * 60_000).toISOString();
     const ro = project.services.grafana.environment;
+    const simulatedAt = Date.now();
+    let diagnoses = 0;
     let diagnosis: Any;
     // spans still in the collector's tail-sampling wait and batch: diagnose once they are in the cube
     await until(
@@ -736,10 +739,13 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
         );
         const { code, output } = await d.done;
         if (code !== 0) throw new Error(output);
+        diagnoses++;
         diagnosis = JSON.parse(output.slice(output.indexOf('{')));
         return diagnosis.culprits?.[0]?.where?.carrier === 'unicom' || undefined;
       },
-      120_000,
+      // a condition wait: the collector's tail-sampling wait (10 s) and batch, then one `diagnose` process per
+      // try (each a few seconds on a busy machine); generous so that a slow machine waits instead of failing
+      400_000,
       'a diagnosis naming carrier=unicom',
       () => JSON.stringify(diagnosis?.culprits?.slice(0, 3) ?? diagnosis),
     );
@@ -747,7 +753,7 @@ describe('compose rehearsal (docker-compose.yml from a clean clone, no Docker)',
     expect(diagnosis.culprits[0].where).toMatchObject({ carrier: 'unicom' });
     const top = diagnosis.culprits[0];
     console.log(
-      `rehearsal: diagnosis at ${at}: ${JSON.stringify(top.where)} rate ${(100 * top.inside.rate).toFixed(1)}% inside vs ${(100 * top.outside.rate).toFixed(1)}% outside, explains ${(100 * top.explains).toFixed(0)}%; layer ${diagnosis.verdict?.layer ?? '?'}`,
+      `rehearsal: simulated in ${((simulatedAt - started) / 1000).toFixed(0)} s, named after ${((Date.now() - simulatedAt) / 1000).toFixed(0)} s more (${diagnoses} diagnose runs); diagnosis at ${at}: ${JSON.stringify(top.where)} rate ${(100 * top.inside.rate).toFixed(1)}% inside vs ${(100 * top.outside.rate).toFixed(1)}% outside, explains ${(100 * top.explains).toFixed(0)}%; layer ${diagnosis.verdict?.layer ?? '?'}`,
     );
   }, 900_000);
 });
