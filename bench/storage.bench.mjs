@@ -8,6 +8,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 import { childResult, isChild, runChild } from './child.mjs';
@@ -303,24 +304,43 @@ async function child() {
         w.once('error', reject);
       });
     /**
-     * One row: a query's median time idle (10 runs) and while the senders ingest at full speed.
+     * One row: a query's median time idle (3 s of runs, merges finished) and while the senders ingest at full speed.
      * @param {string} name
      * @param {string} sql
      */
     const idleVsIngest = async (name, sql) => {
-      const idle = await timeQueries(sql, { runs: 10 });
+      // idle means idle: the previous phase's background merges are finished first (a condition, polled)
+      for (let i = 0; i < 600; i++) {
+        const r = await emb.client.query({
+          query: 'SELECT count() AS n FROM system.merges',
+          format: 'JSONEachRow',
+        });
+        const rows = /** @type {{ n: string }[]} */ (await r.json());
+        if (Number(rows[0]?.n ?? 0) === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // 3 s of queries back to back (hundreds, not 10: a median of 10 moved 5–13 ms between runs)
+      const idle = await timeQueries(sql, { seconds: 3 });
       const secs = Math.min(seconds, 10);
       const during = send(secs);
       await new Promise((r) => setTimeout(r, 1000));
+      // the receiver's event loop: every hop of a query's HTTP exchange waits for it
+      const loop = monitorEventLoopDelay({ resolution: 1 });
+      loop.enable();
       const busy = await timeQueries(sql, { seconds: secs - 1.5 });
+      loop.disable();
+      const ms = (/** @type {number} */ ns) => (ns / 1e6).toFixed(1);
+      log(
+        `main thread's event-loop delay during ingest: median ${ms(loop.percentile(50))} ms, p90 ${ms(loop.percentile(90))} ms, max ${ms(loop.max)} ms`,
+      );
       await during;
       await emb.flush();
       rows.push({
         suite: SUITE,
         case: `${name} during full-speed ingest`,
-        value: Math.round(median(busy)),
+        value: Math.round(median(busy) * 10) / 10,
         unit: 'ms',
-        baseline: Math.round(median(idle)),
+        baseline: Math.round(median(idle) * 10) / 10,
         note: `baseline: the same query idle; medians of ${busy.length} / ${idle.length} (p90 ${Math.round(quantile(busy, 0.9))} / ${Math.round(quantile(idle, 0.9))} ms), sent from a thread of their own; reads on their own chDB session at a higher query priority than ingest${niceNote}; the bench's senders share the 2 cores`,
       });
     };

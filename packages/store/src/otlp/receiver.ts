@@ -20,6 +20,7 @@ import type { CatalogApp } from '@mp-otel/contracts';
 import { ATTR_CLIENT_ADDRESS } from '@mp-otel/contracts/names';
 import type { ChdbStore } from '../chdb-store.js';
 import { AccessError, IngestAccess, isLoopbackHost, isLoopbackIp } from './access.js';
+import { TraceConverter } from './converter.js';
 import { BatchDedup, type Claim, DEDUP_TABLE } from './dedup.js';
 import { jsonTraceRows } from './json-traces.js';
 import { DEFAULT_LIMITS, type RequestLimits } from './limits.js';
@@ -121,6 +122,11 @@ export interface ReceiverOptions extends Partial<RequestLimits> {
   ack?: 'written' | 'logged';
   /** Log lines (a refused log segment). */
   log?: (line: string) => void;
+  /**
+   * Convert protobuf trace requests on a thread of their own (converter.ts; default true), so that the main
+   * thread's event loop stays free for HTTP, the dashboards' queries included.
+   */
+  convertThread?: boolean;
 }
 
 type Tables = Record<string, Row[] | Binary>;
@@ -434,7 +440,16 @@ interface Reader {
 type Resolved = Required<
   Omit<
     ReceiverOptions,
-    'store' | 'port' | 'host' | 'apps' | 'requireKeys' | 'trustedProxies' | 'retentionDays' | 'walDir' | 'log'
+    | 'store'
+    | 'port'
+    | 'host'
+    | 'apps'
+    | 'requireKeys'
+    | 'trustedProxies'
+    | 'retentionDays'
+    | 'walDir'
+    | 'log'
+    | 'convertThread'
   >
 >;
 
@@ -471,8 +486,10 @@ export class OtlpReceiver {
   private readonly retentionDays: number;
   private readonly wal: Wal;
   private readonly ownWal: boolean;
-  /** Requests are decoded one per event-loop turn (turns.ts). */
+  /** Requests decoded on the main thread are decoded one per event-loop turn (turns.ts). */
   private readonly turns = new Turns();
+  /** Protobuf trace requests are converted on a thread of their own (converter.ts). */
+  readonly converter: TraceConverter;
 
   constructor(opts: ReceiverOptions) {
     this.o = {
@@ -516,6 +533,7 @@ export class OtlpReceiver {
       opts.log,
     );
     this.dedup = new BatchDedup(opts.store, this.o.database, this.o.dedupWindowMs, this.o.dedupMaxEntries);
+    this.converter = new TraceConverter(opts.convertThread ?? true, opts.log);
     this.access = new IngestAccess({
       apps: opts.apps,
       requireKeys: opts.requireKeys ?? !isLoopbackHost(opts.host ?? '127.0.0.1'),
@@ -674,7 +692,6 @@ export class OtlpReceiver {
         if (this.inflightBytes > this.o.maxInflightBytes)
           throw new HttpError(503, 'the receiver holds too many request bytes: retry later', 1);
       }
-      await this.turns.next();
       const limits = {
         maxDepth: this.o.maxJsonDepth,
         maxNodes: this.o.maxNodesPerRequest,
@@ -688,9 +705,43 @@ export class OtlpReceiver {
         });
       let ctx = newCtx();
       let tables: Tables | undefined;
-      if (!json) {
-        scanProtobuf(signal, body, limits);
-        if (signal === 'traces') {
+      let scanned = false;
+      const onThread = !json && signal === 'traces' && this.converter.available;
+      if (onThread) {
+        // the conversion thread runs the prescan and the wire path below, in that order, with the same outcomes
+        const done = await this.converter.convert(body, {
+          enrich: ctx.enrich,
+          window: ctx.window,
+          maxBytes: ctx.maxBytes,
+          limits,
+        });
+        if (!done) throw new HttpError(503, 'the receiver could not convert this request: retry later', 1);
+        body = done.body;
+        raw = EMPTY; // transferred to the thread (the body came back)
+        const r = done.reply;
+        if (r.kind === 'rows') {
+          tables = {
+            otel_traces: {
+              rowbinary: Buffer.from(r.rowbinary as ArrayBuffer, 0, r.length),
+              rows: r.rows ?? 0,
+            },
+          };
+          ctx.bytes = r.bytes ?? 0;
+          ctx.rejected = r.rejected ?? 0;
+          ctx.rejectedMin = r.rejectedMin;
+          ctx.rejectedMax = r.rejectedMax;
+          this.stats.wirePath++;
+        } else if (r.kind === 'fallback') scanned = true;
+        else if (r.kind === 'bad') throw new BadRequestError(r.message ?? '');
+        else if (r.kind === 'large') throw new RequestTooLargeError(r.message ?? '');
+        else if (r.kind === 'range') throw new RangeError(r.message);
+        else throw new Error(r.message);
+      }
+      // decoding on the main thread: one request per event-loop turn
+      if (!tables) await this.turns.next();
+      if (!json && !tables) {
+        if (!scanned) scanProtobuf(signal, body, limits);
+        if (signal === 'traces' && !onThread) {
           // the wire path: protobuf → RowBinary without objects; Fallback → the object path below
           const out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
           try {
@@ -909,6 +960,7 @@ export class OtlpReceiver {
 
   /** After the last flush: closes the ingest log (a temporary one is removed). */
   closeLog(): void {
+    void this.converter.close();
     this.wal.close();
     if (this.ownWal) rmSync(this.wal.dir, { recursive: true, force: true });
   }

@@ -1,0 +1,43 @@
+// The messages between the receiver and its conversion thread (convert-worker.ts): one request's body in,
+// its otel_traces RowBinary or the reason it has none out. Both directions transfer their buffers (no copy).
+import type { Enrichment } from './rows.js';
+
+export interface ConvertRequest {
+  id: number;
+  /** the request body (protobuf ExportTraceServiceRequest), transferred */
+  body: ArrayBuffer;
+  enrich?: Enrichment;
+  window?: { minNs: bigint; maxNs: bigint };
+  maxBytes: number;
+  limits: { maxDepth: number; maxNodes: number; maxItems: number };
+}
+
+/**
+ * - rows: converted on the wire path (RowBinary in `rowbinary`, `length` bytes of it used)
+ * - fallback: the prescan passed, the wire path handed the request back (the object path decodes it)
+ * - bad / large / range: the 400 / 413 / 400 the same checks give on the main thread
+ * - error: anything else (an internal error: 500, as on the main thread)
+ */
+export type ConvertKind = 'rows' | 'fallback' | 'bad' | 'large' | 'range' | 'error';
+
+export interface ConvertReply {
+  id: number;
+  kind: ConvertKind;
+  /** the body, transferred back */
+  body: ArrayBuffer;
+  message?: string;
+  rowbinary?: ArrayBuffer;
+  length?: number;
+  rows?: number;
+  bytes?: number;
+  rejected?: number;
+  rejectedMin?: bigint;
+  rejectedMax?: bigint;
+}
+
+/**
+ * The conversion thread's OS priority (nice): the same as the store's write lane (LANE_NICE.write in
+ * chdb-store.ts), below the main thread, which answers the dashboards' queries. Raising one's own nice value
+ * needs no privilege.
+ */
+export const CONVERT_NICE = 5;

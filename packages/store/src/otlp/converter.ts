@@ -1,0 +1,112 @@
+// The main thread's side of the conversion thread (convert-worker.ts): posts a protobuf trace request's
+// body (transferred, not copied) and resolves with the thread's reply and the body handed back. Requests are
+// converted one after another in arrival order. Where no thread can run (the built convert-worker.js is
+// missing, e.g. tests run from the TypeScript sources without a build) or it died three times, `available`
+// is false and the receiver converts on its main thread, as it did before.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ConvertReply, ConvertRequest } from './convert-protocol.js';
+
+// tests run this module from src/ (TypeScript): the thread runs the built JavaScript (npm test builds first)
+const SCRIPT = fileURLToPath(
+  import.meta.url.endsWith('.ts')
+    ? new URL('../../dist/otlp/convert-worker.js', import.meta.url)
+    : new URL('./convert-worker.js', import.meta.url),
+);
+const MAX_DEATHS = 3;
+
+export interface Converted {
+  reply: ConvertReply;
+  body: Buffer;
+}
+
+export class TraceConverter {
+  private worker: Worker | undefined;
+  private seq = 0;
+  private readonly pending = new Map<number, (r: Converted | undefined) => void>();
+  private deaths = 0;
+  private closed = false;
+
+  constructor(
+    enabled: boolean,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    if (!enabled) this.closed = true;
+    else if (!existsSync(SCRIPT)) {
+      this.closed = true;
+      this.log(
+        `mp-otel: no conversion thread (${SCRIPT} is not built): trace requests convert on the main thread`,
+      );
+    }
+  }
+
+  get available(): boolean {
+    return !this.closed && this.deaths < MAX_DEATHS;
+  }
+
+  /** Requests posted and not answered yet. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Converts on the thread. Resolves undefined when the thread died with the request (its body went with
+   * it): the receiver answers 503 and the client sends it again.
+   */
+  convert(body: Buffer, req: Omit<ConvertRequest, 'id' | 'body'>): Promise<Converted | undefined> {
+    const w = this.start();
+    const id = ++this.seq;
+    // transfer the body's own allocation; a slice of a shared buffer is copied first (it is small or rare)
+    let ab: ArrayBuffer;
+    if (body.byteOffset === 0 && body.buffer instanceof ArrayBuffer && body.buffer.byteLength === body.length)
+      ab = body.buffer;
+    else {
+      const copy = new Uint8Array(body.length);
+      copy.set(body);
+      ab = copy.buffer;
+    }
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      const msg: ConvertRequest = { id, body: ab, ...req };
+      w.postMessage(msg, [ab]);
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(SCRIPT);
+    w.unref(); // an idle receiver's thread keeps no process alive
+    w.on('message', (r: ConvertReply) => {
+      const done = this.pending.get(r.id);
+      if (!done) return;
+      this.pending.delete(r.id);
+      done({ reply: r, body: Buffer.from(r.body) });
+    });
+    const died = (why: string) => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      if (this.closed) return;
+      this.deaths++;
+      this.log(
+        `mp-otel: the conversion thread stopped (${why}); ${this.pending.size} requests answered 503` +
+          (this.available ? '' : '; trace requests convert on the main thread from now on'),
+      );
+      for (const done of this.pending.values()) done(undefined);
+      this.pending.clear();
+    };
+    w.on('error', (e) => died(e.message));
+    w.on('exit', (code) => died(`exit code ${code}`));
+    this.worker = w;
+    return w;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const w = this.worker;
+    this.worker = undefined;
+    for (const done of this.pending.values()) done(undefined);
+    this.pending.clear();
+    await w?.terminate();
+  }
+}

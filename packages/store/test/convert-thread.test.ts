@@ -1,0 +1,161 @@
+// Protobuf trace requests are converted on a thread of their own (converter.ts, convert-worker.ts): it must
+// give exactly what the main thread gives — the same RowBinary bytes, row counts, byte charges, rejected
+// items, and the same 400/413 and messages — and a thread that dies loses only the requests it held (503:
+// sent again), then a new thread takes over; after three deaths the main thread converts.
+import { afterAll, describe, expect, it } from 'vitest';
+import { requestType } from '../src/index.js';
+import { TraceConverter } from '../src/otlp/converter.js';
+import { scanProtobuf } from '../src/otlp/prescan.js';
+import { BadRequestError, RequestTooLargeError } from '../src/otlp/proto.js';
+import { Writer } from '../src/otlp/rowbinary.js';
+import { rowContext } from '../src/otlp/rows.js';
+import { Fallback, wireTraceRows } from '../src/otlp/wire-traces.js';
+import { hexId, nowNs, protobufTraces } from './helpers.js';
+
+const T = requestType('traces');
+const encode = (o: unknown) => Buffer.from(T.encode(T.fromObject(o as Record<string, unknown>)).finish());
+
+function request(spans: unknown[], resource: Record<string, unknown> = { 'service.name': 'conv' }) {
+  return encode({
+    resourceSpans: [
+      {
+        resource: {
+          attributes: Object.entries(resource).map(([key, v]) => ({ key, value: { stringValue: v } })),
+        },
+        scopeSpans: [{ scope: { name: 'mp-otel', version: '1' }, spans }],
+      },
+    ],
+  });
+}
+
+const span = (i: number, extra: Record<string, unknown> = {}) => ({
+  traceId: Buffer.from(hexId(16), 'hex'),
+  spanId: Buffer.from(hexId(8), 'hex'),
+  name: `op ${i} é`,
+  kind: 3,
+  startTimeUnixNano: String(nowNs() + BigInt(i)),
+  endTimeUnixNano: String(nowNs() + BigInt(i) + 5_000_000n),
+  attributes: [
+    { key: 'mp.route_name', value: { stringValue: 'upload.image' } },
+    { key: 'http.response.status_code', value: { intValue: 200 + i } },
+    { key: 'mp.sampling.weight', value: { doubleValue: 1.5 } },
+  ],
+  ...extra,
+});
+
+const limits = { maxDepth: 128, maxNodes: 100_000, maxItems: 1_000 };
+const window = { minNs: nowNs() - 3_600_000_000_000n, maxNs: nowNs() + 3_600_000_000_000n };
+
+/** What the main thread does with the same request (receiver.ts's path without the thread). */
+function onMain(body: Buffer, maxBytes: number, enrich?: { attributes: Record<string, string> }) {
+  const ctx = rowContext({ enrich, window, maxBytes });
+  try {
+    scanProtobuf('traces', body, limits);
+    const out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
+    const rows = wireTraceRows(body, ctx, out);
+    return {
+      kind: 'rows',
+      rows,
+      bytes: ctx.bytes,
+      rejected: ctx.rejected,
+      rowbinary: Buffer.from(out.take()),
+    };
+  } catch (e) {
+    const kind =
+      e instanceof Fallback
+        ? 'fallback'
+        : e instanceof BadRequestError
+          ? 'bad'
+          : e instanceof RequestTooLargeError
+            ? 'large'
+            : 'other';
+    return { kind, message: (e as Error).message };
+  }
+}
+
+const converters: TraceConverter[] = [];
+afterAll(async () => {
+  for (const c of converters) await c.close();
+});
+
+describe('the conversion thread', () => {
+  it('gives what the main thread gives, request by request', async () => {
+    const conv = new TraceConverter(true);
+    converters.push(conv);
+    expect(conv.available).toBe(true);
+    const big = request(Array.from({ length: 600 }, (_, i) => span(i)));
+    const cases: Array<[string, Buffer, number, { attributes: Record<string, string> }?]> = [
+      ['600 spans', big, 64 * 1024 * 1024],
+      ['one span (a small body: copied, not transferred)', request([span(1)]), 64 * 1024 * 1024],
+      [
+        'enriched',
+        request([span(1), span(2)]),
+        64 * 1024 * 1024,
+        { attributes: { 'client.address': '1.2.3.4' } },
+      ],
+      [
+        'dated outside the window (partial success)',
+        request([span(1), span(2, { startTimeUnixNano: '1000', endTimeUnixNano: '2000' })]),
+        64 * 1024 * 1024,
+      ],
+      [
+        'an array value (the object path)',
+        request([span(1, { attributes: [{ key: 'a', value: { arrayValue: { values: [] } } }] })]),
+        64 * 1024 * 1024,
+      ],
+      ['truncated', big.subarray(0, big.length - 7), 64 * 1024 * 1024],
+      [
+        'more items than allowed',
+        request(Array.from({ length: 1_001 }, (_, i) => span(i))),
+        64 * 1024 * 1024,
+      ],
+      ['rows past the byte budget', big, 10_000],
+      ['not protobuf', Buffer.from('{"resourceSpans": []}'), 64 * 1024 * 1024],
+    ];
+    for (const [name, body, maxBytes, enrich] of cases) {
+      const expected = onMain(body, maxBytes, enrich);
+      const done = await conv.convert(Buffer.from(body), { enrich, window, maxBytes, limits });
+      expect(done, name).toBeDefined();
+      const r = done!.reply;
+      expect(r.kind === 'error' ? 'other' : r.kind, name).toBe(expected.kind);
+      expect(done!.body.equals(body), `${name}: the body comes back intact`).toBe(true);
+      if (expected.kind === 'rows') {
+        expect(r.rows, name).toBe(expected.rows);
+        expect(r.bytes, name).toBe(expected.bytes);
+        expect(r.rejected, name).toBe(expected.rejected);
+        expect(Buffer.from(r.rowbinary!, 0, r.length).equals(expected.rowbinary!), name).toBe(true);
+      } else if (expected.kind !== 'fallback') expect(r.message, name).toBe(expected.message);
+    }
+    expect(conv.inFlight).toBe(0);
+  });
+
+  it('a thread that dies answers its requests with nothing (503), a new one takes over; three deaths → main thread', async () => {
+    const logs: string[] = [];
+    const conv = new TraceConverter(true, (l) => logs.push(l));
+    converters.push(conv);
+    const body = Buffer.from(protobufTraces('conv-death', 20_000)); // ~tens of ms to convert
+    const big = { maxDepth: 128, maxNodes: 1e9, maxItems: 1e9 };
+    const ok = await conv.convert(Buffer.from(body), { window, maxBytes: 1e9, limits: big });
+    expect(ok?.reply.kind).toBe('rows');
+    let lostWithTheThread = 0;
+    for (let death = 1; death <= 3; death++) {
+      const lost = conv.convert(Buffer.from(body), { window, maxBytes: 1e9, limits: big });
+      // biome-ignore lint/suspicious/noExplicitAny: the test reaches into the thread to kill it
+      await (conv as any).worker.terminate();
+      // killed mid-conversion: nothing comes back (the receiver answers 503); a thread that got to answer
+      // first (this process descheduled for longer than the conversion) answered correctly
+      const r = await lost;
+      if (r === undefined) lostWithTheThread++;
+      else expect(r.reply.kind).toBe('rows');
+      expect(logs.at(-1)).toContain('the conversion thread stopped');
+      if (death < 3) {
+        expect(conv.available).toBe(true);
+        const again = await conv.convert(Buffer.from(body), { window, maxBytes: 1e9, limits: big });
+        expect(again?.reply.kind).toBe('rows');
+      }
+    }
+    expect(lostWithTheThread).toBeGreaterThan(0);
+    expect(conv.available).toBe(false);
+    expect(logs.at(-1)).toContain('convert on the main thread from now on');
+  });
+});
