@@ -1,6 +1,8 @@
 // The messages between the receiver and its conversion thread (convert-worker.ts): one request's body in,
 // its otel_traces RowBinary or the reason it has none out. Both directions transfer their buffers (no copy).
+import { BadRequestError, RequestTooLargeError } from './proto.js';
 import type { Enrichment } from './rows.js';
+import { Fallback } from './wire-traces.js';
 
 export interface ConvertRequest {
   id: number;
@@ -19,6 +21,15 @@ export interface ConvertRequest {
  * - error: anything else (an internal error: 500, as on the main thread)
  */
 export type ConvertKind = 'rows' | 'fallback' | 'bad' | 'large' | 'range' | 'error';
+
+/** The kind of reply for what the checks and the conversion threw. */
+export function kindOf(e: unknown): Exclude<ConvertKind, 'rows'> {
+  if (e instanceof Fallback) return 'fallback';
+  if (e instanceof BadRequestError) return 'bad';
+  if (e instanceof RequestTooLargeError) return 'large';
+  if (e instanceof RangeError) return 'range';
+  return 'error';
+}
 
 export interface ConvertReply {
   id: number;

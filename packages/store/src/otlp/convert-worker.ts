@@ -4,12 +4,11 @@
 // main thread would run, in the same order, and hands back the same outcomes (convert-protocol.ts).
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { CONVERT_NICE, type ConvertReply, type ConvertRequest } from './convert-protocol.js';
+import { CONVERT_NICE, type ConvertReply, type ConvertRequest, kindOf } from './convert-protocol.js';
 import { scanProtobuf } from './prescan.js';
-import { BadRequestError, RequestTooLargeError } from './proto.js';
 import { Writer } from './rowbinary.js';
 import { rowContext } from './rows.js';
-import { Fallback, wireTraceRows } from './wire-traces.js';
+import { wireTraceRows } from './wire-traces.js';
 
 try {
   setPriority(0, CONVERT_NICE); // pid 0: this thread (Linux applies nice per thread)
@@ -52,16 +51,7 @@ function convert(m: ConvertRequest): { reply: ConvertReply; transfer: ArrayBuffe
     };
     return { reply, transfer: [m.body, ab] };
   } catch (e) {
-    const kind =
-      e instanceof Fallback
-        ? 'fallback'
-        : e instanceof BadRequestError
-          ? 'bad'
-          : e instanceof RequestTooLargeError
-            ? 'large'
-            : e instanceof RangeError
-              ? 'range'
-              : 'error';
+    const kind = kindOf(e);
     return { reply: { ...base, kind, message: (e as Error).message }, transfer: [m.body] };
   }
 }

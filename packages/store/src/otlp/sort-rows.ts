@@ -132,25 +132,9 @@ export function sortTraceRows(input: Buffer | readonly Buffer[]): Buffer[] | und
         } else {
           const at = 5 * id;
           const other = chunks[pairRanges[at] as number] as Buffer;
-          if (
-            !sameBytes(
-              buf,
-              svcStart,
-              svcEnd,
-              other,
-              pairRanges[at + 1] as number,
-              pairRanges[at + 2] as number,
-            ) ||
-            !sameBytes(
-              buf,
-              spanStart,
-              spanEnd,
-              other,
-              pairRanges[at + 3] as number,
-              pairRanges[at + 4] as number,
-            )
-          )
-            return undefined; // two pairs with one hash: rare; the engine sorts this segment
+          const same = (s: number, e: number, k: number) =>
+            sameBytes(buf, s, e, other, pairRanges[at + k] as number, pairRanges[at + k + 1] as number);
+          if (!same(svcStart, svcEnd, 1) || !same(spanStart, spanEnd, 3)) return undefined; // two pairs with one hash: rare; the engine sorts this segment
         }
         pairOf[n] = id;
         n++;
