@@ -6,7 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { requestType } from '../src/index.js';
 import { kindOf } from '../src/otlp/convert-protocol.js';
 import { TraceConverter } from '../src/otlp/converter.js';
-import { scanProtobuf } from '../src/otlp/prescan.js';
+import { jsonTraceRows } from '../src/otlp/json-traces.js';
+import { countItems, scanProtobuf, tooManyItems } from '../src/otlp/prescan.js';
+import { parseJsonBody } from '../src/otlp/proto.js';
 import { Writer } from '../src/otlp/rowbinary.js';
 import { rowContext } from '../src/otlp/rows.js';
 import { wireTraceRows } from '../src/otlp/wire-traces.js';
@@ -47,12 +49,27 @@ const limits = { maxDepth: 128, maxNodes: 100_000, maxItems: 1_000 };
 const window = { minNs: nowNs() - 3_600_000_000_000n, maxNs: nowNs() + 3_600_000_000_000n };
 
 /** What the main thread does with the same request (receiver.ts's path without the thread). */
-function onMain(body: Buffer, maxBytes: number, enrich?: { attributes: Record<string, string> }) {
+function onMain(
+  body: Buffer,
+  json: boolean,
+  maxBytes: number,
+  enrich?: { attributes: Record<string, string> },
+) {
   const ctx = rowContext({ enrich, window, maxBytes });
   try {
-    scanProtobuf('traces', body, limits);
-    const out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
-    const rows = wireTraceRows(body, ctx, out);
+    let rows: number;
+    let out: Writer;
+    if (json) {
+      const doc = parseJsonBody(body, limits);
+      const n = countItems('traces', doc);
+      if (n > limits.maxItems) throw tooManyItems('traces', limits.maxItems, n);
+      out = new Writer(Math.min(64 * 1024 * 1024, body.length + 1024));
+      rows = jsonTraceRows(doc, ctx, out);
+    } else {
+      scanProtobuf('traces', body, limits);
+      out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
+      rows = wireTraceRows(body, ctx, out);
+    }
     return {
       kind: 'rows',
       rows,
@@ -77,6 +94,15 @@ describe('the conversion thread', () => {
     converters.push(conv);
     expect(conv.available).toBe(true);
     const big = request(Array.from({ length: 600 }, (_, i) => span(i)));
+    // the same requests as OTLP/JSON (what the mini-program SDK sends): ids in hex, 64-bit integers as strings
+    const asJson = (b: Buffer) =>
+      Buffer.from(
+        JSON.stringify(T.toObject(T.decode(b), { longs: String, enums: Number, bytes: String }), (k, v) =>
+          (k === 'traceId' || k === 'spanId') && typeof v === 'string'
+            ? Buffer.from(v, 'base64').toString('hex')
+            : v,
+        ),
+      );
     const cases: Array<[string, Buffer, number, { attributes: Record<string, string> }?]> = [
       ['600 spans', big, 64 * 1024 * 1024],
       ['one span (a small body: copied, not transferred)', request([span(1)]), 64 * 1024 * 1024],
@@ -105,9 +131,36 @@ describe('the conversion thread', () => {
       ['rows past the byte budget', big, 10_000],
       ['not protobuf', Buffer.from('{"resourceSpans": []}'), 64 * 1024 * 1024],
     ];
-    for (const [name, body, maxBytes, enrich] of cases) {
-      const expected = onMain(body, maxBytes, enrich);
-      const done = await conv.convert(Buffer.from(body), { enrich, window, maxBytes, limits });
+    const jsonCases: typeof cases = [
+      ['JSON: 600 spans', asJson(big), 64 * 1024 * 1024],
+      [
+        'JSON: enriched',
+        asJson(request([span(1)])),
+        64 * 1024 * 1024,
+        { attributes: { 'client.address': '1.2.3.4' } },
+      ],
+      [
+        'JSON: a kind by name (the object path)',
+        Buffer.from(
+          asJson(request([span(1)]))
+            .toString()
+            .replace('"kind":3', '"kind":"SPAN_KIND_CLIENT"'),
+        ),
+        64 * 1024 * 1024,
+      ],
+      ['JSON: not JSON', Buffer.from('{"resourceSpans": ['), 64 * 1024 * 1024],
+      ['JSON: too deep', Buffer.from(`${'['.repeat(200)}${']'.repeat(200)}`), 64 * 1024 * 1024],
+      [
+        'JSON: more items than allowed',
+        asJson(request(Array.from({ length: 1_001 }, (_, i) => span(i)))),
+        64 * 1024 * 1024,
+      ],
+      ['JSON: rows past the byte budget', asJson(big), 10_000],
+    ];
+    for (const [name, body, maxBytes, enrich] of [...cases, ...jsonCases]) {
+      const json = name.startsWith('JSON');
+      const expected = onMain(body, json, maxBytes, enrich);
+      const done = await conv.convert(Buffer.from(body), { json, enrich, window, maxBytes, limits });
       expect(done, name).toBeDefined();
       const r = done!.reply;
       expect(r.kind, name).toBe(expected.kind);
@@ -128,11 +181,11 @@ describe('the conversion thread', () => {
     converters.push(conv);
     const body = Buffer.from(protobufTraces('conv-death', 20_000)); // ~tens of ms to convert
     const big = { maxDepth: 128, maxNodes: 1e9, maxItems: 1e9 };
-    const ok = await conv.convert(Buffer.from(body), { window, maxBytes: 1e9, limits: big });
+    const ok = await conv.convert(Buffer.from(body), { json: false, window, maxBytes: 1e9, limits: big });
     expect(ok?.reply.kind).toBe('rows');
     let lostWithTheThread = 0;
     for (let death = 1; death <= 3; death++) {
-      const lost = conv.convert(Buffer.from(body), { window, maxBytes: 1e9, limits: big });
+      const lost = conv.convert(Buffer.from(body), { json: false, window, maxBytes: 1e9, limits: big });
       // biome-ignore lint/suspicious/noExplicitAny: the test reaches into the thread to kill it
       await (conv as any).worker.terminate();
       // killed mid-conversion: nothing comes back (the receiver answers 503); a thread that got to answer
@@ -143,7 +196,12 @@ describe('the conversion thread', () => {
       expect(logs.at(-1)).toContain('the conversion thread stopped');
       if (death < 3) {
         expect(conv.available).toBe(true);
-        const again = await conv.convert(Buffer.from(body), { window, maxBytes: 1e9, limits: big });
+        const again = await conv.convert(Buffer.from(body), {
+          json: false,
+          window,
+          maxBytes: 1e9,
+          limits: big,
+        });
         expect(again?.reply.kind).toBe('rows');
       }
     }

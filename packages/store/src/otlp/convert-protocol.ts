@@ -6,8 +6,9 @@ import { Fallback } from './wire-traces.js';
 
 export interface ConvertRequest {
   id: number;
-  /** the request body (protobuf ExportTraceServiceRequest), transferred */
+  /** the request body (an ExportTraceServiceRequest, protobuf or OTLP/JSON), transferred */
   body: ArrayBuffer;
+  json: boolean;
   enrich?: Enrichment;
   window?: { minNs: bigint; maxNs: bigint };
   maxBytes: number;
@@ -16,7 +17,8 @@ export interface ConvertRequest {
 
 /**
  * - rows: converted on the wire path (RowBinary in `rowbinary`, `length` bytes of it used)
- * - fallback: the prescan passed, the wire path handed the request back (the object path decodes it)
+ * - fallback: the checks passed (protobuf: the prescan; JSON: parsing, depth and item count), the fast path
+ *   handed the request back (the object path decodes it)
  * - bad / large / range: the 400 / 413 / 400 the same checks give on the main thread
  * - error: anything else (an internal error: 500, as on the main thread)
  */

@@ -1,11 +1,14 @@
-// The receiver's conversion thread: protobuf trace requests are checked (prescan.ts) and converted to
-// otel_traces RowBinary (wire-traces.ts) here, off the main thread, whose event loop then stays free for the
+// The receiver's conversion thread: trace requests are checked (protobuf: prescan.ts; OTLP/JSON: parsed
+// within its bounds, items counted) and converted to otel_traces RowBinary (wire-traces.ts, json-traces.ts)
+// here, off the main thread, whose event loop then stays free for the
 // HTTP traffic — the dashboards' queries to the ClickHouse endpoint included. It runs exactly the code the
 // main thread would run, in the same order, and hands back the same outcomes (convert-protocol.ts).
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { CONVERT_NICE, type ConvertReply, type ConvertRequest, kindOf } from './convert-protocol.js';
-import { scanProtobuf } from './prescan.js';
+import { jsonTraceRows } from './json-traces.js';
+import { countItems, scanProtobuf, tooManyItems } from './prescan.js';
+import { parseJsonBody } from './proto.js';
 import { Writer } from './rowbinary.js';
 import { rowContext } from './rows.js';
 import { wireTraceRows } from './wire-traces.js';
@@ -34,9 +37,19 @@ function convert(m: ConvertRequest): { reply: ConvertReply; transfer: ArrayBuffe
   const base = { id: m.id, body: m.body };
   const ctx = rowContext({ enrich: m.enrich, window: m.window, maxBytes: m.maxBytes });
   try {
-    scanProtobuf('traces', body, m.limits);
-    const out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
-    const rows = wireTraceRows(body, ctx, out);
+    let rows: number;
+    let out: Writer;
+    if (m.json) {
+      const doc = parseJsonBody(body, m.limits);
+      const n = countItems('traces', doc);
+      if (n > m.limits.maxItems) throw tooManyItems('traces', m.limits.maxItems, n);
+      out = new Writer(Math.min(64 * 1024 * 1024, body.length + 1024));
+      rows = jsonTraceRows(doc, ctx, out);
+    } else {
+      scanProtobuf('traces', body, m.limits);
+      out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
+      rows = wireTraceRows(body, ctx, out);
+    }
     const { ab, length } = own(out);
     const reply: ConvertReply = {
       ...base,

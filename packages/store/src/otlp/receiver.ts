@@ -706,10 +706,11 @@ export class OtlpReceiver {
       let ctx = newCtx();
       let tables: Tables | undefined;
       let scanned = false;
-      const onThread = !json && signal === 'traces' && this.converter.available;
+      const onThread = signal === 'traces' && this.converter.available;
       if (onThread) {
-        // the conversion thread runs the prescan and the wire path below, in that order, with the same outcomes
+        // the conversion thread runs the checks and the fast paths below, in that order, with the same outcomes
         const done = await this.converter.convert(body, {
+          json,
           enrich: ctx.enrich,
           window: ctx.window,
           maxBytes: ctx.maxBytes,
@@ -755,11 +756,11 @@ export class OtlpReceiver {
         }
       }
       let doc: Record<string, unknown> | undefined;
-      if (json) {
+      if (json && !tables) {
         doc = parseJsonBody(body, limits);
         const n = countItems(signal, doc);
         if (n > this.o.maxItemsPerRequest) throw tooManyItems(signal, this.o.maxItemsPerRequest, n);
-        if (signal === 'traces') {
+        if (signal === 'traces' && !onThread) {
           // the JSON fast path: the parsed document → RowBinary; Fallback → the object path below
           const out = new Writer(Math.min(64 * 1024 * 1024, body.length + 1024));
           try {
