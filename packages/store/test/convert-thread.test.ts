@@ -2,10 +2,13 @@
 // give exactly what the main thread gives — the same RowBinary bytes, row counts, byte charges, rejected
 // items, and the same 400/413 and messages — and a thread that dies loses only the requests it held (503:
 // sent again), then a new thread takes over; after three deaths the main thread converts.
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requestType } from '../src/index.js';
 import { kindOf } from '../src/otlp/convert-protocol.js';
-import { TraceConverter } from '../src/otlp/converter.js';
+import { changedSinceBuild, TraceConverter } from '../src/otlp/converter.js';
 import { jsonTraceRows } from '../src/otlp/json-traces.js';
 import { countItems, scanProtobuf, tooManyItems } from '../src/otlp/prescan.js';
 import { parseJsonBody } from '../src/otlp/proto.js';
@@ -208,5 +211,18 @@ describe('the conversion thread', () => {
     expect(lostWithTheThread).toBeGreaterThan(0);
     expect(conv.available).toBe(false);
     expect(logs.at(-1)).toContain('convert on the main thread from now on');
+  });
+
+  it('a source edited after the build: the thread would run old code, so it is not used', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mp-otel-stale-'));
+    const script = join(dir, 'convert-worker.js');
+    writeFileSync(join(dir, 'wire-traces.ts'), '');
+    writeFileSync(script, '');
+    const t = Date.now() / 1000;
+    utimesSync(join(dir, 'wire-traces.ts'), t - 60, t - 60);
+    utimesSync(script, t - 30, t - 30);
+    expect(changedSinceBuild(script, dir)).toBeUndefined();
+    utimesSync(join(dir, 'wire-traces.ts'), t, t);
+    expect(changedSinceBuild(script, dir)).toBe('wire-traces.ts');
   });
 });

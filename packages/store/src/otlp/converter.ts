@@ -1,19 +1,30 @@
-// The main thread's side of the conversion thread (convert-worker.ts): posts a protobuf trace request's
-// body (transferred, not copied) and resolves with the thread's reply and the body handed back. Requests are
+// The main thread's side of the conversion thread (convert-worker.ts): posts a trace request's body
+// (transferred, not copied) and resolves with the thread's reply and the body handed back. Requests are
 // converted one after another in arrival order. Where no thread can run (the built convert-worker.js is
-// missing, e.g. tests run from the TypeScript sources without a build) or it died three times, `available`
-// is false and the receiver converts on its main thread, as it did before.
-import { existsSync } from 'node:fs';
+// missing, or older than the sources next to it: tests run from the TypeScript sources without a build) or
+// it died three times, `available` is false and the receiver converts on its main thread, as it did before.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ConvertReply, ConvertRequest } from './convert-protocol.js';
 
 // tests run this module from src/ (TypeScript): the thread runs the built JavaScript (npm test builds first)
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
 const SCRIPT = fileURLToPath(
-  import.meta.url.endsWith('.ts')
+  FROM_SOURCES
     ? new URL('../../dist/otlp/convert-worker.js', import.meta.url)
     : new URL('./convert-worker.js', import.meta.url),
 );
+
+/**
+ * A source file in `sources` changed after `script` was built (an edit not built yet), or undefined: then
+ * the thread would run old code while the tests run the new, so the main thread converts instead.
+ */
+export function changedSinceBuild(script: string, sources: string): string | undefined {
+  const built = statSync(script).mtimeMs;
+  return readdirSync(sources).find((f) => f.endsWith('.ts') && statSync(join(sources, f)).mtimeMs > built);
+}
 const MAX_DEATHS = 3;
 
 export interface Converted {
@@ -32,12 +43,16 @@ export class TraceConverter {
     enabled: boolean,
     private readonly log: (line: string) => void = () => {},
   ) {
+    let why: string | undefined;
     if (!enabled) this.closed = true;
-    else if (!existsSync(SCRIPT)) {
+    else if (!existsSync(SCRIPT)) why = `${SCRIPT} is not built`;
+    else if (FROM_SOURCES) {
+      const changed = changedSinceBuild(SCRIPT, dirname(fileURLToPath(import.meta.url)));
+      if (changed) why = `${changed} changed since the build`;
+    }
+    if (why) {
       this.closed = true;
-      this.log(
-        `mp-otel: no conversion thread (${SCRIPT} is not built): trace requests convert on the main thread`,
-      );
+      this.log(`mp-otel: no conversion thread (${why}): trace requests convert on the main thread`);
     }
   }
 
