@@ -6,16 +6,12 @@ import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requestType } from '../src/index.js';
+import { requestType, startReceiver } from '../src/index.js';
+import { convertTraces } from '../src/otlp/convert.js';
 import { kindOf } from '../src/otlp/convert-protocol.js';
 import { changedSinceBuild, TraceConverter } from '../src/otlp/converter.js';
-import { jsonTraceRows } from '../src/otlp/json-traces.js';
-import { countItems, scanProtobuf, tooManyItems } from '../src/otlp/prescan.js';
-import { parseJsonBody } from '../src/otlp/proto.js';
-import { Writer } from '../src/otlp/rowbinary.js';
 import { rowContext } from '../src/otlp/rows.js';
-import { wireTraceRows } from '../src/otlp/wire-traces.js';
-import { hexId, nowNs, protobufTraces } from './helpers.js';
+import { embedded, hexId, nowNs, post, protobufTraces, spanCount, tracesJson } from './helpers.js';
 
 const T = requestType('traces');
 const encode = (o: unknown) => Buffer.from(T.encode(T.fromObject(o as Record<string, unknown>)).finish());
@@ -51,7 +47,7 @@ const span = (i: number, extra: Record<string, unknown> = {}) => ({
 const limits = { maxDepth: 128, maxNodes: 100_000, maxItems: 1_000 };
 const window = { minNs: nowNs() - 3_600_000_000_000n, maxNs: nowNs() + 3_600_000_000_000n };
 
-/** What the main thread does with the same request (receiver.ts's path without the thread). */
+/** What the main thread does with the same request (convert.ts, receiver.ts's path without the thread). */
 function onMain(
   body: Buffer,
   json: boolean,
@@ -60,19 +56,7 @@ function onMain(
 ) {
   const ctx = rowContext({ enrich, window, maxBytes });
   try {
-    let rows: number;
-    let out: Writer;
-    if (json) {
-      const doc = parseJsonBody(body, limits);
-      const n = countItems('traces', doc);
-      if (n > limits.maxItems) throw tooManyItems('traces', limits.maxItems, n);
-      out = new Writer(Math.min(64 * 1024 * 1024, body.length + 1024));
-      rows = jsonTraceRows(doc, ctx, out);
-    } else {
-      scanProtobuf('traces', body, limits);
-      out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
-      rows = wireTraceRows(body, ctx, out);
-    }
+    const { out, rows } = convertTraces(body, json, ctx, limits);
     return {
       kind: 'rows',
       rows,
@@ -189,7 +173,6 @@ describe('the conversion thread', () => {
     let lostWithTheThread = 0;
     for (let death = 1; death <= 3; death++) {
       const lost = conv.convert(Buffer.from(body), { json: false, window, maxBytes: 1e9, limits: big });
-      // biome-ignore lint/suspicious/noExplicitAny: the test reaches into the thread to kill it
       await (conv as any).worker.terminate();
       // killed mid-conversion: nothing comes back (the receiver answers 503); a thread that got to answer
       // first (this process descheduled for longer than the conversion) answered correctly
@@ -224,5 +207,47 @@ describe('the conversion thread', () => {
     expect(changedSinceBuild(script, dir)).toBeUndefined();
     utimesSync(join(dir, 'wire-traces.ts'), t, t);
     expect(changedSinceBuild(script, dir)).toBe('wire-traces.ts');
+  });
+
+  it('the receiver gives the same answers with the thread and without it (converting on its main thread)', async () => {
+    const emb = await embedded();
+    try {
+      const answers: string[][] = [];
+      for (const convertThread of [true, false]) {
+        const r = await startReceiver({ store: emb.store, port: 0, convertThread });
+        try {
+          expect(r.receiver.converter.available).toBe(convertThread);
+          const service = `conv-receiver-${Number(convertThread)}`; // the same length: the 400 names byte offsets
+          const pb = Buffer.from(protobufTraces(service, 30));
+          const json = tracesJson({ 'service.name': service }, [
+            {
+              traceId: hexId(16),
+              spanId: hexId(8),
+              name: 'j',
+              kind: 2,
+              startTimeUnixNano: String(nowNs()),
+              endTimeUnixNano: String(nowNs() + 5n),
+            },
+          ]);
+          const PB = { 'content-type': 'application/x-protobuf' };
+          const JSON_ = { 'content-type': 'application/json' };
+          const got = [
+            await post(`${r.url}/v1/traces`, pb, PB),
+            await post(`${r.url}/v1/traces`, json, JSON_),
+            await post(`${r.url}/v1/traces`, pb.subarray(0, pb.length - 7), PB),
+            await post(`${r.url}/v1/traces`, '{"resourceSpans": [', JSON_),
+          ];
+          answers.push(got.map((a) => `${a.status} ${a.text}`));
+          expect(got.map((a) => a.status)).toEqual([200, 200, 400, 400]);
+          expect(await spanCount(emb.client, service)).toBe(31);
+          expect(r.receiver.stats.wirePath).toBe(2);
+        } finally {
+          await r.close();
+        }
+      }
+      expect(answers[1]).toEqual(answers[0]);
+    } finally {
+      await emb.dispose();
+    }
   });
 });

@@ -33,6 +33,28 @@ export function kindOf(e: unknown): Exclude<ConvertKind, 'rows'> {
   return 'error';
 }
 
+/** kindOf's inverse: the error the main thread throws for a reply that carries no rows. */
+export function errorOf(kind: Exclude<ConvertKind, 'rows'>, message = ''): Error {
+  if (kind === 'fallback') return new Fallback(message);
+  if (kind === 'bad') return new BadRequestError(message);
+  if (kind === 'large') return new RequestTooLargeError(message);
+  if (kind === 'range') return new RangeError(message);
+  return new Error(message);
+}
+
+/**
+ * The first `used` bytes of `b` as an ArrayBuffer to transfer: `b`'s own allocation when `b` spans all of it
+ * (slack past `used` included), else a copy. A small Buffer is a slice of Node's shared pool, which must never
+ * be transferred.
+ */
+export function transferable(b: Uint8Array, used = b.length): ArrayBuffer {
+  if (b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.buffer.byteLength === b.length)
+    return b.buffer;
+  const copy = new Uint8Array(used);
+  copy.set(b.subarray(0, used));
+  return copy.buffer;
+}
+
 export interface ConvertReply {
   id: number;
   kind: ConvertKind;

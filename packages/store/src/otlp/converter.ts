@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ConvertReply, ConvertRequest } from './convert-protocol.js';
+import { type ConvertReply, type ConvertRequest, transferable } from './convert-protocol.js';
 
 // tests run this module from src/ (TypeScript): the thread runs the built JavaScript (npm test builds first)
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
@@ -72,15 +72,7 @@ export class TraceConverter {
   convert(body: Buffer, req: Omit<ConvertRequest, 'id' | 'body'>): Promise<Converted | undefined> {
     const w = this.start();
     const id = ++this.seq;
-    // transfer the body's own allocation; a slice of a shared buffer is copied first (it is small or rare)
-    let ab: ArrayBuffer;
-    if (body.byteOffset === 0 && body.buffer instanceof ArrayBuffer && body.buffer.byteLength === body.length)
-      ab = body.buffer;
-    else {
-      const copy = new Uint8Array(body.length);
-      copy.set(body);
-      ab = copy.buffer;
-    }
+    const ab = transferable(body);
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
       const msg: ConvertRequest = { id, body: ab, ...req };

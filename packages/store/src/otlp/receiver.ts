@@ -20,9 +20,10 @@ import type { CatalogApp } from '@mp-otel/contracts';
 import { ATTR_CLIENT_ADDRESS } from '@mp-otel/contracts/names';
 import type { ChdbStore } from '../chdb-store.js';
 import { AccessError, IngestAccess, isLoopbackHost, isLoopbackIp } from './access.js';
+import { convertTraces } from './convert.js';
+import { errorOf } from './convert-protocol.js';
 import { TraceConverter } from './converter.js';
 import { BatchDedup, type Claim, DEDUP_TABLE } from './dedup.js';
-import { jsonTraceRows } from './json-traces.js';
 import { DEFAULT_LIMITS, type RequestLimits } from './limits.js';
 import { countItems, scanProtobuf, tooManyItems } from './prescan.js';
 import {
@@ -55,7 +56,7 @@ import {
 import { sortTraceRows } from './sort-rows.js';
 import { Turns } from './turns.js';
 import { type Segment, Wal } from './wal.js';
-import { Fallback, wireTraceRows } from './wire-traces.js';
+import { Fallback } from './wire-traces.js';
 
 export interface ReceiverOptions extends Partial<RequestLimits> {
   store: ChdbStore;
@@ -123,8 +124,8 @@ export interface ReceiverOptions extends Partial<RequestLimits> {
   /** Log lines (a refused log segment). */
   log?: (line: string) => void;
   /**
-   * Convert protobuf trace requests on a thread of their own (converter.ts; default true), so that the main
-   * thread's event loop stays free for HTTP, the dashboards' queries included.
+   * Convert trace requests (protobuf and OTLP/JSON) on a thread of their own (converter.ts; default true), so
+   * that the main thread's event loop stays free for HTTP, the dashboards' queries included.
    */
   convertThread?: boolean;
 }
@@ -488,7 +489,7 @@ export class OtlpReceiver {
   private readonly ownWal: boolean;
   /** Requests decoded on the main thread are decoded one per event-loop turn (turns.ts). */
   private readonly turns = new Turns();
-  /** Protobuf trace requests are converted on a thread of their own (converter.ts). */
+  /** Trace requests are converted on a thread of their own (converter.ts). */
   readonly converter: TraceConverter;
 
   constructor(opts: ReceiverOptions) {
@@ -705,78 +706,61 @@ export class OtlpReceiver {
         });
       let ctx = newCtx();
       let tables: Tables | undefined;
-      let scanned = false;
-      const onThread = signal === 'traces' && this.converter.available;
-      if (onThread) {
-        // the conversion thread runs the checks and the fast paths below, in that order, with the same outcomes
-        const done = await this.converter.convert(body, {
-          json,
-          enrich: ctx.enrich,
-          window: ctx.window,
-          maxBytes: ctx.maxBytes,
-          limits,
-        });
-        if (!done) throw new HttpError(503, 'the receiver could not convert this request: retry later', 1);
-        body = done.body;
-        raw = EMPTY; // transferred to the thread (the body came back)
-        const r = done.reply;
-        if (r.kind === 'rows') {
-          tables = {
-            otel_traces: {
+      let turned = false; // this request has had its event-loop turn for decoding on the main thread
+      if (signal === 'traces') {
+        // the checks and the fast path (convert.ts): on the conversion thread when there is one, else here,
+        // one request per event-loop turn; Fallback → the object path below
+        try {
+          let converted: { rowbinary: Buffer; rows: number };
+          if (this.converter.available) {
+            const done = await this.converter.convert(body, {
+              json,
+              enrich: ctx.enrich,
+              window: ctx.window,
+              maxBytes: ctx.maxBytes,
+              limits,
+            });
+            if (!done)
+              throw new HttpError(503, 'the receiver could not convert this request: retry later', 1);
+            body = done.body;
+            raw = EMPTY; // transferred to the thread (the body came back)
+            const r = done.reply;
+            if (r.kind !== 'rows') throw errorOf(r.kind, r.message);
+            converted = {
               rowbinary: Buffer.from(r.rowbinary as ArrayBuffer, 0, r.length),
               rows: r.rows ?? 0,
-            },
-          };
-          ctx.bytes = r.bytes ?? 0;
-          ctx.rejected = r.rejected ?? 0;
-          ctx.rejectedMin = r.rejectedMin;
-          ctx.rejectedMax = r.rejectedMax;
-          this.stats.wirePath++;
-        } else if (r.kind === 'fallback') scanned = true;
-        else if (r.kind === 'bad') throw new BadRequestError(r.message ?? '');
-        else if (r.kind === 'large') throw new RequestTooLargeError(r.message ?? '');
-        else if (r.kind === 'range') throw new RangeError(r.message);
-        else throw new Error(r.message);
-      }
-      // decoding on the main thread: one request per event-loop turn
-      if (!tables) await this.turns.next();
-      if (!json && !tables) {
-        if (!scanned) scanProtobuf(signal, body, limits);
-        if (signal === 'traces' && !onThread) {
-          // the wire path: protobuf → RowBinary without objects; Fallback → the object path below
-          const out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
-          try {
-            const n = wireTraceRows(body, ctx, out);
-            tables = { otel_traces: { rowbinary: out.take(), rows: n } };
-            this.stats.wirePath++;
-          } catch (e) {
-            if (!(e instanceof Fallback)) throw e;
-            ctx = newCtx();
+            };
+            ctx.bytes = r.bytes ?? 0;
+            ctx.rejected = r.rejected ?? 0;
+            ctx.rejectedMin = r.rejectedMin;
+            ctx.rejectedMax = r.rejectedMax;
+          } else {
+            await this.turns.next();
+            turned = true;
+            const { out, rows } = convertTraces(body, json, ctx, limits);
+            converted = { rowbinary: out.take(), rows };
           }
+          tables = { otel_traces: converted };
+          this.stats.wirePath++;
+        } catch (e) {
+          if (!(e instanceof Fallback)) throw e;
+          ctx = newCtx();
         }
       }
       let doc: Record<string, unknown> | undefined;
-      if (json && !tables) {
-        doc = parseJsonBody(body, limits);
-        const n = countItems(signal, doc);
-        if (n > this.o.maxItemsPerRequest) throw tooManyItems(signal, this.o.maxItemsPerRequest, n);
-        if (signal === 'traces' && !onThread) {
-          // the JSON fast path: the parsed document → RowBinary; Fallback → the object path below
-          const out = new Writer(Math.min(64 * 1024 * 1024, body.length + 1024));
-          try {
-            const n = jsonTraceRows(doc, ctx, out);
-            tables = { otel_traces: { rowbinary: out.take(), rows: n } };
-            this.stats.wirePath++;
-          } catch (e) {
-            if (!(e instanceof Fallback)) throw e;
-            ctx = newCtx();
-          }
-        }
-      }
       if (!tables) {
+        // the object path: logs, metrics, and the trace requests the fast path handed back (their checks done)
+        if (!turned) await this.turns.next();
         let msg: unknown;
-        if (doc) msg = messageFromJson(signal, doc);
-        else msg = decodeProtobuf(signal, body);
+        if (json) {
+          doc = parseJsonBody(body, limits);
+          const n = countItems(signal, doc);
+          if (n > this.o.maxItemsPerRequest) throw tooManyItems(signal, this.o.maxItemsPerRequest, n);
+          msg = messageFromJson(signal, doc);
+        } else {
+          if (signal !== 'traces') scanProtobuf(signal, body, limits);
+          msg = decodeProtobuf(signal, body);
+        }
         if (signal === 'traces') {
           const rows = traceRows(msg, ctx);
           const out = new Writer(rows.length * 512 + 1024);
