@@ -57,8 +57,10 @@ export async function stopChildren(graceMs = 10_000): Promise<number[]> {
 }
 
 /**
- * Runs `fn`; a SIGINT/SIGTERM meanwhile stops this process's children, runs `cleanup` and exits
- * (130 / 143, as a shell reports a signal).
+ * Runs `fn`; a SIGINT/SIGTERM meanwhile stops this process's children, runs `cleanup`, then dies of the
+ * same signal (a shell reports 130 / 143). Re-raising with the default action, rather than
+ * process.exit(), also skips the C++ static destructors that exit() runs: chDB's sometimes crash
+ * (SIGSEGV) when the engine was stopped mid-ingest, which turned a clean stop into a segfault.
  */
 export async function withTermination<T>(fn: () => Promise<T>, cleanup: () => Promise<void>): Promise<T> {
   let stopping = false;
@@ -69,7 +71,15 @@ export async function withTermination<T>(fn: () => Promise<T>, cleanup: () => Pr
     void (async () => {
       await stopChildren().catch(() => []);
       await cleanup().catch(() => undefined);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      const code = sig === 'SIGINT' ? 130 : 143;
+      // with no listener left Node restores the default action, which ends the process (the kernel may
+      // deliver it to another thread a moment later: the fallback only runs if it never comes). If some
+      // other listener still holds the signal, exit with the code a shell would report.
+      if (process.listenerCount(sig) > 0) process.exit(code);
+      setTimeout(() => process.exit(code), 5000);
+      process.kill(process.pid, sig);
     })();
   };
   process.on('SIGINT', onSignal);
