@@ -10,7 +10,7 @@
 // not depend on how busy the machine is.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -225,6 +225,8 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
   const closeAll = async () => {
     for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
   };
+  // last to run: the image store, photos and chaos files (hundreds of MB for a long scenario)
+  closers.push(() => rmSync(work, { recursive: true, force: true }));
   try {
     // ── telemetry through the simulated clock ──
     const model = latencyModel(scenario);
