@@ -78,6 +78,9 @@ export async function withTermination<T>(fn: () => Promise<T>, cleanup: () => Pr
       // deliver it to another thread a moment later: the fallback only runs if it never comes). If some
       // other listener still holds the signal, exit with the code a shell would report.
       if (process.listenerCount(sig) > 0) process.exit(code);
+      // the 'exit' listeners (scratch files of the row writer…) still run; only the C++ ones are skipped
+      process.exitCode = code;
+      process.emit('exit', code);
       setTimeout(() => process.exit(code), 5000);
       process.kill(process.pid, sig);
     })();

@@ -259,6 +259,7 @@ describe('mp-otel demo --data-dir', () => {
     // the image-service nodes (node … src/server.js) are children of the demo once the simulation runs
     // (after the machine-wide simulation lock is free)
     let nodes: number[] = [];
+    const scratch = join(tmpdir(), `mp-otel-rowbinary-${demo.pid}`);
     await waitFor(
       () => {
         nodes = childPids(demo.pid).filter((p) => {
@@ -268,16 +269,18 @@ describe('mp-otel demo --data-dir', () => {
             return false;
           }
         });
-        return nodes.length >= 2 || demo.exitCode !== null;
+        // and the row writer's scratch folder, which its 'exit' listener removes, exists by then
+        return (nodes.length >= 2 && existsSync(scratch)) || demo.exitCode !== null;
       },
       600_000,
-      'the image-service nodes',
+      'the image-service nodes and the first RowBinary insert',
     );
     expect(nodes.length, out).toBe(2);
     demo.kill('SIGTERM');
     // it dies of the signal after its cleanup (a shell reports 143), not of a crash in exit()
     expect(await exited, out).toBe('null SIGTERM');
     expect(out).toContain('SIGTERM: stopping child processes and closing the store');
+    expect(existsSync(scratch), 'the exit listeners ran').toBe(false);
     const alive = (p: number) => {
       try {
         process.kill(p, 0);
