@@ -5,12 +5,13 @@
 //   MP_OTEL_BENCH_SPANS   spans generated for the query/disk cases (default 2 000 000; the issue's 10M:
 //                         MP_OTEL_BENCH_SPANS=10000000, ~4-5 min on 2 cores)
 //   MP_OTEL_BENCH_INGEST_S  seconds of OTLP ingest (default 20)
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
+import { threadStats } from '@mp-otel/devkit';
 import { childResult, isChild, runChild } from './child.mjs';
 
 const SUITE = 'storage';
@@ -96,21 +97,20 @@ function makeBodies(T, count) {
 
 /**
  * CPU ticks (1/100 s) used so far by each thread of this process, by thread id (Linux /proc; empty elsewhere).
+ * @param {number} convertNice the receiver's conversion thread's niceness (that thread is named "conversion")
  * @returns {Map<string, { name: string, ticks: number }>}
  */
-function threadTicks() {
+function threadTicks(convertNice) {
   const out = new Map();
-  const tasks = existsSync('/proc/self/task') ? readdirSync('/proc/self/task') : [];
-  for (const t of tasks) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const name =
-        t === String(process.pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      out.set(t, { name, ticks: Number(f[11]) + Number(f[12]) });
-    } catch {
-      // the thread ended between the listing and the read
-    }
+  for (const [t, s] of threadStats()) {
+    // Node's threads are all "node"; the receiver's conversion thread is the one at its own niceness
+    const name =
+      t === String(process.pid)
+        ? 'main'
+        : s.name === 'node' && s.nice === convertNice
+          ? 'conversion'
+          : s.name;
+    out.set(t, { name, ticks: Math.round(s.cpuSeconds * 100) });
   }
   return out;
 }
@@ -196,7 +196,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: senders });
 `;
 
 async function child() {
-  const { startEmbedded, requestType, canSetNice } = await import('@mp-otel/store');
+  const { startEmbedded, requestType, canSetNice, CONVERT_NICE } = await import('@mp-otel/store');
   const { Worker } = await import('node:worker_threads');
   const log = (/** @type {string} */ s) => process.stderr.write(`  storage: ${s}\n`);
   /** @type {import('./run.mjs').BenchRow[]} */
@@ -226,12 +226,12 @@ async function child() {
       });
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const th0 = threadTicks();
+    const th0 = threadTicks(CONVERT_NICE);
     const r = await send(seconds);
     await emb.flush(); // the rate counts until every acknowledged row is inserted
     const ingestMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    log(`ingest CPU by thread name (s): ${cpuByThread(th0, threadTicks())}`);
+    log(`ingest CPU by thread name (s): ${cpuByThread(th0, threadTicks(CONVERT_NICE))}`);
     const ingestRate = r.sent / (ingestMs / 1000);
     log(
       `ingest: ${r.sent} spans in ${(ingestMs / 1000).toFixed(1)} s incl. the final flush (${r.failed} non-200, ${emb.receiver.writer.batches} INSERTs; ${((cpu.user + cpu.system) / 1000 / ingestMs).toFixed(2)} cores busy, ${((cpu.user + cpu.system) / r.sent).toFixed(1)} µs of CPU a span)`,

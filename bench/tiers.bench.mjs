@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startOtlpCapture } from '@mp-otel/devkit';
+import { procStat, startOtlpCapture } from '@mp-otel/devkit';
 import {
   collectorBinary,
   collectorDir,
@@ -47,9 +47,9 @@ const hex = (/** @type {number} */ n) =>
   ).join('');
 
 const cpuSeconds = (/** @type {number | undefined} */ pid) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks (CLK_TCK 100)
+  const s = procStat(`/proc/${pid}`);
+  if (!s) throw new Error(`no /proc/${pid}/stat`);
+  return s.cpuSeconds;
 };
 const rssMiB = (/** @type {number | undefined} */ pid) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;

@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { procStat } from '@mp-otel/devkit';
 import { SIMULATION_LOCK } from '@mp-otel/simulator';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,13 +43,7 @@ if (command.length === 0) {
  * @param {number | undefined} pid
  */
 function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ 100)
-  } catch {
-    return undefined;
-  }
+  return procStat(`/proc/${pid}`)?.cpuSeconds;
 }
 
 // Another simulation on this machine (another checkout's tests) holds the lock: the command would only wait

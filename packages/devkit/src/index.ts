@@ -7,6 +7,7 @@ export type {
   Reply,
 } from './otlp-capture.js';
 export { anyValue, attributes, startOtlpCapture, waitFor } from './otlp-capture.js';
+export { type ProcStat, procStat, threadStats } from './proc-stat.js';
 export { type RawResponse, rawRequest } from './raw-http.js';
 export { repoRoot } from './repo.js';
 export type { MiniProgram, PageInstance, RunOptions } from './runtime.js';

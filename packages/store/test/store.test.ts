@@ -1,10 +1,11 @@
 // The embedded store: the ClickHouse-compatible endpoint driven by the official @clickhouse/client,
 // migrations (twice = once, database name and TTL configurable), restart keeps data, the SLI cube and
 // its hourly rollup filled by materialized views (route from the catalog, layers, weights, geo).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseError, createClient } from '@clickhouse/client';
+import { threadStats } from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canSetNice, LANE_NICE, MERGE_NICE } from '../src/chdb-store.js';
 import { migrate } from '../src/index.js';
@@ -285,14 +286,7 @@ describe('ClickHouse-compatible HTTP endpoint', () => {
         running = false;
       });
       while (running) {
-        for (const t of readdirSync('/proc/self/task')) {
-          try {
-            const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-            seen.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-          } catch {
-            // the thread ended between the listing and the read
-          }
-        }
+        for (const s of threadStats().values()) seen.add(s.nice);
         await new Promise((r) => setTimeout(r, 10));
       }
       await work;
