@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rawRequest, repoRoot, waitFor } from '@mp-otel/devkit';
+import { withMachineLock } from '@mp-otel/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childPids } from '../src/children.js';
 
@@ -239,58 +240,64 @@ describe('mp-otel demo --data-dir', () => {
         .replace(/^requests_per_second: \d+/m, 'requests_per_second: 2')
         .replace(/^duration_minutes: \d+/m, 'duration_minutes: 600'),
     );
-    const demo = spawn(
-      process.execPath,
-      [bin, 'demo', '--scenario', scenario, '--data-dir', join(work, 'demo')],
-      {
-        cwd: work,
-        env,
-        stdio: 'pipe',
-      },
-    );
-    let out = '';
-    demo.stdout!.on('data', (c) => {
-      out += c;
+    await withMachineLock(async () => {
+      // a temporary directory of its own: what the demo leaves there after the signal is visible. Its
+      // simulation lock is then in there too, so this test holds the machine-wide one for it
+      const temp = join(work, 'demo-tmp');
+      mkdirSync(temp);
+      const demo = spawn(
+        process.execPath,
+        [bin, 'demo', '--scenario', scenario, '--data-dir', join(work, 'demo')],
+        {
+          cwd: work,
+          env: { ...env, TMPDIR: temp },
+          stdio: 'pipe',
+        },
+      );
+      let out = '';
+      demo.stdout!.on('data', (c) => {
+        out += c;
+      });
+      demo.stderr!.on('data', (c) => {
+        out += c;
+      });
+      const exited = new Promise<string>((r) => demo.once('exit', (code, signal) => r(`${code} ${signal}`)));
+      // the image-service nodes (node … src/server.js) are children of the demo once the simulation runs
+      let nodes: number[] = [];
+      const scratch = join(temp, `mp-otel-rowbinary-${demo.pid}`);
+      await waitFor(
+        () => {
+          nodes = childPids(demo.pid).filter((p) => {
+            try {
+              return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('src/server.js');
+            } catch {
+              return false;
+            }
+          });
+          // and the row writer's scratch folder, which its 'exit' listener removes, exists by then
+          return (nodes.length >= 2 && existsSync(scratch)) || demo.exitCode !== null;
+        },
+        600_000,
+        'the image-service nodes and the first RowBinary insert',
+      );
+      expect(nodes.length, out).toBe(2);
+      demo.kill('SIGTERM');
+      // it dies of the signal after its cleanup (a shell reports 143), not of a crash in exit()
+      expect(await exited, out).toBe('null SIGTERM');
+      expect(out).toContain('SIGTERM: stopping child processes and closing the store');
+      // the exit listeners ran: the row writer's scratch folder and the simulation's work folder are gone
+      expect(readdirSync(temp)).toEqual([]);
+      const alive = (p: number) => {
+        try {
+          process.kill(p, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitFor(() => !nodes.some(alive), 30_000, 'the nodes to exit');
+      expect(nodes.filter(alive)).toEqual([]);
+      expect(existsSync(join(work, 'demo', '.mp-otel-demo'))).toBe(true);
     });
-    demo.stderr!.on('data', (c) => {
-      out += c;
-    });
-    const exited = new Promise<string>((r) => demo.once('exit', (code, signal) => r(`${code} ${signal}`)));
-    // the image-service nodes (node … src/server.js) are children of the demo once the simulation runs
-    // (after the machine-wide simulation lock is free)
-    let nodes: number[] = [];
-    const scratch = join(tmpdir(), `mp-otel-rowbinary-${demo.pid}`);
-    await waitFor(
-      () => {
-        nodes = childPids(demo.pid).filter((p) => {
-          try {
-            return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('src/server.js');
-          } catch {
-            return false;
-          }
-        });
-        // and the row writer's scratch folder, which its 'exit' listener removes, exists by then
-        return (nodes.length >= 2 && existsSync(scratch)) || demo.exitCode !== null;
-      },
-      600_000,
-      'the image-service nodes and the first RowBinary insert',
-    );
-    expect(nodes.length, out).toBe(2);
-    demo.kill('SIGTERM');
-    // it dies of the signal after its cleanup (a shell reports 143), not of a crash in exit()
-    expect(await exited, out).toBe('null SIGTERM');
-    expect(out).toContain('SIGTERM: stopping child processes and closing the store');
-    expect(existsSync(scratch), 'the exit listeners ran').toBe(false);
-    const alive = (p: number) => {
-      try {
-        process.kill(p, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    await waitFor(() => !nodes.some(alive), 30_000, 'the nodes to exit');
-    expect(nodes.filter(alive)).toEqual([]);
-    expect(existsSync(join(work, 'demo', '.mp-otel-demo'))).toBe(true);
   }, 700_000);
 });

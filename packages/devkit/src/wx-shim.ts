@@ -87,6 +87,8 @@ export class WxStorage {
 
 export interface WxShimOptions {
   fingerprint?: Partial<Fingerprint>;
+  /** The folder the downloads' temporary folder is made in (default: the OS's); kill() removes it. */
+  tempParent?: string;
   storage?: WxStorage;
   /** Maps a `wxfile://` or relative file path to a real one (default: as is). */
   resolveFile?: (path: string) => string;
@@ -165,7 +167,7 @@ export function createWx(options: WxShimOptions = {}): { wx: any; control: WxCon
   const listeners = new Map<string, Set<Handler>>();
   // downloads land in a temp folder made on first use and removed when the app is killed
   let tempDir: string | undefined;
-  const downloads = () => (tempDir ??= mkdtempSync(join(tmpdir(), 'wx-shim-')));
+  const downloads = () => (tempDir ??= mkdtempSync(join(options.tempParent ?? tmpdir(), 'wx-shim-')));
   let active = 0;
   let maxActive = 0;
   const waiting: Array<() => void> = [];

@@ -37,9 +37,13 @@ export async function withMachineLock<T>(
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+  // released on the way out of a process a signal ends mid-run too (the CLI runs the 'exit' listeners)
+  const release = () => rmSync(lock, { recursive: true, force: true });
+  process.once('exit', release);
   try {
     return await fn();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    process.off('exit', release);
+    release();
   }
 }

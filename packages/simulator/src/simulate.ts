@@ -225,8 +225,14 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
   const closeAll = async () => {
     for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => {});
   };
-  // last to run: the image store, photos and chaos files (hundreds of MB for a long scenario)
-  closers.push(() => rmSync(work, { recursive: true, force: true }));
+  // last to run: the image store, photos and chaos files (hundreds of MB for a long scenario); also on the
+  // way out of a process a signal ends mid-run (the CLI runs the 'exit' listeners before re-raising it)
+  const removeWork = () => rmSync(work, { recursive: true, force: true });
+  process.once('exit', removeWork);
+  closers.push(() => {
+    process.off('exit', removeWork);
+    removeWork();
+  });
   try {
     // ── telemetry through the simulated clock ──
     const model = latencyModel(scenario);
@@ -421,6 +427,7 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
       // starts (to the modelled start) and ends (to the modelled end); `current` is the request being made.
       const state: { pin?: number; current?: Plan } = {};
       const { wx, control } = createWx({
+        tempParent: work, // removed with it, also when a signal ends the run before the clients are killed
         storage: new WxStorage(),
         clientIp: profile.ip || undefined,
         fingerprint: wxFingerprint(profile, APP_ID),
