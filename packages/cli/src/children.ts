@@ -80,7 +80,11 @@ export async function withTermination<T>(fn: () => Promise<T>, cleanup: () => Pr
       if (process.listenerCount(sig) > 0) process.exit(code);
       // the 'exit' listeners (scratch files of the row writer…) still run; only the C++ ones are skipped
       process.exitCode = code;
-      process.emit('exit', code);
+      try {
+        process.emit('exit', code);
+      } catch {
+        // a listener failed: the process ends all the same
+      }
       setTimeout(() => process.exit(code), 5000);
       process.kill(process.pid, sig);
     })();
