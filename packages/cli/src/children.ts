@@ -25,7 +25,8 @@ export function childPids(parent = process.pid): number[] {
   return out;
 }
 
-const alive = (pid: number) => {
+/** Whether a process exists (signal 0). */
+export const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
     return true;

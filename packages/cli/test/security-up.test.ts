@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { rawRequest, repoRoot, waitFor } from '@mp-otel/devkit';
 import { withMachineLock } from '@mp-otel/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childPids } from '../src/children.js';
+import { alive, childPids } from '../src/children.js';
 
 const bin = join(repoRoot(), 'packages', 'cli', 'bin', 'mp-otel.mjs');
 const work = mkdtempSync(join(tmpdir(), 'mp-otel-cli-sec-'));
@@ -287,14 +287,6 @@ describe('mp-otel demo --data-dir', () => {
       expect(out).toContain('SIGTERM: stopping child processes and closing the store');
       // the exit listeners ran: the row writer's scratch folder and the simulation's work folder are gone
       expect(readdirSync(temp)).toEqual([]);
-      const alive = (p: number) => {
-        try {
-          process.kill(p, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
       await waitFor(() => !nodes.some(alive), 30_000, 'the nodes to exit');
       expect(nodes.filter(alive)).toEqual([]);
       expect(existsSync(join(work, 'demo', '.mp-otel-demo'))).toBe(true);
