@@ -82,4 +82,31 @@ describe('sortTraceRows', () => {
     // one unreadable chunk: the whole segment is handed back
     expect(sortTraceRows([a, Buffer.from([0xff, 0xff]), c])).toBeUndefined();
   });
+
+  it('hands back a segment where two (service, span name) pairs share a hash, in the same chunk or two', () => {
+    // sort-rows.ts's pair hash (FNV-1a over the service's length, its bytes, the span name's bytes),
+    // restated to find two span names it cannot tell apart
+    const hash = (svc: string, span: string) => {
+      let h = Math.imul(Buffer.byteLength(svc), 16777619) >>> 0;
+      for (const b of Buffer.from(svc + span)) h = Math.imul(h ^ b, 16777619);
+      return h;
+    };
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const name = `GET /r${i}`;
+      const h = hash('svc', name);
+      const other = seen.get(h);
+      if (other !== undefined) pair = [other, name];
+      else seen.set(h, name);
+    }
+    const [first, second] = pair;
+    expect(hash('svc', first)).toBe(hash('svc', second));
+    // out of order, so that a sort would be needed; a third pair that does not collide sorts first
+    const mixed = [row('svc', second, NOW + 2n), row('svc', first, NOW + 1n), row('a', 'x', NOW + 3n)];
+    expect(sortTraceRows(encode(mixed))).toBeUndefined();
+    expect(sortTraceRows(mixed.map((r) => encode([r])))).toBeUndefined();
+    // the same rows without the collision are sorted
+    expect(sortTraceRows(encode([row('svc', second, NOW + 2n), row('a', 'x', NOW + 3n)]))).toBeDefined();
+  });
 });

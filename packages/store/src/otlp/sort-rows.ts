@@ -76,6 +76,7 @@ export function sortTraceRows(input: Buffer | readonly Buffer[]): Buffer[] | und
   let lo = new Uint32Array(cap);
   const pairs = new Map<number, number>(); // hash of (service, span name) bytes → pair id
   const pairRanges: number[] = []; // per pair: chunk, service start, end, span start, end
+  const own = new Uint32Array(4); // the current row's service start, end, span name start, end
   let n = 0;
   try {
     for (let ci = 0; ci < chunks.length; ci++) {
@@ -98,10 +99,6 @@ export function sortTraceRows(input: Buffer | readonly Buffer[]): Buffer[] | und
         }
         starts[n] = r.off;
         chunkOf[n] = ci;
-        let svcStart = 0;
-        let svcEnd = 0;
-        let spanStart = 0;
-        let spanEnd = 0;
         for (let c = 0; c < SKIPS.length; c++) {
           if (c === TIME) {
             r.need(8);
@@ -111,30 +108,37 @@ export function sortTraceRows(input: Buffer | readonly Buffer[]): Buffer[] | und
           } else if (c === SERVICE || c === SPAN) {
             const len = r.varint();
             r.skip(len);
-            if (c === SERVICE) {
-              svcStart = r.off - len;
-              svcEnd = r.off;
-            } else {
-              spanStart = r.off - len;
-              spanEnd = r.off;
-            }
+            const k = c === SERVICE ? 0 : 2;
+            own[k] = r.off - len;
+            own[k + 1] = r.off;
           } else (SKIPS[c] as Skip)(r);
         }
         // the pair's id: a hash of its bytes, checked byte by byte (no strings: this runs once per row)
-        let h = Math.imul(svcEnd - svcStart, 16777619) >>> 0;
-        for (let i = svcStart; i < svcEnd; i++) h = Math.imul(h ^ (buf[i] as number), 16777619);
-        for (let i = spanStart; i < spanEnd; i++) h = Math.imul(h ^ (buf[i] as number), 16777619);
+        let h = Math.imul((own[1] as number) - (own[0] as number), 16777619) >>> 0;
+        for (let k = 0; k < 4; k += 2)
+          for (let i = own[k] as number; i < (own[k + 1] as number); i++)
+            h = Math.imul(h ^ (buf[i] as number), 16777619);
         let id = pairs.get(h);
         if (id === undefined) {
           id = pairRanges.length / 5;
           pairs.set(h, id);
-          pairRanges.push(ci, svcStart, svcEnd, spanStart, spanEnd);
+          pairRanges.push(ci, ...own);
         } else {
           const at = 5 * id;
           const other = chunks[pairRanges[at] as number] as Buffer;
-          const same = (s: number, e: number, k: number) =>
-            sameBytes(buf, s, e, other, pairRanges[at + k] as number, pairRanges[at + k + 1] as number);
-          if (!same(svcStart, svcEnd, 1) || !same(spanStart, spanEnd, 3)) return undefined; // two pairs with one hash: rare; the engine sorts this segment
+          // two pairs with one hash: rare; the engine sorts this segment
+          for (let k = 0; k < 4; k += 2)
+            if (
+              !sameBytes(
+                buf,
+                own[k] as number,
+                own[k + 1] as number,
+                other,
+                pairRanges[at + 1 + k] as number,
+                pairRanges[at + 2 + k] as number,
+              )
+            )
+              return undefined;
         }
         pairOf[n] = id;
         n++;
