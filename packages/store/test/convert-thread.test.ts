@@ -1,4 +1,4 @@
-// Protobuf trace requests are converted on a thread of their own (converter.ts, convert-worker.ts): it must
+// Trace requests (protobuf and OTLP/JSON) are converted on a thread of their own (converter.ts, convert-worker.ts): it must
 // give exactly what the main thread gives — the same RowBinary bytes, row counts, byte charges, rejected
 // items, and the same 400/413 and messages — and a thread that dies loses only the requests it held (503:
 // sent again), then a new thread takes over; after three deaths the main thread converts.
@@ -45,6 +45,8 @@ const span = (i: number, extra: Record<string, unknown> = {}) => ({
 });
 
 const limits = { maxDepth: 128, maxNodes: 100_000, maxItems: 1_000 };
+/** a row byte budget no case here reaches */
+const ROOMY = 64 * 1024 * 1024;
 const window = { minNs: nowNs() - 3_600_000_000_000n, maxNs: nowNs() + 3_600_000_000_000n };
 
 /** What the main thread does with the same request (convert.ts, receiver.ts's path without the thread). */
@@ -91,41 +93,27 @@ describe('the conversion thread', () => {
         ),
       );
     const cases: Array<[string, Buffer, number, { attributes: Record<string, string> }?]> = [
-      ['600 spans', big, 64 * 1024 * 1024],
-      ['one span (a small body: copied, not transferred)', request([span(1)]), 64 * 1024 * 1024],
-      [
-        'enriched',
-        request([span(1), span(2)]),
-        64 * 1024 * 1024,
-        { attributes: { 'client.address': '1.2.3.4' } },
-      ],
+      ['600 spans', big, ROOMY],
+      ['one span (a small body: copied, not transferred)', request([span(1)]), ROOMY],
+      ['enriched', request([span(1), span(2)]), ROOMY, { attributes: { 'client.address': '1.2.3.4' } }],
       [
         'dated outside the window (partial success)',
         request([span(1), span(2, { startTimeUnixNano: '1000', endTimeUnixNano: '2000' })]),
-        64 * 1024 * 1024,
+        ROOMY,
       ],
       [
         'an array value (the object path)',
         request([span(1, { attributes: [{ key: 'a', value: { arrayValue: { values: [] } } }] })]),
-        64 * 1024 * 1024,
+        ROOMY,
       ],
-      ['truncated', big.subarray(0, big.length - 7), 64 * 1024 * 1024],
-      [
-        'more items than allowed',
-        request(Array.from({ length: 1_001 }, (_, i) => span(i))),
-        64 * 1024 * 1024,
-      ],
+      ['truncated', big.subarray(0, big.length - 7), ROOMY],
+      ['more items than allowed', request(Array.from({ length: 1_001 }, (_, i) => span(i))), ROOMY],
       ['rows past the byte budget', big, 10_000],
-      ['not protobuf', Buffer.from('{"resourceSpans": []}'), 64 * 1024 * 1024],
+      ['not protobuf', Buffer.from('{"resourceSpans": []}'), ROOMY],
     ];
     const jsonCases: typeof cases = [
-      ['JSON: 600 spans', asJson(big), 64 * 1024 * 1024],
-      [
-        'JSON: enriched',
-        asJson(request([span(1)])),
-        64 * 1024 * 1024,
-        { attributes: { 'client.address': '1.2.3.4' } },
-      ],
+      ['JSON: 600 spans', asJson(big), ROOMY],
+      ['JSON: enriched', asJson(request([span(1)])), ROOMY, { attributes: { 'client.address': '1.2.3.4' } }],
       [
         'JSON: a kind by name (the object path)',
         Buffer.from(
@@ -133,14 +121,14 @@ describe('the conversion thread', () => {
             .toString()
             .replace('"kind":3', '"kind":"SPAN_KIND_CLIENT"'),
         ),
-        64 * 1024 * 1024,
+        ROOMY,
       ],
-      ['JSON: not JSON', Buffer.from('{"resourceSpans": ['), 64 * 1024 * 1024],
-      ['JSON: too deep', Buffer.from(`${'['.repeat(200)}${']'.repeat(200)}`), 64 * 1024 * 1024],
+      ['JSON: not JSON', Buffer.from('{"resourceSpans": ['), ROOMY],
+      ['JSON: too deep', Buffer.from(`${'['.repeat(200)}${']'.repeat(200)}`), ROOMY],
       [
         'JSON: more items than allowed',
         asJson(request(Array.from({ length: 1_001 }, (_, i) => span(i)))),
-        64 * 1024 * 1024,
+        ROOMY,
       ],
       ['JSON: rows past the byte budget', asJson(big), 10_000],
     ];
