@@ -2,7 +2,7 @@
 // give exactly what the main thread gives — the same RowBinary bytes, row counts, byte charges, rejected
 // items, and the same 400/413 and messages — and a thread that dies loses only the requests it held (503:
 // sent again), then a new thread takes over; after three deaths the main thread converts.
-import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -195,6 +195,7 @@ describe('the conversion thread', () => {
     expect(changedSinceBuild(script, dir)).toBeUndefined();
     utimesSync(join(dir, 'wire-traces.ts'), t, t);
     expect(changedSinceBuild(script, dir)).toBe('wire-traces.ts');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('the receiver gives the same answers with the thread and without it (converting on its main thread)', async () => {

@@ -1,18 +1,27 @@
 // The ingest log's segments in memory and on disk: a segment is inserted from the chunks this process
 // still holds (not read back), up to a memory bound; an inserted segment's file is written over by the next
 // one, and neither rotate() nor a restart ever leaves the old bytes past the appends in a segment.
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { writeChunks } from '../src/otlp/rowbinary.js';
 import { Wal } from '../src/otlp/wal.js';
 
 const bytes = (n: number, fill: number) => Buffer.alloc(n, fill);
+const made: string[] = [];
+const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 describe('ingest log segments', () => {
   it('holds the appended chunks for the insert; past the bound it lets go and the file is read', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mp-otel-wal-unit-'));
+    const dir = tempDir('mp-otel-wal-unit-');
     // each chunk is its own 64 KiB allocation: the bound counts allocations, three fit in 200 KiB
     const wal = new Wal(dir, 200 * 1024);
     const chunks = [1, 2, 3].map((i) => bytes(64 * 1024, i));
@@ -33,7 +42,7 @@ describe('ingest log segments', () => {
   });
 
   it('writes the next segment over an inserted one and cuts it to its appends', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mp-otel-wal-unit-'));
+    const dir = tempDir('mp-otel-wal-unit-');
     const wal = new Wal(dir);
     wal.append(bytes(100_000, 7), 10, []);
     const first = wal.rotate()!;
@@ -52,7 +61,7 @@ describe('ingest log segments', () => {
   });
 
   it('a process killed while appending to a recycled file: the next start keeps only what was indexed', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mp-otel-wal-unit-'));
+    const dir = tempDir('mp-otel-wal-unit-');
     const wal = new Wal(dir);
     wal.append(bytes(50_000, 7), 10, []);
     wal.done(wal.rotate()!);
@@ -71,7 +80,7 @@ describe('ingest log segments', () => {
 
 describe('scratch files', () => {
   it('writeChunks writes over a longer file and cuts it to what it wrote', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'mp-otel-scratch-unit-')), 'scratch.bin');
+    const file = join(tempDir('mp-otel-scratch-unit-'), 'scratch.bin');
     writeFileSync(file, bytes(100_000, 9));
     const views = [bytes(3, 1), bytes(5, 2), bytes(0, 0), bytes(2, 3)];
     writeChunks(file, views);
