@@ -109,6 +109,76 @@ describe('protobuf wire path = object path', () => {
     expect(fell).toBeGreaterThan(0);
   });
 
+  it('agrees when spans repeat their keys (the checks are reused) and when one span changes them', () => {
+    // the wire path judges a sequence of keys once and reuses the verdict while the next spans' key bytes
+    // are equal: spans share keys here, with their own values, and some change one key's last byte, drop
+    // one, swap two, add the enrichment's key, or make one a byte longer or shorter
+    const plain = fc.oneof(
+      text.map((s) => ({ stringValue: s })),
+      fc.integer().map((n) => ({ intValue: n })),
+      fc.double().map((d) => ({ doubleValue: d })),
+      fc.constant({}),
+    );
+    const keyText = fc.oneof(text, fc.constantFrom('client.address', 'http.route', 'é.key'));
+    const keys = fc.oneof(
+      fc.uniqueArray(keyText, { minLength: 1, maxLength: 8 }),
+      fc.uniqueArray(keyText, { minLength: 125, maxLength: 140 }),
+    );
+    const change = (ks: string[], how: number, at: number): string[] => {
+      const i = at % ks.length;
+      const k = ks[i] as string;
+      const out = [...ks];
+      if (how === 0) out.splice(i, 1);
+      else if (how === 1)
+        out[i] = k === '' ? 'x' : Array.from(k).slice(0, -1).join('') + (k.endsWith('q') ? 'r' : 'q');
+      else if (how === 2 && ks.length > 1) [out[0], out[i]] = [out[i] as string, out[0] as string];
+      else if (how === 3) out.push('client.address');
+      else if (how === 4) out[i] = `${k}q`;
+      else if (how === 5) out[i] = Array.from(k).slice(0, -1).join('');
+      return out;
+    };
+    let wire = 0;
+    let reused = 0;
+    fc.assert(
+      fc.property(
+        keys,
+        fc.array(
+          fc.record({
+            values: fc.array(plain, { minLength: 141, maxLength: 141 }),
+            how: fc.nat(11),
+            at: fc.nat(200),
+          }),
+          { minLength: 2, maxLength: 6 },
+        ),
+        (ks, rows) => {
+          const t = NOW - 1_000_000n;
+          const spans = rows.map((r, i) => ({
+            traceId: Buffer.alloc(16, i + 1),
+            spanId: Buffer.alloc(8, i + 1),
+            name: 'GET /x',
+            startTimeUnixNano: String(t),
+            endTimeUnixNano: String(t + 1000n),
+            attributes: change(ks, r.how, r.at).map((key, j) => ({ key, value: r.values[j] })),
+          }));
+          const T = requestType('traces');
+          const body = Buffer.from(
+            T.encode(T.fromObject({ resourceSpans: [{ scopeSpans: [{ spans }] }] })).finish(),
+          );
+          const r = both(body);
+          if (!r.wire) return;
+          wire++;
+          if (rows.some((x, i) => i > 0 && x.how >= 6 && (rows[i - 1]?.how ?? 0) >= 6)) reused++;
+          expect(r.wire.equals(r.object)).toBe(true);
+          // the row-byte estimate counts string values in UTF-8 bytes, the object path in UTF-16 units
+          expect(r.wctx.bytes).toBeGreaterThanOrEqual(r.octx.bytes);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(wire).toBeGreaterThan(100);
+    expect(reused).toBeGreaterThan(30);
+  });
+
   it('takes the wire path for what SDKs send (and agrees)', () => {
     const T = requestType('traces');
     const t = NOW - 1_000_000n;

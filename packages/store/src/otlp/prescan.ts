@@ -150,6 +150,7 @@ class Walker {
   }
 
   private varint(end: number): number {
+    if (this.pos < end && (this.buf[this.pos] as number) < 0x80) return this.buf[this.pos++] as number;
     let v = 0;
     let mul = 1;
     for (let k = 0; k < 10; k++) {

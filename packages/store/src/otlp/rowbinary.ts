@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import type { ChdbStore } from '../chdb-store.js';
 import type { Row } from './rows.js';
 
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
 /** A growable byte buffer with RowBinary primitives. */
 export class Writer {
   buf: Buffer;
@@ -68,6 +70,15 @@ export class Writer {
   /** Raw UTF-8 bytes as a RowBinary String. */
   bytes(b: Buffer, start: number, end: number): void {
     const len = end - start;
+    if (len < 48 && this.pos + len < this.buf.length) {
+      // short strings (most keys and values): a one-byte length and a copy loop, with no native call
+      const o = this.buf;
+      let p = this.pos;
+      o[p++] = len;
+      for (let i = start; i < end; i++) o[p++] = b[i] as number;
+      this.pos = p;
+      return;
+    }
     this.varint(len);
     this.need(len);
     if (len < 48) {
@@ -76,6 +87,24 @@ export class Writer {
       for (let i = start; i < end; i++) o[p++] = b[i] as number;
     } else b.copy(this.buf, this.pos, start, end);
     this.pos += len;
+  }
+  /** `n` bytes of `b` from `start` as a lowercase hex String; '' when start is -1. */
+  hexId(b: Buffer, start: number, n: number): void {
+    if (start < 0) {
+      this.need(1);
+      this.buf[this.pos++] = 0;
+      return;
+    }
+    this.varint(2 * n);
+    this.need(2 * n);
+    const o = this.buf;
+    let p = this.pos;
+    for (let i = start; i < start + n; i++) {
+      const x = b[i] as number;
+      o[p++] = HEX_DIGITS[x >>> 4] as number;
+      o[p++] = HEX_DIGITS[x & 15] as number;
+    }
+    this.pos = p;
   }
   /** 8 little-endian bytes from two uint32 halves. */
   u64parts(lo: number, hi: number): void {

@@ -45,6 +45,7 @@ class Wire {
 
   varint(): number {
     const b = this.buf;
+    if (this.pos < b.length && (b[this.pos] as number) < 0x80) return b[this.pos++] as number;
     let v = 0;
     let mul = 1;
     for (let i = 0; i < 10; i++) {
@@ -171,16 +172,25 @@ class Wire {
 
   /** A bytes id: '' when empty or all zero, else hex; other lengths → Fallback (the object path's 400). */
   id(s: number, e: number, want: number): string {
-    if (e === s) return '';
+    return this.idAt(s, e, want) < 0 ? '' : this.buf.toString('hex', s, e);
+  }
+
+  /** A bytes id's start (written as hex by Writer.hex), or -1 for '' (empty or all zero). */
+  idAt(s: number, e: number, want: number): number {
+    if (e === s) return -1;
     if (e - s !== want) fallback('id length');
-    for (let i = s; i < e; i++) if (this.buf[i] !== 0) return this.buf.toString('hex', s, e);
-    return '';
+    for (let i = s; i < e; i++) if (this.buf[i] !== 0) return s;
+    return -1;
   }
 }
 
-/** KeyValue list item → Attr (string values stay a byte range). */
-function keyValue(w: Wire, end: number, out: Attr[]): void {
-  let key = '';
+/** The KeyValue just read: its key's byte range, its value as a byte range of the body or a rendered string. */
+const kv = { ks: 0, ke: 0, vs: -1, ve: -1, str: '' };
+
+/** Reads one KeyValue list item into `kv` (string values stay a byte range). */
+function readKeyValue(w: Wire, end: number): void {
+  let ks = 0;
+  let ke = 0;
   let vs = -1;
   let ve = -1;
   let str = '';
@@ -190,8 +200,11 @@ function keyValue(w: Wire, end: number, out: Attr[]): void {
     const f = tag >>> 3;
     const wt = tag & 7;
     if (f === 1 && wt === 2) {
+      // the last key wins (protobufjs); an earlier one must still be valid UTF-8, as the last is (keyOf)
+      if (ke > ks) w.utf8(ks, ke);
       const n = w.len(end);
-      key = w.key(w.pos, w.pos + n);
+      ks = w.pos;
+      ke = w.pos + n;
       w.pos += n;
     } else if (f === 2 && wt === 2) {
       // AnyValue: the last value field wins (protobufjs replaces the message)
@@ -233,25 +246,182 @@ function keyValue(w: Wire, end: number, out: Attr[]): void {
       if (w.pos !== vend) fallback('truncated');
     } else w.skip(wt, end);
   }
-  out.push({ key, vs, ve, str });
+  kv.ks = ks;
+  kv.ke = ke;
+  kv.vs = vs;
+  kv.ve = ve;
+  kv.str = str;
+}
+
+/** KeyValue list item → Attr. */
+function keyValue(w: Wire, end: number, out: Attr[]): void {
+  readKeyValue(w, end);
+  out.push({ key: w.key(kv.ks, kv.ke), vs: kv.vs, ve: kv.ve, str: kv.str });
+}
+
+/** The key checks every list passes (the object path would not keep what they refuse identically). */
+function checkKeys(keys: readonly string[], seen: Set<string>): void {
+  if (keys.length <= 16) {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const c = k.charCodeAt(0);
+      if (c >= 48 && c <= 57 && INT_KEY.test(k)) fallback('integer-like key');
+      for (let j = 0; j < i; j++) if (keys[j] === k) fallback('duplicate key');
+    }
+  } else {
+    seen.clear();
+    for (const k of keys) {
+      if (seen.has(k) || INT_KEY.test(k)) fallback('duplicate or integer-like key');
+      seen.add(k);
+    }
+  }
+}
+
+/**
+ * A span's attributes as flat arrays, reused from span to span (no object per attribute), and the verdict
+ * of the key checks for the last sequence of keys seen: the spans of one request nearly always repeat their
+ * keys in the same order, so a span whose key bytes equal the previous verdict's reuses it instead of making
+ * key strings, checking for duplicates and applying the limit again.
+ */
+class SpanAttrs {
+  n = 0;
+  ks = new Int32Array(32);
+  ke = new Int32Array(32);
+  vs = new Int32Array(32);
+  ve = new Int32Array(32);
+  str: string[] = [];
+  // the verdict: for the key bytes `shapeKeys` (attribute i's at shapeOff[i] .. shapeOff[i + 1]) ...
+  private shapeN = -1;
+  private shapeKeys = Buffer.alloc(512);
+  private shapeOff = new Int32Array(33);
+  /** ... these attributes are kept (limitAttributes), in this order, ... */
+  kept: number[] = [];
+  /** ... their keys are this many UTF-16 units long together (attrBytes counts keys so), ... */
+  keptKeyUnits = 0;
+  /** ... and these enrichment keys are added (not among the kept), costing extraBytes. */
+  extraKeys: string[] = [];
+  extraBytes = 0;
+
+  constructor(
+    private readonly extra: Record<string, string> | undefined,
+    private readonly seen: Set<string>,
+  ) {}
+
+  add(w: Wire, end: number): void {
+    readKeyValue(w, end);
+    const i = this.n++;
+    if (i === this.ks.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.ks = grow(this.ks);
+      this.ke = grow(this.ke);
+      this.vs = grow(this.vs);
+      this.ve = grow(this.ve);
+    }
+    this.ks[i] = kv.ks;
+    this.ke[i] = kv.ke;
+    this.vs[i] = kv.vs;
+    this.ve[i] = kv.ve;
+    this.str[i] = kv.str;
+  }
+
+  /** Checks the keys (or finds them unchanged since the last check) and cuts the kept values to `caps`. */
+  check(w: Wire, caps: Caps): void {
+    if (!this.sameKeys(w.buf)) this.judge(w, caps);
+    const b = w.buf;
+    for (const i of this.kept) {
+      const vs = this.vs[i] as number;
+      if (vs >= 0 && (this.ve[i] as number) - vs > caps.valueBytes) {
+        // cut at the byte limit, back to the start of a character
+        let e = vs + caps.valueBytes;
+        while (e > vs && ((b[e] as number) & 0xc0) === 0x80) e--;
+        this.ve[i] = e;
+      }
+    }
+  }
+
+  private sameKeys(b: Buffer): boolean {
+    const n = this.n;
+    if (n !== this.shapeN) return false;
+    const sk = this.shapeKeys;
+    const off = this.shapeOff;
+    for (let i = 0; i < n; i++) {
+      const s = this.ks[i] as number;
+      const len = (this.ke[i] as number) - s;
+      const o = off[i] as number;
+      if ((off[i + 1] as number) - o !== len) return false;
+      for (let j = 0; j < len; j++) if (b[s + j] !== sk[o + j]) return false;
+    }
+    return true;
+  }
+
+  /** The key checks and the limit, as capAttrs applies them, remembered for these key bytes. */
+  private judge(w: Wire, caps: Caps): void {
+    const n = this.n;
+    this.shapeN = -1; // until the checks pass
+    const keys: string[] = [];
+    for (let i = 0; i < n; i++) keys.push(w.key(this.ks[i] as number, this.ke[i] as number));
+    checkKeys(keys, this.seen);
+    const kept = limitAttributes(
+      keys.map((key, i) => ({ key, i })),
+      caps,
+    );
+    this.kept = kept.map((a) => a.i);
+    this.keptKeyUnits = 0;
+    for (const a of kept) this.keptKeyUnits += a.key.length;
+    const extra = this.extra;
+    this.extraKeys = extra ? Object.keys(extra).filter((k) => !kept.some((a) => a.key === k)) : [];
+    this.extraBytes = 0;
+    for (const k of this.extraKeys) this.extraBytes += k.length + (extra?.[k] as string).length + 6;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += (this.ke[i] as number) - (this.ks[i] as number);
+    if (this.shapeKeys.length < total) this.shapeKeys = Buffer.alloc(total * 2);
+    if (this.shapeOff.length < n + 1) this.shapeOff = new Int32Array(n * 2 + 1);
+    let o = 0;
+    for (let i = 0; i < n; i++) {
+      this.shapeOff[i] = o;
+      o += w.buf.copy(this.shapeKeys, o, this.ks[i] as number, this.ke[i] as number);
+    }
+    this.shapeOff[n] = o;
+    this.shapeN = n;
+  }
+
+  /** Estimated bytes of the kept attributes as attrBytes() counts them, the enrichment's included. */
+  bytes(): number {
+    let n = 2 + this.keptKeyUnits + 6 * this.kept.length + this.extraBytes;
+    for (const i of this.kept) {
+      const vs = this.vs[i] as number;
+      n += vs >= 0 ? (this.ve[i] as number) - vs : (this.str[i] as string).length;
+    }
+    return n;
+  }
+
+  /** The kept attributes and the enrichment as a Map(String, String), as writeAttrs writes them. */
+  write(out: Writer, b: Buffer): void {
+    out.varint(this.kept.length + this.extraKeys.length);
+    for (const i of this.kept) {
+      out.bytes(b, this.ks[i] as number, this.ke[i] as number);
+      const vs = this.vs[i] as number;
+      if (vs >= 0) out.bytes(b, vs, this.ve[i] as number);
+      else out.str(this.str[i] as string);
+    }
+    const extra = this.extra as Record<string, string>;
+    for (const k of this.extraKeys) {
+      out.str(k);
+      out.str(extra[k] as string);
+    }
+  }
 }
 
 /** Applies limit() + truncate_all() like attrsToMap; returns the kept attributes (no duplicates allowed). */
 function capAttrs(w: Wire, list: Attr[], caps: Caps, seen: Set<string>): Attr[] {
-  if (list.length <= 16) {
-    for (let i = 0; i < list.length; i++) {
-      const k = (list[i] as Attr).key;
-      const c = k.charCodeAt(0);
-      if (c >= 48 && c <= 57 && INT_KEY.test(k)) fallback('integer-like key');
-      for (let j = 0; j < i; j++) if ((list[j] as Attr).key === k) fallback('duplicate key');
-    }
-  } else {
-    seen.clear();
-    for (const a of list) {
-      if (seen.has(a.key) || INT_KEY.test(a.key)) fallback('duplicate or integer-like key');
-      seen.add(a.key);
-    }
-  }
+  checkKeys(
+    list.map((a) => a.key),
+    seen,
+  );
   const kept = limitAttributes(list, caps);
   for (const a of kept) {
     if (a.vs >= 0 && a.ve - a.vs > caps.valueBytes) {
@@ -316,6 +486,7 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
   const w = new Wire(body);
   const seen = new Set<string>();
   const extra = ctx.enrich?.attributes;
+  const sa = new SpanAttrs(extra, seen);
   const split = (v: bigint) => ({ lo: Number(v & 0xffffffffn), hi: Number((v >> 32n) & 0xffffffffn) });
   const win = ctx.window
     ? (() => {
@@ -403,9 +574,9 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
       }
       for (const [ps, pe] of spans) {
         w.pos = ps;
-        let traceId = '';
-        let spanId = '';
-        let parentId = '';
+        let traceId = -1; // ids: their start in the body, -1 for ''
+        let spanId = -1;
+        let parentId = -1;
         let tsS = 0;
         let tsE = 0;
         let nameS = 0;
@@ -415,7 +586,7 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
         let sHi = 0;
         let eLo = 0;
         let eHi = 0;
-        let spanAttrs: Attr[] = [];
+        sa.n = 0;
         const events: Event[] = [];
         const links: Link[] = [];
         let statusCode = 0;
@@ -431,10 +602,10 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
             const e = s + n;
             switch (f) {
               case 1:
-                traceId = w.id(s, e, 16);
+                traceId = w.idAt(s, e, 16);
                 break;
               case 2:
-                spanId = w.id(s, e, 8);
+                spanId = w.idAt(s, e, 8);
                 break;
               case 3:
                 w.utf8(s, e);
@@ -442,7 +613,7 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
                 tsE = e;
                 break;
               case 4:
-                parentId = w.id(s, e, 8);
+                parentId = w.idAt(s, e, 8);
                 break;
               case 5:
                 w.utf8(s, e);
@@ -450,7 +621,7 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
                 nameE = e;
                 break;
               case 9:
-                keyValue(w, e, spanAttrs);
+                sa.add(w, e);
                 break;
               case 11: {
                 const ev: Event = { tLo: 0, tHi: 0, ns: 0, ne: 0, attrs: [] };
@@ -543,23 +714,19 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
           ((sHi > win.minHi || (sHi === win.minHi && sLo >= win.minLo)) &&
             (sHi < win.maxHi || (sHi === win.maxHi && sLo <= win.maxLo)));
         if (!inside && !inWindow(ctx, (BigInt(sHi) << 32n) | BigInt(sLo))) continue;
-        spanAttrs = capAttrs(w, spanAttrs, SPAN_CAPS, seen);
+        sa.check(w, SPAN_CAPS);
         const evAttrs = events.map((ev) => capAttrs(w, ev.attrs, EVENT_CAPS, seen));
         const lkAttrs = links.map((l) => capAttrs(w, l.attrs, OTHER_CAPS, seen));
-        let extraBytes = 0;
-        if (extra)
-          for (const k of Object.keys(extra))
-            if (!spanAttrs.some((a) => a.key === k)) extraBytes += k.length + (extra[k] as string).length + 6;
-        let bytes = 400 + resBytes + attrBytes(spanAttrs) + extraBytes + (nameE - nameS) + (msgE - msgS);
+        let bytes = 400 + resBytes + sa.bytes() + (nameE - nameS) + (msgE - msgS);
         for (const a of evAttrs) bytes += 60 + attrBytes(a);
         for (const a of lkAttrs) bytes += 80 + attrBytes(a);
         charge(ctx, bytes, 'span');
         // the row, in TRACE_COLUMNS order
         if (sHi >= 0x80000000) out.u64parts(0xffffffff, 0x7fffffff);
         else out.u64parts(sLo, sHi);
-        out.str(traceId);
-        out.str(spanId);
-        out.str(parentId);
+        out.hexId(w.buf, traceId, 16);
+        out.hexId(w.buf, spanId, 8);
+        out.hexId(w.buf, parentId, 8);
         out.bytes(w.buf, tsS, tsE);
         out.bytes(w.buf, nameS, nameE);
         out.str(SPAN_KIND[kind] ?? '');
@@ -569,7 +736,7 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
         out.pos += resBin.length;
         out.str(scopeName);
         out.str(scopeVersion);
-        writeAttrs(out, w, spanAttrs, extra);
+        sa.write(out, w.buf);
         if (eHi > sHi || (eHi === sHi && eLo > sLo)) {
           let dLo = eLo - sLo;
           let dHi = eHi - sHi;
