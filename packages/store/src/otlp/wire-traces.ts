@@ -372,10 +372,10 @@ class SpanAttrs {
     this.kept = kept.map((a) => a.i);
     this.keptKeyUnits = 0;
     for (const a of kept) this.keptKeyUnits += a.key.length;
-    const extra = this.extra;
-    this.extraKeys = extra ? Object.keys(extra).filter((k) => !kept.some((a) => a.key === k)) : [];
+    const extra = this.extra ?? {};
+    this.extraKeys = Object.keys(extra).filter((k) => !kept.some((a) => a.key === k));
     this.extraBytes = 0;
-    for (const k of this.extraKeys) this.extraBytes += k.length + (extra?.[k] as string).length + 6;
+    for (const k of this.extraKeys) this.extraBytes += k.length + (extra[k] as string).length + 6;
     let total = 0;
     for (let i = 0; i < n; i++) total += (this.ke[i] as number) - (this.ks[i] as number);
     if (this.shapeKeys.length < total) this.shapeKeys = Buffer.alloc(total * 2);
