@@ -2,7 +2,9 @@
 // bytes as ClickHouse compares them (not JavaScript's UTF-16 order), ties by the full nanosecond timestamp.
 // The engine's side of the contract (it finds such a segment already sorted) is in store.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { Row } from '../src/otlp/rows.js';
+import { requestType } from '../src/index.js';
+import { convertTraces } from '../src/otlp/convert.js';
+import { type Row, rowContext } from '../src/otlp/rows.js';
 import { sortTraceRows } from '../src/otlp/sort-rows.js';
 import { encodeRows as encode, traceRow as row } from './helpers.js';
 
@@ -108,5 +110,73 @@ describe('sortTraceRows', () => {
     expect(sortTraceRows(mixed.map((r) => encode([r])))).toBeUndefined();
     // the same rows without the collision are sorted
     expect(sortTraceRows(encode([row('svc', second, NOW + 2n), row('a', 'x', NOW + 3n)]))).toBeDefined();
+  });
+
+  describe('with the marks the converter records', () => {
+    // requests as SDKs send them, protobuf and OTLP/JSON: services and span names in no order, the names
+    // whose UTF-8 and UTF-16 orders differ among them, timestamps that differ in the high 32 bits only
+    const names = ['POST upload', '😀', '～', 'GET /items', 'zzz'];
+    const spans = (svc: number) =>
+      names.flatMap((name, i) =>
+        [5n, 4_294_967_296n, 4n].map((dt, j) => ({
+          traceId: Buffer.alloc(16, 1 + i),
+          spanId: Buffer.alloc(8, 1 + j + 3 * svc),
+          name,
+          kind: 3,
+          startTimeUnixNano: String(NOW + dt),
+          endTimeUnixNano: String(NOW + dt + 1000n),
+          attributes: [{ key: 'mp.route_name', value: { stringValue: `r${i}` } }],
+        })),
+      );
+    const request = (services: string[]) => ({
+      resourceSpans: services.map((svc, k) => ({
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: svc } }] },
+        scopeSpans: [{ scope: { name: 'mp-otel' }, spans: spans(k) }],
+      })),
+    });
+    const T = requestType('traces');
+    const limits = { maxDepth: 64, maxNodes: 100_000, maxItems: 10_000 };
+    const convert = (body: Buffer, json: boolean) => {
+      const { out, marks } = convertTraces(body, json, rowContext(), limits);
+      return { chunk: Buffer.from(out.take()), marks: marks.take() };
+    };
+    const proto = (services: string[]) =>
+      convert(Buffer.from(T.encode(T.fromObject(request(services))).finish()), false);
+    const json = (services: string[]) => {
+      const hex = (b: Buffer) => b.toString('hex');
+      const doc = request(services);
+      for (const rs of doc.resourceSpans)
+        for (const ss of rs.scopeSpans)
+          for (const sp of ss.spans) Object.assign(sp, { traceId: hex(sp.traceId), spanId: hex(sp.spanId) });
+      return convert(Buffer.from(JSON.stringify(doc)), true);
+    };
+    const segment = [proto(['shop', 'api']), json(['sho', 'shop']), proto(['a'])];
+    const chunks = segment.map((c) => c.chunk);
+    const marks = segment.map((c) => c.marks);
+
+    it('reads each row where it is marked and sorts exactly as walking the rows does', () => {
+      expect(marks.map((m) => m.length / 3)).toEqual([30, 30, 15]);
+      const walked = sortTraceRows(chunks) as Buffer[];
+      const marked = sortTraceRows(chunks, marks) as Buffer[];
+      expect(walked).toBeDefined();
+      expect(Buffer.concat(marked)).toEqual(Buffer.concat(walked));
+      // a chunk without marks (the object path's, or one read back from the log) is walked beside them
+      expect(Buffer.concat(sortTraceRows(chunks, [marks[0], undefined, marks[2]]) as Buffer[])).toEqual(
+        Buffer.concat(walked),
+      );
+    });
+
+    it('hands the segment back when the marks do not fit the rows (every row goes out once or not at all)', () => {
+      const bad = (edit: (m: Uint32Array) => void) => {
+        const m = Uint32Array.from(marks[0] as Uint32Array);
+        edit(m);
+        return sortTraceRows(chunks, [m, marks[1], marks[2]]);
+      };
+      expect(bad(() => {})).toBeDefined();
+      expect(bad((m) => (m[0] = 8))).toBeUndefined(); // the first row does not start the chunk
+      expect(bad((m) => (m[3] = m[0] as number))).toBeUndefined(); // rows not in order
+      expect(bad((m) => (m[m.length - 2] = (chunks[0] as Buffer).length))).toBeUndefined(); // past the end
+      expect(bad((m) => (m[2] = m[1] as number))).toBeUndefined(); // service before its span name
+    });
   });
 });

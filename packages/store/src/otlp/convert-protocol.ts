@@ -63,6 +63,8 @@ export interface ConvertReply {
   message?: string;
   rowbinary?: ArrayBuffer;
   length?: number;
+  /** the rows' RowMarks (sort-rows.ts), three offsets a row */
+  marks?: Uint32Array;
   rows?: number;
   bytes?: number;
   rejected?: number;

@@ -24,20 +24,22 @@ function convert(m: ConvertRequest): { reply: ConvertReply; transfer: ArrayBuffe
   const base = { id: m.id, body: m.body };
   const ctx = rowContext({ enrich: m.enrich, window: m.window, maxBytes: m.maxBytes });
   try {
-    const { out, rows } = convertTraces(Buffer.from(m.body), m.json, ctx, m.limits);
+    const { out, rows, marks } = convertTraces(Buffer.from(m.body), m.json, ctx, m.limits);
     const rowbinary = transferable(out.buf, out.pos);
+    const rowMarks = marks.take();
     const reply: ConvertReply = {
       ...base,
       kind: 'rows',
       rowbinary,
       length: out.pos,
+      marks: rowMarks,
       rows,
       bytes: ctx.bytes,
       rejected: ctx.rejected,
       rejectedMin: ctx.rejectedMin,
       rejectedMax: ctx.rejectedMax,
     };
-    return { reply, transfer: [m.body, rowbinary] };
+    return { reply, transfer: [m.body, rowbinary, rowMarks.buffer as ArrayBuffer] };
   } catch (e) {
     return { reply: { ...base, kind: kindOf(e), message: (e as Error).message }, transfer: [m.body] };
   }

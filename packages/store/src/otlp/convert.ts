@@ -2,12 +2,14 @@
 // conversion thread (convert-worker.ts) or, without one, on its main thread. Protobuf: the prescan (depth,
 // sub-messages, items), then the wire path (wire-traces.ts). OTLP/JSON: parsed within its bounds and its
 // items counted, then the document path (json-traces.ts). Throws Fallback once the checks have passed but the
-// fast path hands the request to the object path, else the checks' 400/413 errors.
+// fast path hands the request to the object path, else the checks' 400/413 errors. The rows come with their
+// marks (sort-rows.ts), for the segment sort.
 import { jsonTraceRows } from './json-traces.js';
 import { countItems, type ScanLimits, scanProtobuf, tooManyItems } from './prescan.js';
 import { parseJsonBody } from './proto.js';
 import { Writer } from './rowbinary.js';
 import type { RowContext } from './rows.js';
+import { RowMarks } from './sort-rows.js';
 import { wireTraceRows } from './wire-traces.js';
 
 export function convertTraces(
@@ -15,15 +17,17 @@ export function convertTraces(
   json: boolean,
   ctx: RowContext,
   limits: ScanLimits,
-): { out: Writer; rows: number } {
+): { out: Writer; rows: number; marks: RowMarks } {
   if (json) {
     const doc = parseJsonBody(body, limits);
     const n = countItems('traces', doc);
     if (n > limits.maxItems) throw tooManyItems('traces', limits.maxItems, n);
     const out = new Writer(Math.min(64 * 1024 * 1024, body.length + 1024));
-    return { out, rows: jsonTraceRows(doc, ctx, out) };
+    const marks = new RowMarks();
+    return { out, rows: jsonTraceRows(doc, ctx, out, marks), marks };
   }
   scanProtobuf('traces', body, limits);
   const out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
-  return { out, rows: wireTraceRows(body, ctx, out) };
+  const marks = new RowMarks();
+  return { out, rows: wireTraceRows(body, ctx, out, marks), marks };
 }

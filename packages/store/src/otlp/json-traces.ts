@@ -22,6 +22,7 @@ import {
   SPAN_KIND,
   STATUS_CODE,
 } from './rows.js';
+import type { RowMarks } from './sort-rows.js';
 import { Fallback } from './wire-traces.js';
 
 type J = Record<string, unknown>;
@@ -209,7 +210,7 @@ function writeMap(out: Writer, list: Attr[], extra?: Record<string, string>): vo
 }
 
 /** Writes the rows of a parsed OTLP/JSON ExportTraceServiceRequest; returns the row count. */
-export function jsonTraceRows(doc: unknown, ctx: RowContext, out: Writer): number {
+export function jsonTraceRows(doc: unknown, ctx: RowContext, out: Writer, marks?: RowMarks): number {
   const extra = ctx.enrich?.attributes;
   let rows = 0;
   for (const rsx of arr(obj(doc, REQ).resourceSpans)) {
@@ -265,13 +266,16 @@ export function jsonTraceRows(doc: unknown, ctx: RowContext, out: Writer): numbe
         for (const a of ea) bytes += 60 + bytesOf(a);
         for (const a of la) bytes += 80 + bytesOf(a);
         charge(ctx, bytes, 'span');
+        const rowAt = out.pos;
         out.ns(start); // clamped to DateTime64(9) by the writer
         out.str(traceId);
         out.str(spanId);
         out.str(parentId);
         out.str(traceState);
+        const nameAt = out.pos;
         out.str(name);
         out.str(SPAN_KIND[kind] ?? '');
+        const svcAt = out.pos;
         out.str(svc);
         out.need(resBin.length);
         out.buf.set(resBin, out.pos);
@@ -296,6 +300,7 @@ export function jsonTraceRows(doc: unknown, ctx: RowContext, out: Writer): numbe
         for (const l of links) out.str(l.ts);
         out.varint(links.length);
         for (const a of la) writeMap(out, a);
+        marks?.add(rowAt, nameAt, svcAt);
         rows++;
       }
     }

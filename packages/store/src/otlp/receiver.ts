@@ -196,7 +196,7 @@ export class BatchWriter {
     if (this.wal && traces && isBinary(traces)) {
       if (traces.rows === 0) return Promise.resolve();
       const keys = (tables[DEDUP_TABLE] as Row[] | undefined) ?? [];
-      this.wal.append(traces.rowbinary, traces.rows, keys);
+      this.wal.append(traces.rowbinary, traces.rows, keys, traces.marks);
       const cur = this.wal.current;
       let done: Promise<void> = Promise.resolve();
       if (this.ack === 'written' && cur.id !== undefined) {
@@ -284,7 +284,7 @@ export class BatchWriter {
     const chunks = wal.chunks(seg);
     try {
       // in the table's sort order, so the engine need not sort (sort-rows.ts); the log keeps arrival order
-      const sorted = sortTraceRows(chunks);
+      const sorted = sortTraceRows(chunks, wal.marks(seg));
       if (sorted) await insertRowBinary(this.store, this.database, 'otel_traces', sorted);
       else await insertRowBinaryFile(this.store, this.database, 'otel_traces', seg.bin);
     } catch (err) {
@@ -711,7 +711,7 @@ export class OtlpReceiver {
         // the checks and the fast path (convert.ts): on the conversion thread when there is one, else here,
         // one request per event-loop turn; Fallback → the object path below
         try {
-          let converted: { rowbinary: Buffer; rows: number };
+          let converted: Binary;
           if (this.converter.available) {
             const done = await this.converter.convert(body, {
               json,
@@ -729,6 +729,7 @@ export class OtlpReceiver {
             converted = {
               rowbinary: Buffer.from(r.rowbinary as ArrayBuffer, 0, r.length),
               rows: r.rows ?? 0,
+              marks: r.marks,
             };
             ctx.bytes = r.bytes ?? 0;
             ctx.rejected = r.rejected ?? 0;
@@ -737,8 +738,8 @@ export class OtlpReceiver {
           } else {
             await this.turns.next();
             turned = true;
-            const { out, rows } = convertTraces(body, json, ctx, limits);
-            converted = { rowbinary: out.take(), rows };
+            const { out, rows, marks } = convertTraces(body, json, ctx, limits);
+            converted = { rowbinary: out.take(), rows, marks: marks.take() };
           }
           tables = { otel_traces: converted };
           this.stats.wirePath++;

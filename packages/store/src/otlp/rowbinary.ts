@@ -209,6 +209,8 @@ export function encodeTraceRow(w: Writer, r: Row): void {
 export interface Binary {
   rowbinary: Buffer;
   rows: number;
+  /** where the rows and their sort keys are (sort-rows.ts RowMarks), when the converter recorded them */
+  marks?: Uint32Array;
 }
 
 export const isBinary = (x: unknown): x is Binary =>

@@ -44,6 +44,8 @@ export interface Segment {
    * not read back from its file); undefined for a leftover segment or once holding would pass the bound.
    */
   held?: Buffer[];
+  /** per held chunk, its RowMarks (sort-rows.ts) when the converter recorded them */
+  heldMarks?: (Uint32Array | undefined)[];
 }
 
 export class Wal {
@@ -101,7 +103,7 @@ export class Wal {
   }
 
   /** Appends one request's rows (and its dedup key rows); returns once both are in the files. */
-  append(chunk: Buffer, rows: number, keys: Row[]): void {
+  append(chunk: Buffer, rows: number, keys: Row[], marks?: Uint32Array): void {
     if (!this.cur) {
       const id = ++this.seq;
       const bin = join(this.dir, `seg-${id}.bin`);
@@ -115,6 +117,7 @@ export class Wal {
         ends: [],
         keys: [],
         held: [],
+        heldMarks: [],
         binFd: this.openRecycled(bin),
         idxFd: openSync(idx, 'w'),
       };
@@ -132,9 +135,10 @@ export class Wal {
     this.rows += rows;
     this.bytes += chunk.length;
     if (c.held) {
-      const cost = chunk.buffer.byteLength;
+      const cost = chunk.buffer.byteLength + (marks?.buffer.byteLength ?? 0);
       if (this.heldBytes + cost <= this.maxHeldBytes) {
         c.held.push(chunk);
+        c.heldMarks?.push(marks);
         this.heldBytes += cost;
       } else this.release(c);
     }
@@ -144,7 +148,14 @@ export class Wal {
   private release(seg: Segment): void {
     if (!seg.held) return;
     for (const h of seg.held) this.heldBytes -= h.buffer.byteLength;
+    for (const m of seg.heldMarks ?? []) this.heldBytes -= m?.buffer.byteLength ?? 0;
     seg.held = undefined;
+    seg.heldMarks = undefined;
+  }
+
+  /** The held chunks' marks (in chunks() order), or none when the chunks are read back from the file. */
+  marks(seg: Segment): readonly (Uint32Array | undefined)[] {
+    return seg.held ? (seg.heldMarks ?? []) : [];
   }
 
   /** A segment's chunks: the held ones, or its file cut at the appends' ends (views, nothing copied). */

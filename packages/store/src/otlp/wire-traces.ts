@@ -21,6 +21,7 @@ import {
   SPAN_KIND,
   STATUS_CODE,
 } from './rows.js';
+import type { RowMarks } from './sort-rows.js';
 
 export class Fallback extends Error {}
 
@@ -482,7 +483,7 @@ interface Link {
  * Writes the rows of one ExportTraceServiceRequest into `out`; returns the number of rows.
  * ctx.rejected / bytes are updated as traceRows() does. Throws Fallback (caller uses the object path).
  */
-export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): number {
+export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer, marks?: RowMarks): number {
   const w = new Wire(body);
   const seen = new Set<string>();
   const extra = ctx.enrich?.attributes;
@@ -722,14 +723,17 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
         for (const a of lkAttrs) bytes += 80 + attrBytes(a);
         charge(ctx, bytes, 'span');
         // the row, in TRACE_COLUMNS order
+        const rowAt = out.pos;
         if (sHi >= 0x80000000) out.u64parts(0xffffffff, 0x7fffffff);
         else out.u64parts(sLo, sHi);
         out.hexId(w.buf, traceId, 16);
         out.hexId(w.buf, spanId, 8);
         out.hexId(w.buf, parentId, 8);
         out.bytes(w.buf, tsS, tsE);
+        const nameAt = out.pos;
         out.bytes(w.buf, nameS, nameE);
         out.str(SPAN_KIND[kind] ?? '');
+        const svcAt = out.pos;
         out.str(svc);
         out.need(resBin.length);
         out.buf.set(resBin, out.pos);
@@ -765,6 +769,7 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer): numbe
         for (const l of links) out.bytes(w.buf, l.ts, l.te);
         out.varint(links.length);
         for (const a of lkAttrs) writeAttrs(out, w, a);
+        marks?.add(rowAt, nameAt, svcAt);
         rows++;
       }
     }
