@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requestType, startReceiver } from '../src/index.js';
 import { convertTraces } from '../src/otlp/convert.js';
-import { kindOf } from '../src/otlp/convert-protocol.js';
+import { kindOf, transferable } from '../src/otlp/convert-protocol.js';
 import { changedSinceBuild, TraceConverter } from '../src/otlp/converter.js';
 import { rowContext } from '../src/otlp/rows.js';
 import { embedded, hexId, nowNs, post, protobufTraces, spanCount, tracesJson } from './helpers.js';
@@ -182,6 +182,18 @@ describe('the conversion thread', () => {
     expect(lostWithTheThread).toBeGreaterThan(0);
     expect(conv.available).toBe(false);
     expect(logs.at(-1)).toContain('convert on the main thread from now on');
+  });
+
+  it("hands rows over without a large slack (they are held until inserted), and never Node's shared pool", () => {
+    const own = Buffer.allocUnsafeSlow(1000);
+    expect(transferable(own, 800)).toBe(own.buffer); // a fifth unused: the allocation itself
+    const copied = transferable(own, 700); // 30% unused: only the rows, copied
+    expect(copied).not.toBe(own.buffer);
+    expect(copied.byteLength).toBe(700);
+    const pooled = Buffer.from('rows'); // a slice of the shared pool
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
+    expect(Buffer.from(transferable(pooled)).toString()).toBe('rows');
+    expect(transferable(pooled)).not.toBe(pooled.buffer);
   });
 
   it('a source edited after the build: the thread would run old code, so it is not used', () => {

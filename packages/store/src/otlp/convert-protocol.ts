@@ -44,11 +44,17 @@ export function errorOf(kind: Exclude<ConvertKind, 'rows'>, message = ''): Error
 
 /**
  * The first `used` bytes of `b` as an ArrayBuffer to transfer: `b`'s own allocation when `b` spans all of it
- * (slack past `used` included), else a copy. A small Buffer is a slice of Node's shared pool, which must never
- * be transferred.
+ * and at most a quarter of it is slack past `used`, else a copy of those bytes (converted rows are held until
+ * inserted: a Writer's slack, ~30% of its allocation for the SDK's requests, would be held with them). A
+ * small Buffer is a slice of Node's shared pool, which must never be transferred.
  */
 export function transferable(b: Uint8Array, used = b.length): ArrayBuffer {
-  if (b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.buffer.byteLength === b.length)
+  if (
+    b.byteOffset === 0 &&
+    b.buffer instanceof ArrayBuffer &&
+    b.buffer.byteLength === b.length &&
+    used >= 0.75 * b.length
+  )
     return b.buffer;
   const copy = new Uint8Array(used);
   copy.set(b.subarray(0, used));

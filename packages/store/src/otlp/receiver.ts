@@ -69,7 +69,7 @@ export interface ReceiverOptions extends Partial<RequestLimits> {
   maxBatchBytes?: number;
   /** How long the first queued request waits for others before its batch is written (default 0 ms). */
   lingerMs?: number;
-  /** Rows queued or being written above which new requests get 503 + Retry-After (default 200 000). */
+  /** Rows queued or being written above which new requests get 503 + Retry-After (default 400 000: two log segments). */
   maxQueuedRows?: number;
   /** Estimated row bytes queued above which new requests get 503 + Retry-After (default 512 MiB). */
   maxQueuedBytes?: number;
@@ -204,8 +204,10 @@ export class BatchWriter {
         this.segWaiters.set(cur.id, list);
         done = new Promise<void>((resolve, reject) => list.push({ end: cur.bytes, resolve, reject }));
       }
-      // a log segment is one INSERT: larger than a memory batch (each INSERT costs ~0.1–0.4 s whatever its size)
-      if (cur.rows >= 5 * this.maxBatchRows || cur.bytes >= 4 * this.maxBatchBytes) {
+      // a log segment is one INSERT: larger than a memory batch. Each INSERT has a fixed cost whatever its
+      // size (here idle: 57 ms for 512 rows with every view, 13 ms without them) and leaves parts to merge:
+      // 200 000 rows rather than 100 000 gave ~8% more spans/s with fewer merges (bench/storage)
+      if (cur.rows >= 10 * this.maxBatchRows || cur.bytes >= 4 * this.maxBatchBytes) {
         const seg = this.wal.rotate();
         if (seg) this.ready.push(seg);
       }
@@ -504,7 +506,7 @@ export class OtlpReceiver {
       maxBatchRows: opts.maxBatchRows ?? 20_000,
       maxBatchBytes: opts.maxBatchBytes ?? 32 * 1024 * 1024,
       lingerMs: opts.lingerMs ?? 0,
-      maxQueuedRows: opts.maxQueuedRows ?? 200_000,
+      maxQueuedRows: opts.maxQueuedRows ?? 400_000,
       maxQueuedBytes: opts.maxQueuedBytes ?? 512 * 1024 * 1024,
       maxConcurrentRequests: opts.maxConcurrentRequests ?? 64,
       maxRequestsPerPeer: opts.maxRequestsPerPeer ?? 32,
