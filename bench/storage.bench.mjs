@@ -195,6 +195,79 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: senders });
 })();
 `;
 
+/**
+ * The receiver's own CPU a span, on one thread and nothing else running: a protobuf request of 512 spans
+ * converted to otel_traces RowBinary (the wire path, the receiver's hot path) against the object path it
+ * falls back to (protobufjs decode, row objects, then the same RowBinary), and the sort of a segment of
+ * ~100 000 rows with the keys where the converter marked them against walking every row for them. The
+ * receiver's internals are imported from its build (they are not the package's API).
+ * @param {Uint8Array[]} bodies
+ * @returns {Promise<import('./run.mjs').BenchRow[]>}
+ */
+async function conversionCases(bodies) {
+  const { convertTraces } = await import('../packages/store/dist/otlp/convert.js');
+  const { rowContext, traceRows } = await import('../packages/store/dist/otlp/rows.js');
+  const { encodeTraceRow, Writer } = await import('../packages/store/dist/otlp/rowbinary.js');
+  const { sortTraceRows } = await import('../packages/store/dist/otlp/sort-rows.js');
+  const { decodeProtobuf } = await import('@mp-otel/store');
+  const limits = { maxDepth: 64, maxNodes: 1_000_000, maxItems: 10_000 };
+  const bufs = bodies.map((b) => Buffer.from(b));
+  const wire = (/** @type {Buffer} */ b) => convertTraces(b, false, rowContext(), limits);
+  const object = (/** @type {Buffer} */ b) => {
+    const rows = traceRows(decodeProtobuf('traces', b), rowContext());
+    const out = new Writer(rows.length * 512 + 1024);
+    for (const r of rows) encodeTraceRow(out, r);
+    return out;
+  };
+  /** µs a span: the best of 5 passes over the bodies (after one warm-up pass) */
+  const perSpan = (/** @type {(b: Buffer) => unknown} */ f, /** @type {number} */ passes) => {
+    let best = Number.POSITIVE_INFINITY;
+    for (let k = 0; k <= 5; k++) {
+      const t = performance.now();
+      for (let i = 0; i < passes * bufs.length; i++) f(/** @type {Buffer} */ (bufs[i % bufs.length]));
+      const us = ((performance.now() - t) * 1000) / (passes * bufs.length * 512);
+      if (k > 0) best = Math.min(best, us);
+    }
+    return best;
+  };
+  const wireUs = perSpan(wire, 10);
+  const objectUs = perSpan(object, 1);
+  // a segment as the ingest log holds it: 200 requests' chunks, with the marks the converter recorded
+  const seg = Array.from({ length: 200 }, (_, i) => wire(/** @type {Buffer} */ (bufs[i % bufs.length])));
+  const chunks = seg.map((c) => c.out.take());
+  const marks = seg.map((c) => c.marks.take());
+  /** ms: the best of 5 sorts (after one warm-up) */
+  const sortMs = (/** @type {boolean} */ marked) => {
+    let best = Number.POSITIVE_INFINITY;
+    for (let k = 0; k <= 5; k++) {
+      const t = performance.now();
+      if (!sortTraceRows(chunks, marked ? marks : [])) throw new Error('the segment did not sort');
+      if (k > 0) best = Math.min(best, performance.now() - t);
+    }
+    return best;
+  };
+  const marked = sortMs(true);
+  const walked = sortMs(false);
+  return [
+    {
+      suite: SUITE,
+      case: 'protobuf request -> otel_traces RowBinary, 512 spans, one thread (the wire path)',
+      value: Number(wireUs.toFixed(2)),
+      unit: 'µs/span',
+      baseline: Number(objectUs.toFixed(2)),
+      note: 'baseline: the object path for the same requests (protobufjs decode, row objects, the same RowBinary); best of 5 passes',
+    },
+    {
+      suite: SUITE,
+      case: `sort of a ${200 * 512}-row segment in otel_traces order, keys from the converter's marks`,
+      value: Number(marked.toFixed(1)),
+      unit: 'ms',
+      baseline: Number(walked.toFixed(1)),
+      note: 'baseline: the same sort walking every row for its key (rows read back from the ingest log); best of 5',
+    },
+  ];
+}
+
 async function child() {
   const { startEmbedded, requestType, canSetNice, CONVERT_NICE } = await import('@mp-otel/store');
   const { Worker } = await import('node:worker_threads');
@@ -222,6 +295,7 @@ async function child() {
     // ---- 1. ingest: protobuf requests of 512 client spans, N concurrent senders, every MV on ----
     const T = requestType('traces');
     const bodies = makeBodies(T, 16);
+    rows.push(...(await conversionCases(bodies)));
     const seconds = Number(process.env.MP_OTEL_BENCH_INGEST_S ?? 20);
     const senders = Number(process.env.MP_OTEL_BENCH_SENDERS ?? 8);
     /** @typedef {{ sent: number, failed: number, ms: number }} SendResult */
