@@ -1,6 +1,7 @@
 // Segments sorted as otel_traces is ordered (ServiceName, SpanName, Timestamp): strings by their UTF-8
 // bytes as ClickHouse compares them (not JavaScript's UTF-16 order), ties by the full nanosecond timestamp.
 // The engine's side of the contract (it finds such a segment already sorted) is in store.test.ts.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { requestType } from '../src/index.js';
 import { convertTraces } from '../src/otlp/convert.js';
@@ -46,6 +47,41 @@ describe('sortTraceRows', () => {
       '～',
       '😀',
     ]);
+  });
+
+  it('orders any rows as a stable sort by (service bytes, span name bytes, timestamp) does, ties kept in arrival order', () => {
+    const ts = fc.oneof(
+      fc.bigInt({ min: NOW - 10n, max: NOW + 10n }), // ties and neighbours
+      fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), // any high half
+      fc.constantFrom(NOW, NOW + 4_294_967_296n, NOW - 4_294_967_296n),
+    );
+    const oneRow = fc.record({
+      svc: fc.constantFrom('shop', 'sho', 'api', '～', '😀'),
+      name: fc.constantFrom('POST upload', 'GET /items', 'zzz', '😀', '～', ''),
+      t: ts,
+      tag: fc.string({ maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(oneRow, { minLength: 2, maxLength: 60 }), fc.nat(3), (list, split) => {
+        const rs = list.map((r) => row(r.svc, r.name, r.t, { tag: r.tag }));
+        // a stable sort on the numbers themselves (expected() compares timestamps as text of equal length)
+        const order = list
+          .map((r, i) => ({ ...r, i }))
+          .sort(
+            (a, b) =>
+              Buffer.compare(Buffer.from(a.svc), Buffer.from(b.svc)) ||
+              Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) ||
+              (a.t < b.t ? -1 : a.t > b.t ? 1 : 0),
+          );
+        const want = encode(order.map((r) => rs[r.i] as Row));
+        const cut = Math.min(split * 7, rs.length);
+        const got = sortTraceRows([encode(rs.slice(0, cut)), encode(rs.slice(cut))]);
+        expect(
+          got ? Buffer.concat(got) : Buffer.concat([encode(rs.slice(0, cut)), encode(rs.slice(cut))]),
+        ).toEqual(want);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('leaves rows already in order alone, and hands back what it cannot read (the engine sorts those)', () => {

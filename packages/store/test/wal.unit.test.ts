@@ -79,15 +79,15 @@ describe('ingest log segments', () => {
 });
 
 describe('scratch files', () => {
-  it('writeChunks writes over a longer file and cuts it to what it wrote', () => {
+  it('writeChunks writes over a longer file and cuts it to what it wrote', async () => {
     const file = join(tempDir('mp-otel-scratch-unit-'), 'scratch.bin');
     writeFileSync(file, bytes(100_000, 9));
     const views = [bytes(3, 1), bytes(5, 2), bytes(0, 0), bytes(2, 3)];
-    writeChunks(file, views);
+    await writeChunks(file, views);
     expect(readFileSync(file)).toEqual(Buffer.concat(views));
     // many views (more than one writev's group of 1024)
     const many = Array.from({ length: 2500 }, (_, i) => bytes(3, i % 256));
-    writeChunks(file, many);
+    await writeChunks(file, many);
     expect(readFileSync(file)).toEqual(Buffer.concat(many));
   });
 });

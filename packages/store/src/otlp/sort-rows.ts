@@ -6,7 +6,8 @@
 // in JavaScript costs less than that difference: each row's key is read where the converter marked it
 // (RowMarks; rows without marks — read back from the log, or from the object path — are walked once for
 // it), and the file write gathers them in order from views of the segment (nothing is copied in JavaScript).
-// The marks took the sort of a 102 400-row segment from ~70 to ~48 ms here.
+// The marks took the sort of a 102 400-row segment from ~70 to ~48 ms here, and a radix sort on the keys
+// (radixOrder) instead of a comparison sort to ~32 ms.
 import { parseType, Reader, type TypeNode } from '../native.js';
 import { TRACE_COLUMNS } from './rowbinary.js';
 
@@ -61,6 +62,44 @@ function skipper(t: TypeNode): Skip {
 }
 
 const SKIPS = TRACE_COLUMNS.map(([, t]) => skipper(parseType(t)));
+
+/**
+ * The indices 0 … n-1 ordered by their keys (most significant last; each key an unsigned 32-bit value per
+ * index), ties kept in index order: a least-significant-digit radix sort on 16-bit digits, a pass skipped
+ * where every index has the same digit (the high half of the timestamps, usually). It gives what a stable
+ * comparison sort on the keys gives, in ~5 linear passes instead of ~17 comparisons a row.
+ */
+function radixOrder(n: number, keys: readonly Uint32Array[]): Uint32Array {
+  let idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let into = new Uint32Array(n);
+  const count = new Uint32Array(65536);
+  for (const key of keys)
+    for (let shift = 0; shift < 32; shift += 16) {
+      count.fill(0);
+      for (let i = 0; i < n; i++) {
+        const d = ((key[i] as number) >>> shift) & 0xffff;
+        count[d] = (count[d] as number) + 1;
+      }
+      if (n === 0 || count[((key[0] as number) >>> shift) & 0xffff] === n) continue; // one digit: no reorder
+      let at = 0;
+      for (let d = 0; d < 65536; d++) {
+        const c = count[d] as number;
+        count[d] = at;
+        at += c;
+      }
+      for (let i = 0; i < n; i++) {
+        const r = idx[i] as number;
+        const d = ((key[r] as number) >>> shift) & 0xffff;
+        into[count[d] as number] = r;
+        count[d] = (count[d] as number) + 1;
+      }
+      const t = idx;
+      idx = into;
+      into = t;
+    }
+  return idx;
+}
 
 /**
  * Where each row of a chunk starts, and where its SpanName and ServiceName values (their length prefix)
@@ -226,9 +265,14 @@ export function sortTraceRows(
   let sorted = true;
   for (let i = 1; i < n && sorted; i++) if (before(i - 1, i) > 0) sorted = false;
   if (sorted) return undefined;
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  idx.sort(before);
+  // least significant key first: the timestamp's low half, its high half (sign flipped: signed order), the pair
+  const signedHi = new Uint32Array(n);
+  const pairRank = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    signedHi[i] = ((hi[i] as number) ^ 0x80000000) >>> 0;
+    pairRank[i] = rank[pairOf[i] as number] as number;
+  }
+  const idx = radixOrder(n, [lo.subarray(0, n), signedHi, pairRank]);
   // a row ends where the next row of its chunk starts, or with the chunk
   const end = (r: number) =>
     r + 1 < n && chunkOf[r + 1] === chunkOf[r]
