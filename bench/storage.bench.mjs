@@ -219,16 +219,23 @@ async function conversionCases(bodies) {
     for (const r of rows) encodeTraceRow(out, r);
     return out;
   };
-  /** µs a span: the best of 5 passes over the bodies (after one warm-up pass) */
-  const perSpan = (/** @type {(b: Buffer) => unknown} */ f, /** @type {number} */ passes) => {
+  /** ms: the best of 5 runs of `f` (after one warm-up run) */
+  const bestMs = (/** @type {() => void} */ f) => {
     let best = Number.POSITIVE_INFINITY;
     for (let k = 0; k <= 5; k++) {
       const t = performance.now();
-      for (let i = 0; i < passes * bufs.length; i++) f(/** @type {Buffer} */ (bufs[i % bufs.length]));
-      const us = ((performance.now() - t) * 1000) / (passes * bufs.length * 512);
-      if (k > 0) best = Math.min(best, us);
+      f();
+      if (k > 0) best = Math.min(best, performance.now() - t);
     }
     return best;
+  };
+  /** µs a span: `passes` passes over the bodies */
+  const perSpan = (/** @type {(b: Buffer) => unknown} */ convert, /** @type {number} */ passes) => {
+    const requests = passes * bufs.length;
+    const ms = bestMs(() => {
+      for (let i = 0; i < requests; i++) convert(/** @type {Buffer} */ (bufs[i % bufs.length]));
+    });
+    return (ms * 1000) / (requests * 512);
   };
   const wireUs = perSpan(wire, 10);
   const objectUs = perSpan(object, 1);
@@ -236,16 +243,10 @@ async function conversionCases(bodies) {
   const seg = Array.from({ length: 200 }, (_, i) => wire(/** @type {Buffer} */ (bufs[i % bufs.length])));
   const chunks = seg.map((c) => c.out.take());
   const marks = seg.map((c) => c.marks.take());
-  /** ms: the best of 5 sorts (after one warm-up) */
-  const sortMs = (/** @type {boolean} */ marked) => {
-    let best = Number.POSITIVE_INFINITY;
-    for (let k = 0; k <= 5; k++) {
-      const t = performance.now();
+  const sortMs = (/** @type {boolean} */ marked) =>
+    bestMs(() => {
       if (!sortTraceRows(chunks, marked ? marks : [])) throw new Error('the segment did not sort');
-      if (k > 0) best = Math.min(best, performance.now() - t);
-    }
-    return best;
-  };
+    });
   const marked = sortMs(true);
   const walked = sortMs(false);
   return [

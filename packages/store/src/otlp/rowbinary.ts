@@ -62,8 +62,9 @@ export class Writer {
   /** Raw UTF-8 bytes as a RowBinary String. */
   bytes(b: Buffer, start: number, end: number): void {
     const len = end - start;
-    if (len < 48 && this.pos + len < this.buf.length) {
+    if (len < 48) {
       // short strings (most keys and values): a one-byte length and a copy loop, with no native call
+      this.need(len + 1);
       const o = this.buf;
       let p = this.pos;
       o[p++] = len;
@@ -73,11 +74,7 @@ export class Writer {
     }
     this.varint(len);
     this.need(len);
-    if (len < 48) {
-      const o = this.buf;
-      let p = this.pos;
-      for (let i = start; i < end; i++) o[p++] = b[i] as number;
-    } else b.copy(this.buf, this.pos, start, end);
+    b.copy(this.buf, this.pos, start, end);
     this.pos += len;
   }
   /** `n` bytes of `b` from `start` as a lowercase hex String; '' when start is -1. */

@@ -144,7 +144,8 @@ export function sortTraceRows(
   let starts = new Uint32Array(cap);
   let chunkOf = new Uint32Array(cap);
   let pairOf = new Uint32Array(cap);
-  let hi = new Int32Array(cap);
+  // the timestamp's halves; the high one with its sign bit flipped, so unsigned order is the signed order
+  let hi = new Uint32Array(cap);
   let lo = new Uint32Array(cap);
   const pairs = new Map<number, number>(); // hash of (service, span name) bytes → pair id
   const pairRanges: number[] = []; // per pair: chunk, service start, end, span start, end
@@ -168,7 +169,7 @@ export function sortTraceRows(
           starts = grow(starts, (c) => new Uint32Array(c));
           chunkOf = grow(chunkOf, (c) => new Uint32Array(c));
           pairOf = grow(pairOf, (c) => new Uint32Array(c));
-          hi = grow(hi, (c) => new Int32Array(c));
+          hi = grow(hi, (c) => new Uint32Array(c));
           lo = grow(lo, (c) => new Uint32Array(c));
         }
         chunkOf[n] = ci;
@@ -186,7 +187,7 @@ export function sortTraceRows(
             return undefined;
           starts[n] = start;
           lo[n] = buf.readUInt32LE(start);
-          hi[n] = buf.readInt32LE(start + 4);
+          hi[n] = (buf.readUInt32LE(start + 4) ^ 0x80000000) >>> 0;
           r.off = nameAt;
           let len = r.varint();
           own[2] = r.off;
@@ -196,20 +197,23 @@ export function sortTraceRows(
           own[0] = r.off;
           own[1] = r.off + len;
           if ((own[1] as number) > next || (own[3] as number) > svcAt) return undefined;
-        } else starts[n] = r.off;
-        for (let c = 0; !m && c < SKIPS.length; c++) {
-          if (c === TIME) {
-            r.need(8);
-            lo[n] = buf.readUInt32LE(r.off);
-            hi[n] = buf.readInt32LE(r.off + 4);
-            r.off += 8;
-          } else if (c === SERVICE || c === SPAN) {
-            const len = r.varint();
-            r.skip(len);
-            const k = c === SERVICE ? 0 : 2;
-            own[k] = r.off - len;
-            own[k + 1] = r.off;
-          } else (SKIPS[c] as Skip)(r);
+        } else {
+          // an unmarked row: walked column by column for its key
+          starts[n] = r.off;
+          for (let c = 0; c < SKIPS.length; c++) {
+            if (c === TIME) {
+              r.need(8);
+              lo[n] = buf.readUInt32LE(r.off);
+              hi[n] = (buf.readUInt32LE(r.off + 4) ^ 0x80000000) >>> 0;
+              r.off += 8;
+            } else if (c === SERVICE || c === SPAN) {
+              const len = r.varint();
+              r.skip(len);
+              const k = c === SERVICE ? 0 : 2;
+              own[k] = r.off - len;
+              own[k + 1] = r.off;
+            } else (SKIPS[c] as Skip)(r);
+          }
         }
         // the pair's id: a hash of its bytes, checked byte by byte (no strings: this runs once per row)
         let h = Math.imul((own[1] as number) - (own[0] as number), 16777619) >>> 0;
@@ -258,21 +262,17 @@ export function sortTraceRows(
   order.forEach((pair, r) => {
     rank[pair] = r;
   });
+  const pairRank = new Uint32Array(n);
+  for (let i = 0; i < n; i++) pairRank[i] = rank[pairOf[i] as number] as number;
   const before = (a: number, b: number): number =>
-    (rank[pairOf[a] as number] as number) - (rank[pairOf[b] as number] as number) ||
+    (pairRank[a] as number) - (pairRank[b] as number) ||
     (hi[a] as number) - (hi[b] as number) ||
     (lo[a] as number) - (lo[b] as number);
   let sorted = true;
   for (let i = 1; i < n && sorted; i++) if (before(i - 1, i) > 0) sorted = false;
   if (sorted) return undefined;
-  // least significant key first: the timestamp's low half, its high half (sign flipped: signed order), the pair
-  const signedHi = new Uint32Array(n);
-  const pairRank = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    signedHi[i] = ((hi[i] as number) ^ 0x80000000) >>> 0;
-    pairRank[i] = rank[pairOf[i] as number] as number;
-  }
-  const idx = radixOrder(n, [lo.subarray(0, n), signedHi, pairRank]);
+  // least significant key first: the timestamp's low half, its high half, the pair
+  const idx = radixOrder(n, [lo.subarray(0, n), hi.subarray(0, n), pairRank]);
   // a row ends where the next row of its chunk starts, or with the chunk
   const end = (r: number) =>
     r + 1 < n && chunkOf[r + 1] === chunkOf[r]

@@ -201,7 +201,7 @@ function readKeyValue(w: Wire, end: number): void {
     const f = tag >>> 3;
     const wt = tag & 7;
     if (f === 1 && wt === 2) {
-      // the last key wins (protobufjs); an earlier one must still be valid UTF-8, as the last is (keyOf)
+      // the last key wins (protobufjs); an earlier one must still be valid UTF-8, as the last is (Wire.key)
       if (ke > ks) w.utf8(ks, ke);
       const n = w.len(end);
       ks = w.pos;
@@ -258,6 +258,14 @@ function readKeyValue(w: Wire, end: number): void {
 function keyValue(w: Wire, end: number, out: Attr[]): void {
   readKeyValue(w, end);
   out.push({ key: w.key(kv.ks, kv.ke), vs: kv.vs, ve: kv.ve, str: kv.str });
+}
+
+/** The end of a string value (bytes vs … ve) cut to `max` bytes, back to the start of a character. */
+function cutValue(b: Buffer, vs: number, ve: number, max: number): number {
+  if (ve - vs <= max) return ve;
+  let e = vs + max;
+  while (e > vs && ((b[e] as number) & 0xc0) === 0x80) e--;
+  return e;
 }
 
 /** The key checks every list passes (the object path would not keep what they refuse identically). */
@@ -332,15 +340,9 @@ class SpanAttrs {
   /** Checks the keys (or finds them unchanged since the last check) and cuts the kept values to `caps`. */
   check(w: Wire, caps: Caps): void {
     if (!this.sameKeys(w.buf)) this.judge(w, caps);
-    const b = w.buf;
     for (const i of this.kept) {
       const vs = this.vs[i] as number;
-      if (vs >= 0 && (this.ve[i] as number) - vs > caps.valueBytes) {
-        // cut at the byte limit, back to the start of a character
-        let e = vs + caps.valueBytes;
-        while (e > vs && ((b[e] as number) & 0xc0) === 0x80) e--;
-        this.ve[i] = e;
-      }
+      if (vs >= 0) this.ve[i] = cutValue(w.buf, vs, this.ve[i] as number, caps.valueBytes);
     }
   }
 
@@ -424,14 +426,7 @@ function capAttrs(w: Wire, list: Attr[], caps: Caps, seen: Set<string>): Attr[] 
     seen,
   );
   const kept = limitAttributes(list, caps);
-  for (const a of kept) {
-    if (a.vs >= 0 && a.ve - a.vs > caps.valueBytes) {
-      // cut at the byte limit, back to the start of a character
-      let e = a.vs + caps.valueBytes;
-      while (e > a.vs && ((w.buf[e] as number) & 0xc0) === 0x80) e--;
-      a.ve = e;
-    }
-  }
+  for (const a of kept) if (a.vs >= 0) a.ve = cutValue(w.buf, a.vs, a.ve, caps.valueBytes);
   return kept;
 }
 
