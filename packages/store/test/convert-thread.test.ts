@@ -132,13 +132,23 @@ describe('the conversion thread', () => {
       ],
       ['JSON: rows past the byte budget', asJson(big), 10_000],
     ];
-    for (const [name, body, maxBytes, enrich] of [...cases, ...jsonCases]) {
+    // each request transferred, then from a shared slot (the receiver's usual way); the thread's one rows
+    // Writer is reused from request to request, large ones first
+    const ways = (['transferred', 'slot'] as const).flatMap((way) =>
+      [...cases, ...jsonCases].map((c) => [way, ...c] as const),
+    );
+    for (const [way, name, body, maxBytes, enrich] of ways) {
       const json = name.startsWith('JSON');
       const expected = onMain(body, json, maxBytes, enrich);
-      const done = await conv.convert(Buffer.from(body), { json, enrich, window, maxBytes, limits });
+      const slot = way === 'slot' ? conv.slots.acquire(body.length) : undefined;
+      const req = { json, enrich, window, maxBytes, limits };
+      const done = slot
+        ? await conv.convert(slot.view.subarray(0, body.copy(slot.view)), req, slot)
+        : await conv.convert(Buffer.from(body), req);
+      if (slot) conv.slots.release(slot);
       expect(done, name).toBeDefined();
       const r = done!.reply;
-      expect(r.kind, name).toBe(expected.kind);
+      expect(r.kind, `${way}: ${name}`).toBe(expected.kind);
       expect(done!.body.equals(body), `${name}: the body comes back intact`).toBe(true);
       if (expected.kind === 'rows') {
         expect(r.rows, name).toBe(expected.rows);
@@ -184,12 +194,38 @@ describe('the conversion thread', () => {
     expect(logs.at(-1)).toContain('convert on the main thread from now on');
   });
 
-  it("hands rows over without a large slack (they are held until inserted), and never Node's shared pool", () => {
+  it("a slot's buffer crosses to a thread once, and again to the thread that replaces a dead one", async () => {
+    const conv = new TraceConverter(true);
+    converters.push(conv);
+    const body = request([span(1), span(2)]);
+    const slot = conv.slots.acquire(body.length)!;
+    const view = slot.view.subarray(0, body.copy(slot.view));
+    const req = { json: false, window, maxBytes: ROOMY, limits };
+    const sent: boolean[] = [];
+    const spy = () => {
+      const w = (conv as any).start();
+      const post = w.postMessage.bind(w);
+      w.postMessage = (m: { sab?: SharedArrayBuffer }, t?: unknown) => {
+        sent.push(m.sab !== undefined);
+        return post(m, t);
+      };
+    };
+    spy();
+    for (let i = 0; i < 3; i++) expect((await conv.convert(view, req, slot))?.reply.rows).toBe(2);
+    expect(sent).toEqual([true, false, false]);
+    await (conv as any).worker.terminate();
+    await new Promise((r) => setImmediate(r)); // the exit event: the converter forgets the thread
+    spy();
+    expect((await conv.convert(view, req, slot))?.reply.rows).toBe(2);
+    expect(sent).toEqual([true, false, false, true]);
+  });
+
+  it("hands a body over as its own allocation, and never Node's shared pool", () => {
     const own = Buffer.allocUnsafeSlow(1000);
-    expect(transferable(own, 800)).toBe(own.buffer); // a fifth unused: the allocation itself
-    const copied = transferable(own, 700); // 30% unused: only the rows, copied
-    expect(copied).not.toBe(own.buffer);
-    expect(copied.byteLength).toBe(700);
+    expect(transferable(own)).toBe(own.buffer);
+    const part = transferable(own.subarray(0, 700)); // a view of part of an allocation: copied
+    expect(part).not.toBe(own.buffer);
+    expect(part.byteLength).toBe(700);
     const pooled = Buffer.from('rows'); // a slice of the shared pool
     expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.length);
     expect(Buffer.from(transferable(pooled)).toString()).toBe('rows');

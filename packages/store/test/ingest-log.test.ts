@@ -83,6 +83,30 @@ describe('trace ingest log', () => {
     }
   });
 
+  it('full segments waiting are sorted and written while the one before inserts; each is inserted once', async () => {
+    // segments of 10 × 20 rows; a long linger: the segments fill up before the first INSERT starts
+    const rcv = await startReceiver({
+      store: emb.store,
+      port: 0,
+      ack: 'logged',
+      maxBatchRows: 20,
+      lingerMs: 600_000,
+    });
+    try {
+      for (let i = 0; i < 12; i++) {
+        const r = await post(`${rcv.url}/v1/traces`, protobufTraces(`wal-staged-${i % 3}`, 100), PB);
+        expect(r.status).toBe(200);
+      }
+      await rcv.receiver.writer.flush();
+      for (let k = 0; k < 3; k++) expect(await count(`wal-staged-${k}`)).toBe(400);
+      expect(rcv.receiver.writer.batches).toBe(6);
+      expect(rcv.receiver.writer.stagedAhead).toBe(5);
+      expect(rcv.receiver.writer.queuedRows).toBe(0);
+    } finally {
+      await rcv.close();
+    }
+  });
+
   it('rows the store refuses are kept aside (not retried forever, not lost silently); the receiver goes on', async () => {
     const walDir = mkdtempSync(join(tmpdir(), 'mp-otel-wal-test-'));
     const lines: string[] = [];

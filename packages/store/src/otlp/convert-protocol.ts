@@ -1,13 +1,19 @@
 // The messages between the receiver and its conversion thread (convert-worker.ts): one request's body in,
-// its otel_traces RowBinary or the reason it has none out. Both directions transfer their buffers (no copy).
+// its otel_traces RowBinary or the reason it has none out. The body is in a shared slot (body-slots.ts) or
+// transferred (and transferred back); the rows are transferred (no copy).
 import { BadRequestError, RequestTooLargeError } from './proto.js';
 import type { Enrichment } from './rows.js';
 import { Fallback } from './wire-traces.js';
 
 export interface ConvertRequest {
   id: number;
-  /** the request body (an ExportTraceServiceRequest, protobuf or OTLP/JSON), transferred */
-  body: ArrayBuffer;
+  /** the request body (an ExportTraceServiceRequest, protobuf or OTLP/JSON), transferred; or, without it, */
+  body?: ArrayBuffer;
+  /** the body is the first `length` bytes of this shared slot (body-slots.ts) */
+  slot?: number;
+  length?: number;
+  /** the slot's buffer, the first time this thread is given that slot */
+  sab?: SharedArrayBuffer;
   json: boolean;
   enrich?: Enrichment;
   window?: { minNs: bigint; maxNs: bigint };
@@ -43,29 +49,22 @@ export function errorOf(kind: Exclude<ConvertKind, 'rows'>, message = ''): Error
 }
 
 /**
- * The first `used` bytes of `b` as an ArrayBuffer to transfer: `b`'s own allocation when `b` spans all of it
- * and at most a quarter of it is slack past `used`, else a copy of those bytes (converted rows are held until
- * inserted: a Writer's slack, ~30% of its allocation for the SDK's requests, would be held with them). A
- * small Buffer is a slice of Node's shared pool, which must never be transferred.
+ * `b`'s bytes as an ArrayBuffer to transfer: `b`'s own allocation when `b` spans all of it, else a copy (a
+ * small Buffer is a slice of Node's shared pool, which must never be transferred).
  */
-export function transferable(b: Uint8Array, used = b.length): ArrayBuffer {
-  if (
-    b.byteOffset === 0 &&
-    b.buffer instanceof ArrayBuffer &&
-    b.buffer.byteLength === b.length &&
-    used >= 0.75 * b.length
-  )
+export function transferable(b: Uint8Array): ArrayBuffer {
+  if (b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.buffer.byteLength === b.length)
     return b.buffer;
-  const copy = new Uint8Array(used);
-  copy.set(b.subarray(0, used));
+  const copy = new Uint8Array(b.length);
+  copy.set(b);
   return copy.buffer;
 }
 
 export interface ConvertReply {
   id: number;
   kind: ConvertKind;
-  /** the body, transferred back */
-  body: ArrayBuffer;
+  /** the body, transferred back (when it came transferred) */
+  body?: ArrayBuffer;
   message?: string;
   rowbinary?: ArrayBuffer;
   length?: number;

@@ -3,7 +3,8 @@
 // sub-messages, items), then the wire path (wire-traces.ts). OTLP/JSON: parsed within its bounds and its
 // items counted, then the document path (json-traces.ts). Throws Fallback once the checks have passed but the
 // fast path hands the request to the object path, else the checks' 400/413 errors. The rows come with their
-// marks (sort-rows.ts), for the segment sort.
+// marks (sort-rows.ts), for the segment sort. `into`, when given, is reused for the rows (the conversion
+// thread keeps one, so no buffer is allocated a request).
 import { jsonTraceRows } from './json-traces.js';
 import { countItems, type ScanLimits, scanProtobuf, tooManyItems } from './prescan.js';
 import { parseJsonBody } from './proto.js';
@@ -17,17 +18,24 @@ export function convertTraces(
   json: boolean,
   ctx: RowContext,
   limits: ScanLimits,
+  into?: Writer,
 ): { out: Writer; rows: number; marks: RowMarks } {
+  const writer = (size: number) => {
+    if (!into) return new Writer(size);
+    into.pos = 0;
+    if (into.buf.length < size) into.buf = Buffer.allocUnsafeSlow(size);
+    return into;
+  };
   if (json) {
     const doc = parseJsonBody(body, limits);
     const n = countItems('traces', doc);
     if (n > limits.maxItems) throw tooManyItems('traces', limits.maxItems, n);
-    const out = new Writer(Math.min(64 * 1024 * 1024, body.length + 1024));
+    const out = writer(Math.min(64 * 1024 * 1024, body.length + 1024));
     const marks = new RowMarks();
     return { out, rows: jsonTraceRows(doc, ctx, out, marks), marks };
   }
   scanProtobuf('traces', body, limits);
-  const out = new Writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
+  const out = writer(Math.min(64 * 1024 * 1024, body.length * 2 + 1024));
   const marks = new RowMarks();
   return { out, rows: wireTraceRows(body, ctx, out, marks), marks };
 }

@@ -1,5 +1,6 @@
-// The main thread's side of the conversion thread (convert-worker.ts): posts a trace request's body
-// (transferred, not copied) and resolves with the thread's reply and the body handed back. Requests are
+// The main thread's side of the conversion thread (convert-worker.ts): posts a trace request's body (in a
+// shared slot, body-slots.ts, or transferred, not copied) and resolves with the thread's reply and the body
+// (the slot's view, or the transferred body handed back). Requests are
 // converted one after another in arrival order. Where no thread can run (the built convert-worker.js is
 // missing, or older than the sources next to it: tests run from the TypeScript sources without a build) or
 // it died three times, `available` is false and the receiver converts on its main thread, as it did before.
@@ -7,6 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { type BodySlot, BodySlots } from './body-slots.js';
 import { type ConvertReply, type ConvertRequest, transferable } from './convert-protocol.js';
 
 // tests run this module from src/ (TypeScript): the thread runs the built JavaScript (npm test builds first)
@@ -26,6 +28,7 @@ export function changedSinceBuild(script: string, sources: string): string | und
   return readdirSync(sources).find((f) => f.endsWith('.ts') && statSync(join(sources, f)).mtimeMs > built);
 }
 const MAX_DEATHS = 3;
+const EMPTY = Buffer.alloc(0);
 
 export interface Converted {
   reply: ConvertReply;
@@ -38,6 +41,9 @@ export class TraceConverter {
   private readonly pending = new Map<number, (r: Converted | undefined) => void>();
   private deaths = 0;
   private closed = false;
+  /** shared slots for the bodies; `given`: those the current thread has been sent */
+  readonly slots = new BodySlots();
+  private given = new Set<number>();
 
   constructor(
     enabled: boolean,
@@ -66,14 +72,29 @@ export class TraceConverter {
   }
 
   /**
-   * Converts on the thread. Resolves undefined when the thread died with the request (its body went with
-   * it): the receiver answers 503 and the client sends it again.
+   * Converts on the thread: `body` is the first bytes of `slot` (the caller keeps the slot until it is done
+   * with the body), or without a slot it is transferred and handed back. Resolves undefined when the thread
+   * died with the request (a transferred body went with it): the receiver answers 503 and the client sends
+   * it again.
    */
-  convert(body: Buffer, req: Omit<ConvertRequest, 'id' | 'body'>): Promise<Converted | undefined> {
+  convert(
+    body: Buffer,
+    req: Omit<ConvertRequest, 'id' | 'body'>,
+    slot?: BodySlot,
+  ): Promise<Converted | undefined> {
     const w = this.start();
     const id = ++this.seq;
-    const ab = transferable(body);
     return new Promise((resolve) => {
+      if (slot) {
+        this.pending.set(id, (r) => resolve(r && { reply: r.reply, body }));
+        const first = !this.given.has(slot.id);
+        this.given.add(slot.id);
+        const msg: ConvertRequest = { id, slot: slot.id, length: body.length, ...req };
+        if (first) msg.sab = slot.sab;
+        w.postMessage(msg);
+        return;
+      }
+      const ab = transferable(body);
       this.pending.set(id, resolve);
       const msg: ConvertRequest = { id, body: ab, ...req };
       w.postMessage(msg, [ab]);
@@ -83,12 +104,13 @@ export class TraceConverter {
   private start(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(SCRIPT);
+    this.given = new Set(); // a new thread has none of the slots
     w.unref(); // an idle receiver's thread keeps no process alive
     w.on('message', (r: ConvertReply) => {
       const done = this.pending.get(r.id);
       if (!done) return;
       this.pending.delete(r.id);
-      done({ reply: r, body: Buffer.from(r.body) });
+      done({ reply: r, body: r.body ? Buffer.from(r.body) : EMPTY });
     });
     const died = (why: string) => {
       if (this.worker !== w) return;

@@ -243,13 +243,15 @@ export async function writeChunks(file: string, chunks: readonly Buffer[]): Prom
   }
 }
 
-/** Inserts RowBinary chunks into `db.table` through a scratch file read with file(). */
-export async function insertRowBinary(
-  store: ChdbStore,
-  database: string,
-  table: string,
-  chunks: readonly Buffer[],
-): Promise<void> {
+/** RowBinary chunks written to a scratch file, for insertRowBinaryFile. */
+export interface Scratch {
+  file: string;
+  /** once the file is inserted (`reusable`: kept for a later scratch) or failed (removed) */
+  release(reusable: boolean): void;
+}
+
+/** Writes RowBinary chunks to a scratch file (a spare one when there is one). */
+export async function writeScratch(chunks: readonly Buffer[]): Promise<Scratch> {
   if (!scratch) {
     const dir = join(tmpdir(), `mp-otel-rowbinary-${process.pid}`);
     mkdirSync(dir, { recursive: true });
@@ -257,15 +259,37 @@ export async function insertRowBinary(
     scratch = dir;
   }
   const file = spare.pop() ?? join(scratch, `scratch-${++seq}.bin`);
-  let reusable = false;
-  try {
-    await writeChunks(file, chunks);
-    await insertRowBinaryFile(store, database, table, file);
-    reusable = true;
-  } finally {
+  let released = false;
+  const release = (reusable: boolean) => {
+    if (released) return;
+    released = true;
     // kept for the next insert unless something failed (then it goes, whatever state it is in)
     if (reusable && spare.length < 4) spare.push(file);
     else rmSync(file, { force: true });
+  };
+  try {
+    await writeChunks(file, chunks);
+  } catch (e) {
+    release(false);
+    throw e;
+  }
+  return { file, release };
+}
+
+/** Inserts RowBinary chunks into `db.table` through a scratch file read with file(). */
+export async function insertRowBinary(
+  store: ChdbStore,
+  database: string,
+  table: string,
+  chunks: readonly Buffer[],
+): Promise<void> {
+  const s = await writeScratch(chunks);
+  let reusable = false;
+  try {
+    await insertRowBinaryFile(store, database, table, s.file);
+    reusable = true;
+  } finally {
+    s.release(reusable);
   }
 }
 
