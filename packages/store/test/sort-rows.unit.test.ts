@@ -1,12 +1,15 @@
 // Segments sorted as otel_traces is ordered (ServiceName, SpanName, Timestamp): strings by their UTF-8
 // bytes as ClickHouse compares them (not JavaScript's UTF-16 order), ties by the full nanosecond timestamp.
 // The engine's side of the contract (it finds such a segment already sorted) is in store.test.ts.
+
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { requestType } from '../src/index.js';
 import { convertTraces } from '../src/otlp/convert.js';
+import { writeScratch } from '../src/otlp/rowbinary.js';
 import { type Row, rowContext } from '../src/otlp/rows.js';
-import { sortTraceRows } from '../src/otlp/sort-rows.js';
+import { sortTraceOrder, sortTraceRows } from '../src/otlp/sort-rows.js';
 import { encodeRows as encode, traceRow as row } from './helpers.js';
 
 const NOW = 1_780_000_000n * 1_000_000_000n;
@@ -82,6 +85,53 @@ describe('sortTraceRows', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('copies the sorted rows into a staging buffer of any size as the views would write them', () => {
+    const oneRow = fc.record({
+      svc: fc.constantFrom('shop', 'api', '～'),
+      t: fc.bigInt({ min: NOW - 1000n, max: NOW + 1000n }),
+      tag: fc.string({ maxLength: 40 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(oneRow, { minLength: 2, maxLength: 40 }),
+        fc.nat(3),
+        fc.integer({ min: 1, max: 3000 }), // smaller than a row, a few rows, all of them
+        (list, split, size) => {
+          const rs = list.map((r) => row(r.svc, 'x', r.t, { tag: r.tag }));
+          const cut = Math.min(split * 7, rs.length);
+          const sorted = sortTraceOrder([encode(rs.slice(0, cut)), encode(rs.slice(cut))]);
+          if (!sorted) return;
+          const stage = Buffer.alloc(size);
+          const parts: Buffer[] = [];
+          let at = 0;
+          let skip = 0;
+          for (let guard = 0; at < sorted.rows; guard++) {
+            expect(guard).toBeLessThan(100_000);
+            const p = sorted.copyInto(stage, at, skip);
+            expect(p.bytes).toBeGreaterThan(0);
+            parts.push(Buffer.from(stage.subarray(0, p.bytes)));
+            at = p.next;
+            skip = p.skip;
+          }
+          expect(Buffer.concat(parts)).toEqual(Buffer.concat(sorted.views()));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes sorted rows to a scratch file, over a longer file left from an earlier segment', async () => {
+    const big = await writeScratch([Buffer.alloc(100_000, 7)]);
+    big.release(true); // a spare now: the next scratch file is written over it
+    const sorted = sortTraceOrder(encode(rows))!;
+    const s = await writeScratch(sorted);
+    try {
+      expect(readFileSync(s.file)).toEqual(encode(expected(rows)));
+    } finally {
+      s.release(false);
+    }
   });
 
   it('leaves rows already in order alone, and hands back what it cannot read (the engine sorts those)', () => {

@@ -56,7 +56,7 @@ import {
   rowContext,
   traceRows,
 } from './rows.js';
-import { sortTraceRows } from './sort-rows.js';
+import { sortTraceOrder } from './sort-rows.js';
 import { Turns } from './turns.js';
 import { type Segment, Wal } from './wal.js';
 import { Fallback } from './wire-traces.js';
@@ -1020,7 +1020,7 @@ async function stage(wal: Wal, seg: Segment): Promise<Staged> {
   try {
     chunks = wal.chunks(seg);
     // in the table's sort order, so the engine need not sort (sort-rows.ts); the log keeps arrival order
-    const sorted = sortTraceRows(chunks, wal.marks(seg));
+    const sorted = sortTraceOrder(chunks, wal.marks(seg));
     return { chunks, scratch: sorted ? await writeScratch(sorted) : undefined };
   } catch (error) {
     return { chunks, error };

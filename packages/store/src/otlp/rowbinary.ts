@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChdbStore } from '../chdb-store.js';
 import type { Row } from './rows.js';
+import type { SortedRows } from './sort-rows.js';
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
@@ -250,8 +251,8 @@ export interface Scratch {
   release(reusable: boolean): void;
 }
 
-/** Writes RowBinary chunks to a scratch file (a spare one when there is one). */
-export async function writeScratch(chunks: readonly Buffer[]): Promise<Scratch> {
+/** Writes RowBinary chunks, or sorted rows, to a scratch file (a spare one when there is one). */
+export async function writeScratch(chunks: readonly Buffer[] | SortedRows): Promise<Scratch> {
   if (!scratch) {
     const dir = join(tmpdir(), `mp-otel-rowbinary-${process.pid}`);
     mkdirSync(dir, { recursive: true });
@@ -268,12 +269,45 @@ export async function writeScratch(chunks: readonly Buffer[]): Promise<Scratch> 
     else rmSync(file, { force: true });
   };
   try {
-    await writeChunks(file, chunks);
+    if (Array.isArray(chunks)) await writeChunks(file, chunks);
+    else await writeSorted(file, chunks as SortedRows);
   } catch (e) {
     release(false);
     throw e;
   }
   return { file, release };
+}
+
+/** The staging buffer of writeSorted: large writes, and a copy short enough not to hold up the event loop. */
+const SORTED_STAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Writes sorted rows to `file` (over what it held, cut to what was written): copied into a staging buffer,
+ * a few megabytes at a time, each written on libuv's pool while the event loop turns. (A writev of one view
+ * per row cost the main thread ~0.6 ms per 1 000 rows to hand over, more than the copy.)
+ */
+async function writeSorted(file: string, rows: SortedRows): Promise<void> {
+  const stage = Buffer.allocUnsafeSlow(SORTED_STAGE_BYTES);
+  const fh = await open(file, constants.O_WRONLY | constants.O_CREAT, 0o600);
+  try {
+    let pos = 0;
+    let at = 0;
+    let skip = 0;
+    while (at < rows.rows) {
+      const part = rows.copyInto(stage, at, skip);
+      at = part.next;
+      skip = part.skip;
+      let done = 0;
+      while (done < part.bytes) {
+        const { bytesWritten } = await fh.write(stage, done, part.bytes - done, pos);
+        done += bytesWritten;
+        pos += bytesWritten;
+      }
+    }
+    await fh.truncate(pos);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Inserts RowBinary chunks into `db.table` through a scratch file read with file(). */
