@@ -139,7 +139,7 @@ const post = (agent, url, body, headers) => new Promise((resolve, reject) => {
   const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
     const chunks = [];
     res.on('data', (c) => chunks.push(c));
-    res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks), headers: res.headers }));
     res.on('error', reject);
   });
   req.on('error', reject);
@@ -147,17 +147,20 @@ const post = (agent, url, body, headers) => new Promise((resolve, reject) => {
 });
 `;
 
-/** A query client in a worker thread: POSTs the SQL, reads and parses the JSONEachRow answer, times each. */
+/** A query client in a worker thread: POSTs the SQL, reads and parses the JSONEachRow answer, times each;
+ *  also collects the engine's own time for each (elapsed_ns of the endpoint's X-ClickHouse-Summary). */
 const QUERIER = `
 const { parentPort, workerData } = require('node:worker_threads');
 ${POST}
 const { url, auth, sql, runs, seconds } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const engineMs = [];
 const query = async () => {
   const res = await post(agent, url + '/?default_format=JSONEachRow', sql, { authorization: 'Basic ' + auth });
   const text = res.body.toString();
   if (res.status !== 200) throw new Error('query failed: ' + res.status + ' ' + text);
   for (const line of text.split('\\n')) if (line) JSON.parse(line);
+  return Number(JSON.parse(res.headers['x-clickhouse-summary'] ?? '{}').elapsed_ns ?? NaN) / 1e6;
 };
 (async () => {
   const ms = [];
@@ -165,11 +168,11 @@ const query = async () => {
   const deadline = performance.now() + (seconds ?? 0) * 1000;
   while (runs !== undefined ? ms.length < runs : performance.now() < deadline) {
     const t = performance.now();
-    await query();
+    engineMs.push(await query());
     ms.push(performance.now() - t);
   }
   agent.destroy();
-  parentPort.postMessage(ms);
+  parentPort.postMessage({ ms, engineMs });
 })();
 `;
 
@@ -376,7 +379,7 @@ async function child() {
      * until `seconds` have passed.
      * @param {string} sql
      * @param {{ runs?: number, seconds?: number }} how
-     * @returns {Promise<number[]>} each run's milliseconds
+     * @returns {Promise<{ ms: number[], engineMs: number[] }>} each run's milliseconds, and the engine's own part
      */
     const timeQueries = (sql, how) =>
       new Promise((resolve, reject) => {
@@ -403,18 +406,22 @@ async function child() {
       // idle means idle: the previous phase's background merges are finished first
       await mergesDone();
       // 3 s of queries back to back (hundreds, not 10: a median of 10 moved 5–13 ms between runs)
-      const idle = await timeQueries(sql, { seconds: 3 });
+      const { ms: idle, engineMs: idleEngine } = await timeQueries(sql, { seconds: 3 });
       const secs = Math.min(seconds, 10);
       const during = send(secs);
       await new Promise((r) => setTimeout(r, 1000));
       // the receiver's event loop: every hop of a query's HTTP exchange waits for it
       const loop = monitorEventLoopDelay({ resolution: 1 });
       loop.enable();
-      const busy = await timeQueries(sql, { seconds: secs - 1.5 });
+      const { ms: busy, engineMs: busyEngine } = await timeQueries(sql, { seconds: secs - 1.5 });
       loop.disable();
       const ms = (/** @type {number} */ ns) => (ns / 1e6).toFixed(1);
       log(
         `main thread's event-loop delay during ingest: median ${ms(loop.percentile(50))} ms, p90 ${ms(loop.percentile(90))} ms, max ${ms(loop.max)} ms`,
+      );
+      // where the difference is: in the engine (CPU shared with the ingest), or around it (HTTP, event loop)
+      log(
+        `${name}: median ${median(idle).toFixed(1)} → ${median(busy).toFixed(1)} ms, of which the engine's own ${median(idleEngine).toFixed(1)} → ${median(busyEngine).toFixed(1)} ms`,
       );
       await during;
       await emb.flush();
