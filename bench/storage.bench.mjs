@@ -211,7 +211,7 @@ async function conversionCases(bodies) {
   const { convertTraces } = await import('../packages/store/dist/otlp/convert.js');
   const { rowContext, traceRows } = await import('../packages/store/dist/otlp/rows.js');
   const { encodeTraceRow, Writer } = await import('../packages/store/dist/otlp/rowbinary.js');
-  const { sortTraceRows } = await import('../packages/store/dist/otlp/sort-rows.js');
+  const { sortTraceOrder } = await import('../packages/store/dist/otlp/sort-rows.js');
   const { decodeProtobuf } = await import('@mp-otel/store');
   const limits = { maxDepth: 64, maxNodes: 1_000_000, maxItems: 10_000 };
   const bufs = bodies.map((b) => Buffer.from(b));
@@ -248,7 +248,7 @@ async function conversionCases(bodies) {
   const marks = seg.map((c) => c.marks.take());
   const sortMs = (/** @type {boolean} */ marked) =>
     bestMs(() => {
-      if (!sortTraceRows(chunks, marked ? marks : [])) throw new Error('the segment did not sort');
+      if (!sortTraceOrder(chunks, marked ? marks : [])) throw new Error('the segment did not sort');
     });
   const marked = sortMs(true);
   const walked = sortMs(false);

@@ -42,6 +42,7 @@ import {
   encodeTraceRow,
   insertRowBinary,
   insertRowBinaryFile,
+  insertScratch,
   isBinary,
   type Scratch,
   Writer,
@@ -317,10 +318,9 @@ export class BatchWriter {
     const { chunks, scratch } = staged;
     try {
       if (staged.error) throw staged.error;
-      await insertRowBinaryFile(this.store, this.database, 'otel_traces', scratch?.file ?? seg.bin);
-      scratch?.release(true);
+      if (scratch) await insertScratch(this.store, this.database, 'otel_traces', scratch);
+      else await insertRowBinaryFile(this.store, this.database, 'otel_traces', seg.bin);
     } catch (err) {
-      scratch?.release(false);
       // isolate: each appended request on its own; the ones the store refuses are kept aside
       for (const [i, chunk] of chunks.entries()) {
         const end = seg.ends[i] as number;

@@ -310,14 +310,13 @@ async function writeSorted(file: string, rows: SortedRows): Promise<void> {
   }
 }
 
-/** Inserts RowBinary chunks into `db.table` through a scratch file read with file(). */
-export async function insertRowBinary(
+/** Inserts a scratch file into `db.table`, then releases it (kept for reuse only if the INSERT succeeded). */
+export async function insertScratch(
   store: ChdbStore,
   database: string,
   table: string,
-  chunks: readonly Buffer[],
+  s: Scratch,
 ): Promise<void> {
-  const s = await writeScratch(chunks);
   let reusable = false;
   try {
     await insertRowBinaryFile(store, database, table, s.file);
@@ -325,6 +324,16 @@ export async function insertRowBinary(
   } finally {
     s.release(reusable);
   }
+}
+
+/** Inserts RowBinary chunks into `db.table` through a scratch file read with file(). */
+export async function insertRowBinary(
+  store: ChdbStore,
+  database: string,
+  table: string,
+  chunks: readonly Buffer[],
+): Promise<void> {
+  await insertScratch(store, database, table, await writeScratch(chunks));
 }
 
 /**
