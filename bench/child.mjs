@@ -12,12 +12,15 @@ export const childResult = (/** @type {unknown} */ value) =>
  * Runs `file` with --child and resolves with what it printed through childResult.
  * @param {string} file the bench file's own path (fileURLToPath(import.meta.url))
  * @param {string} label for the error when the child fails
+ * @param {readonly string[]} [nodeFlags] node's own flags for the child (before the file)
  * @returns {Promise<any>}
  */
-export async function runChild(file, label) {
+export async function runChild(file, label, nodeFlags = []) {
   const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, '--child'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...nodeFlags, file, '--child'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 import { threadStats } from '@mp-otel/devkit';
@@ -17,7 +17,9 @@ import { childResult, isChild, runChild } from './child.mjs';
 const SUITE = 'storage';
 
 export default async function bench() {
-  return runChild(fileURLToPath(import.meta.url), 'storage bench');
+  // the child runs the receiver as `mp-otel up` is told to be run: with the store's node flags
+  const { EMBEDDED_NODE_FLAGS } = await import('@mp-otel/store');
+  return runChild(fileURLToPath(import.meta.url), 'storage bench', EMBEDDED_NODE_FLAGS);
 }
 
 /** The q-quantile (nearest rank) of a non-empty list. */
@@ -319,11 +321,26 @@ async function child() {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const th0 = threadTicks(CONVERT_NICE);
+    // the main thread's garbage collections during the ingest (node-flags.ts: why they are counted)
+    const gcs = { major: 0, minor: 0, ms: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const kind = /** @type {{ detail?: { kind?: number } }} */ (e).detail?.kind;
+        if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gcs.major++;
+        else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcs.minor++;
+        gcs.ms += e.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
     const r = await send(seconds);
     await emb.flush(); // the rate counts until every acknowledged row is inserted
     const ingestMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    gcObserver.disconnect();
     log(`ingest CPU by thread name (s): ${cpuByThread(th0, threadTicks(CONVERT_NICE))}`);
+    log(
+      `main thread's garbage collections during the ingest: ${(gcs.major / (ingestMs / 1000)).toFixed(1)} full and ${(gcs.minor / (ingestMs / 1000)).toFixed(1)} young a second, ${gcs.ms.toFixed(0)} ms in all (node flags: ${process.execArgv.join(' ') || 'none'})`,
+    );
     const ingestRate = r.sent / (ingestMs / 1000);
     log(
       `ingest: ${r.sent} spans in ${(ingestMs / 1000).toFixed(1)} s incl. the final flush (${r.failed} non-200, ${emb.receiver.writer.batches} INSERTs; ${((cpu.user + cpu.system) / 1000 / ingestMs).toFixed(2)} cores busy, ${((cpu.user + cpu.system) / r.sent).toFixed(1)} µs of CPU a span)`,

@@ -37,6 +37,7 @@ export {
   type SchemaOptions,
   splitStatements,
 } from './migrate.js';
+export { EMBEDDED_NODE_FLAGS, missingNodeFlags } from './node-flags.js';
 export { CONVERT_NICE } from './otlp/convert-protocol.js';
 export { decodeJson, decodeProtobuf, requestType } from './otlp/proto.js';
 export { OtlpReceiver, startReceiver } from './otlp/receiver.js';
