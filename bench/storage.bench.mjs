@@ -343,7 +343,7 @@ async function child() {
     );
     const ingestRate = r.sent / (ingestMs / 1000);
     log(
-      `ingest: ${r.sent} spans in ${(ingestMs / 1000).toFixed(1)} s incl. the final flush (${r.failed} non-200, ${emb.receiver.writer.batches} INSERTs; ${((cpu.user + cpu.system) / 1000 / ingestMs).toFixed(2)} cores busy, ${((cpu.user + cpu.system) / r.sent).toFixed(1)} µs of CPU a span)`,
+      `ingest: ${r.sent} spans in ${(ingestMs / 1000).toFixed(1)} s incl. the final flush (${r.failed} non-200, ${emb.receiver.stats.refusedUnread} of them before the body was read, ${emb.receiver.writer.batches} INSERTs; ${((cpu.user + cpu.system) / 1000 / ingestMs).toFixed(2)} cores busy, ${((cpu.user + cpu.system) / r.sent).toFixed(1)} µs of CPU a span)`,
     );
     // the limit, same run, same store, same rows, every view on: INSERT … SELECT inside chDB, once the
     // merges the ingest left behind are done (they would take the engine's CPU from the limit)

@@ -343,12 +343,57 @@ describe('amplification: what one request may decode into', () => {
     try {
       const first = post(`${rcv.url}/v1/traces`, manySpans(60, 'queue'), PB);
       await waitFor(() => rcv.receiver.writer.queuedRows === 60, 10_000, 'the first request to be queued');
-      const second = await post(`${rcv.url}/v1/traces`, manySpans(60, 'queue'), PB);
+      // gzip: a kind of request the receiver has no rows-per-byte estimate for yet, so it is let in, read and
+      // converted, and its real rows are what do not fit (the check after conversion)
+      const second = await post(`${rcv.url}/v1/traces`, gzipSync(manySpans(60, 'queue')), {
+        ...PB,
+        'content-encoding': 'gzip',
+      });
       expect(second.status).toBe(503);
       expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(rcv.receiver.stats.refusedUnread).toBe(0);
+      expect(rcv.receiver.stats.wirePath).toBe(2);
       await rcv.receiver.writer.flush();
       expect((await first).status).toBe(200);
       expect(await count("ServiceName = 'queue'")).toBe(60);
+    } finally {
+      await rcv.close();
+    }
+  });
+
+  it('a request whose estimated rows do not fit the queue is refused before its body is read', async () => {
+    const rcv = await startReceiver({ store: emb.store, port: 0, maxQueuedRows: 100, lingerMs: 60_000 });
+    try {
+      // 60 rows queued; requests of this kind now count as ~60 rows for their size
+      const first = post(`${rcv.url}/v1/traces`, manySpans(60, 'door'), PB);
+      await waitFor(() => rcv.receiver.writer.queuedRows === 60, 10_000, 'the first request to be queued');
+      // the headers of another such request, and no body: the answer comes without it
+      const length = manySpans(60, 'door').length;
+      const socket = connect({ host: '127.0.0.1', port: Number(new URL(rcv.url).port) });
+      let response = '';
+      socket.on('data', (c) => {
+        response += c.toString('utf8');
+      });
+      socket.on('error', () => undefined);
+      socket.write(
+        `POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${length}\r\n\r\n`,
+      );
+      try {
+        await waitFor(() => response.includes('\r\n\r\n'), 10_000, 'an answer without the body');
+      } finally {
+        socket.destroy();
+      }
+      expect(response).toMatch(/^HTTP\/1\.1 503 /);
+      expect(response).toMatch(/retry-after: \d+/i);
+      expect(rcv.receiver.stats.refusedUnread).toBe(1);
+      expect(rcv.receiver.stats.wirePath).toBe(1); // the first request's conversion only
+      // a smaller one that fits is let in and stored
+      const small = post(`${rcv.url}/v1/traces`, manySpans(30, 'door'), PB);
+      await waitFor(() => rcv.receiver.writer.queuedRows === 90, 10_000, 'the small request to be queued');
+      await rcv.receiver.writer.flush();
+      expect((await first).status).toBe(200);
+      expect((await small).status).toBe(200);
+      expect(await count("ServiceName = 'door'")).toBe(90);
     } finally {
       await rcv.close();
     }

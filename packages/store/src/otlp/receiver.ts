@@ -20,6 +20,7 @@ import type { CatalogApp } from '@mp-otel/contracts';
 import { ATTR_CLIENT_ADDRESS } from '@mp-otel/contracts/names';
 import type { ChdbStore } from '../chdb-store.js';
 import { AccessError, IngestAccess, isLoopbackHost, isLoopbackIp } from './access.js';
+import { RowReservations } from './admission.js';
 import type { BodySlot } from './body-slots.js';
 import { convertTraces } from './convert.js';
 import { errorOf } from './convert-protocol.js';
@@ -463,6 +464,8 @@ export interface ReceiverStats {
   slowBodies: number;
   /** trace requests converted on a fast path (protobuf wire / parsed JSON); the rest took the object path */
   wirePath: number;
+  /** requests answered 503 before their body was read: their estimated rows would not fit the queue */
+  refusedUnread: number;
 }
 
 interface Reader {
@@ -510,9 +513,12 @@ export class OtlpReceiver {
     itemsRejected: 0,
     slowBodies: 0,
     wirePath: 0,
+    refusedUnread: 0,
   };
   private active = 0;
   private inflightBytes = 0;
+  /** the rows of the requests let in and not yet checked against the queue (admission.ts) */
+  private readonly reservations: RowReservations;
   private readonly perPeer = new Map<string, number>();
   private readonly readers = new Set<Reader>();
   private readerTimer: NodeJS.Timeout | undefined;
@@ -554,6 +560,7 @@ export class OtlpReceiver {
       ack: opts.ack ?? 'written',
     };
     this.retentionDays = opts.retentionDays ?? 30;
+    this.reservations = new RowReservations(this.o.maxItemsPerRequest);
     this.ownWal = opts.walDir === undefined;
     this.wal = new Wal(opts.walDir ?? mkdtempSync(join(tmpdir(), 'mp-otel-ingest-log-')));
     this.writer = new BatchWriter(
@@ -692,6 +699,15 @@ export class OtlpReceiver {
     }
     if (this.writer.queuedRows > this.o.maxQueuedRows || this.writer.queuedBytes > this.o.maxQueuedBytes)
       return refuse(503, 'the store is behind: retry later', 2);
+    // the rows this request will probably bring, beside those of the requests already let in (admission.ts)
+    const kind = `${signal} ${json ? 'json' : 'protobuf'} ${encoding}`;
+    const expected = this.reservations.estimate(kind, Number(req.headers['content-length']));
+    const queued = this.writer.queuedRows;
+    if (queued > 0 && queued + this.reservations.reserved + expected > this.o.maxQueuedRows) {
+      this.stats.refusedUnread++;
+      return refuse(503, `the store is behind (${queued} rows queued): retry later`, 2);
+    }
+    const unreserve = this.reservations.reserve(expected);
 
     // the per-peer count covers reading the body (what a slow client can hold); afterwards the request
     // takes one of the maxConcurrentRequests slots
@@ -818,6 +834,8 @@ export class OtlpReceiver {
       }
       doc = undefined; // nothing decoded outlives the conversion (requests waiting for the store hold rows only)
       const rows = Object.values(tables).reduce((n, r) => n + rowCount(r), 0);
+      this.reservations.learn(kind, size, rows);
+      unreserve(); // the real rows are checked now
       const partial =
         ctx.rejected > 0 ? { rejected: ctx.rejected, message: this.windowText(signal, ctx) } : undefined;
       this.stats.itemsRejected += ctx.rejected;
@@ -874,6 +892,7 @@ export class OtlpReceiver {
       else if (err instanceof RangeError) reply(400, `the request could not be decoded: ${err.message}`);
       else reply(500, `failed to store the data: ${(err as Error).message}`);
     } finally {
+      unreserve();
       this.inflightBytes -= held;
       if (bodySlot) this.converter.slots.release(bodySlot);
       if (slot) this.active--;
