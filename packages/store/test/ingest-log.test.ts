@@ -4,8 +4,13 @@
 import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '@mp-otel/devkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReceiver } from '../src/index.js';
+import { convertTraces } from '../src/otlp/convert.js';
+import { BatchWriter } from '../src/otlp/receiver.js';
+import { rowContext } from '../src/otlp/rows.js';
+import { Wal } from '../src/otlp/wal.js';
 import { embedded, post, protobufTraces, spanCount } from './helpers.js';
 
 let emb: Awaited<ReturnType<typeof embedded>>;
@@ -128,5 +133,60 @@ describe('trace ingest log', () => {
     } finally {
       await rcv.close();
     }
+  });
+});
+
+describe('segments fill between INSERTs run back to back (ack "logged")', () => {
+  /** A request's otel_traces rows, as the receiver queues them. */
+  const rowsOf = (service: string, n: number) => {
+    const { out, rows, marks } = convertTraces(Buffer.from(protobufTraces(service, n)), false, rowContext(), {
+      maxDepth: 64,
+      maxNodes: 1_000_000,
+      maxItems: 10_000,
+    });
+    return { otel_traces: { rowbinary: Buffer.from(out.take()), rows, marks: marks.take() } };
+  };
+
+  it('the next INSERT waits for its segment to fill (or a flush); the first after a pause starts at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mp-otel-fill-test-'));
+    // B arrives the moment A's segment is taken for its INSERT, i.e. while A inserts
+    let onRotate: (() => void) | undefined;
+    const wal = new (class extends Wal {
+      override rotate() {
+        const seg = super.rotate();
+        const hook = onRotate;
+        onRotate = undefined;
+        hook?.();
+        return seg;
+      }
+    })(dir);
+    const w = new BatchWriter(
+      emb.store,
+      'otel',
+      20_000,
+      0,
+      32 * 1024 * 1024,
+      wal,
+      'logged',
+      () => {},
+      600_000,
+    );
+    const acks: Promise<void>[] = [];
+    onRotate = () => acks.push(w.enqueue(rowsOf('fill-b', 30)));
+    acks.push(w.enqueue(rowsOf('fill-a', 20)));
+    await waitFor(() => w.batches === 1, 20_000, "A's INSERT");
+    // A's INSERT is done and B waits in the current segment (without the wait it would be inserting by now)
+    expect(wal.current.rows).toBe(30);
+    acks.push(w.enqueue(rowsOf('fill-c', 40)));
+    expect(wal.current.rows).toBe(70); // C joined B's segment
+    await w.flush(); // a flush does not wait for the segment to fill
+    await Promise.all(acks);
+    expect(w.batches).toBe(2);
+    expect([await count('fill-a'), await count('fill-b'), await count('fill-c')]).toEqual([20, 30, 40]);
+    // after a pause, a lone request is inserted at once, not after the 600 s fill
+    acks.push(w.enqueue(rowsOf('fill-d', 10)));
+    await waitFor(() => w.batches === 3, 20_000, 'the INSERT after a pause');
+    expect(await count('fill-d')).toBe(10);
+    wal.close();
   });
 });

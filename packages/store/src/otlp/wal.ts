@@ -49,7 +49,8 @@ export interface Segment {
 }
 
 export class Wal {
-  private cur: (Segment & { binFd: number; idxFd: number }) | undefined;
+  /** the segment being appended to; `opened`: performance.now() at its first append */
+  private cur: (Segment & { binFd: number; idxFd: number; opened: number }) | undefined;
   private seq = 0;
   rows = 0;
   bytes = 0;
@@ -120,6 +121,7 @@ export class Wal {
         heldMarks: [],
         binFd: this.openRecycled(bin),
         idxFd: openSync(idx, 'w'),
+        opened: performance.now(),
       };
     }
     const c = this.cur;
@@ -171,8 +173,15 @@ export class Wal {
     return out;
   }
 
-  get current(): { id?: number; rows: number; bytes: number } {
-    return { id: this.cur?.id, rows: this.cur?.rows ?? 0, bytes: this.cur?.bytes ?? 0 };
+  /** The segment being appended to; `ageMs`: since its first append (0 when there is none). */
+  get current(): { id?: number; rows: number; bytes: number; ageMs: number } {
+    const c = this.cur;
+    return {
+      id: c?.id,
+      rows: c?.rows ?? 0,
+      bytes: c?.bytes ?? 0,
+      ageMs: c ? performance.now() - c.opened : 0,
+    };
   }
 
   /**
@@ -198,7 +207,7 @@ export class Wal {
     ftruncateSync(c.binFd, c.bytes);
     closeSync(c.binFd);
     closeSync(c.idxFd);
-    const { binFd: _b, idxFd: _i, ...seg } = c;
+    const { binFd: _b, idxFd: _i, opened: _o, ...seg } = c;
     return seg;
   }
 
