@@ -497,13 +497,16 @@ async function child() {
       const data = /** @type {RateRow[]} */ (await rs.json());
       return { ms: performance.now() - t, data };
     };
-    const window = "Minute >= toStartOfMinute(now() - INTERVAL 1 DAY) AND Layer = 'client'";
+    // the window starts where the generated spans do, not at now() - 1 day: a start that moves with the clock
+    // moved by a minute between the raw and the cube queries now and then, and their answers differed by it
+    const since = `toStartOfMinute(toDateTime(${base}))`;
+    const window = `Minute >= ${since} AND Layer = 'client'`;
     const cubeSql = (/** @type {string} */ table) =>
       `SELECT Minute, Route, sum(Errors) / sum(Requests) AS error_rate FROM otel.${table} WHERE ${window} GROUP BY Minute, Route ORDER BY Minute, Route`;
     const rawSql = `SELECT toStartOfMinute(Timestamp) AS Minute, SpanAttributes['mp.route_name'] AS Route,
         sumIf(w, StatusCode = 'Error' OR toUInt16OrZero(SpanAttributes['http.response.status_code']) >= 400 OR SpanAttributes['error.type'] != '') / sum(w) AS error_rate
       FROM (SELECT *, if(toFloat64OrZero(SpanAttributes['mp.sampling.weight']) > 0, toFloat64OrZero(SpanAttributes['mp.sampling.weight']), 1.0) AS w FROM otel.otel_traces
-            WHERE Timestamp >= toStartOfMinute(now() - INTERVAL 1 DAY) AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != '')
+            WHERE Timestamp >= ${since} AND SpanKind = 'Client' AND ResourceAttributes['mp.platform'] != '')
       GROUP BY Minute, Route ORDER BY Minute, Route`;
     const runs = async (/** @type {string} */ sql) => {
       const r = [];
