@@ -1,7 +1,7 @@
 // The trace ingest log (ack "logged", what `mp-otel up` uses): a request is answered once its rows are in
 // the log, before they are inserted; a crash loses nothing acknowledged — the next start inserts what the
 // log holds (a half-written append, never acknowledged, is dropped), batch ids included.
-import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@mp-otel/devkit';
@@ -69,6 +69,7 @@ describe('trace ingest log', () => {
       expect(await count('wal-crash')).toBe(300);
     } finally {
       await second.close();
+      rmSync(walDir, { recursive: true, force: true });
     }
   });
 
@@ -132,6 +133,7 @@ describe('trace ingest log', () => {
       expect((await post(`${rcv.url}/v1/traces`, protobufTraces('wal-refused', 10), PB)).status).toBe(500);
     } finally {
       await rcv.close();
+      rmSync(walDir, { recursive: true, force: true });
     }
   });
 });
@@ -188,5 +190,6 @@ describe('segments fill between INSERTs run back to back (ack "logged")', () => 
     await waitFor(() => w.batches === 3, 20_000, 'the INSERT after a pause');
     expect(await count('fill-d')).toBe(10);
     wal.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
