@@ -368,23 +368,29 @@ describe('amplification: what one request may decode into', () => {
       const first = post(`${rcv.url}/v1/traces`, manySpans(60, 'door'), PB);
       await waitFor(() => rcv.receiver.writer.queuedRows === 60, 10_000, 'the first request to be queued');
       // the headers of another such request, and no body: the answer comes without it
-      const length = manySpans(60, 'door').length;
-      const socket = connect({ host: '127.0.0.1', port: Number(new URL(rcv.url).port) });
-      let response = '';
-      socket.on('data', (c) => {
-        response += c.toString('utf8');
-      });
-      socket.on('error', () => undefined);
-      socket.write(
-        `POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${length}\r\n\r\n`,
-      );
-      try {
-        await waitFor(() => response.includes('\r\n\r\n'), 10_000, 'an answer without the body');
-      } finally {
-        socket.destroy();
-      }
+      const headersOnly = async (length: number) => {
+        const socket = connect({ host: '127.0.0.1', port: Number(new URL(rcv.url).port) });
+        let response = '';
+        socket.on('data', (c) => {
+          response += c.toString('utf8');
+        });
+        socket.on('error', () => undefined);
+        socket.write(
+          `POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${length}\r\n\r\n`,
+        );
+        try {
+          await waitFor(() => response.includes('\r\n\r\n'), 10_000, 'an answer without the body');
+        } finally {
+          socket.destroy();
+        }
+        return response;
+      };
+      const response = await headersOnly(manySpans(60, 'door').length);
       expect(response).toMatch(/^HTTP\/1\.1 503 /);
       expect(response).toMatch(/retry-after: \d+/i);
+      expect(rcv.receiver.stats.refusedUnread).toBe(1);
+      // a body over the limit is still told 413 (not 503: it would be sent again, and fail again)
+      expect(await headersOnly(rcv.receiver.options.maxBodyBytes + 1)).toMatch(/^HTTP\/1\.1 413 /);
       expect(rcv.receiver.stats.refusedUnread).toBe(1);
       expect(rcv.receiver.stats.wirePath).toBe(1); // the first request's conversion only
       // a smaller one that fits is let in and stored

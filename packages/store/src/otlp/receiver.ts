@@ -752,7 +752,9 @@ export class OtlpReceiver {
       return refuse(503, 'the store is behind: retry later', 2);
     // the rows this request will probably bring, beside those of the requests already let in (admission.ts)
     const kind = `${signal} ${json ? 'json' : 'protobuf'} ${encoding}`;
-    const expected = this.reservations.estimate(kind, Number(req.headers['content-length']));
+    const declared = Number(req.headers['content-length']);
+    // a body over the limit is refused 413 while it is read (not 503: sent again, it would fail again)
+    const expected = declared <= this.o.maxBodyBytes ? this.reservations.estimate(kind, declared) : 0;
     const queued = this.writer.queuedRows;
     if (queued > 0 && queued + this.reservations.reserved + expected > this.o.maxQueuedRows) {
       this.stats.refusedUnread++;
