@@ -178,24 +178,83 @@ const query = async () => {
 })();
 `;
 
-/** Senders in a worker thread (their own event loop: the receiver's is not shared with its clients). */
+/**
+ * Senders in a worker thread (their own event loop: the receiver's is not shared with its clients), each one
+ * keep-alive HTTP/1.1 connection posting one request at a time, as a phone's exporter does. The requests are
+ * written by hand and the answers read by status line and Content-Length or chunks: the senders share the
+ * receiver's 2 cores, and node:http's client cost ~0.34 µs of CPU a span here against ~0.14 µs for this (a
+ * sink server in another process, 3 000 requests of 512 spans), ~6% of the receiver's budget against ~2.5%.
+ */
 const SENDER = `
 const { parentPort, workerData } = require('node:worker_threads');
-${POST}
+const net = require('node:net');
 const { url, bodies, senders, seconds, ctype } = workerData;
-const agent = new http.Agent({ keepAlive: true, maxSockets: senders });
+const { hostname, port, pathname } = new URL(url);
+// each body with its request head, in one buffer: one write a request
+const requests = bodies.map((b) => Buffer.concat([Buffer.from(
+  \`POST \${pathname} HTTP/1.1\\r\\nHost: \${hostname}:\${port}\\r\\nContent-Type: \${ctype}\\r\\nContent-Length: \${b.byteLength}\\r\\n\\r\\n\`, 'latin1'), b]));
+const HEAD_END = Buffer.from('\\r\\n\\r\\n');
+const CRLF = Buffer.from('\\r\\n');
+/** One keep-alive connection posting one request at a time; resolves each with its status (0: the
+ *  connection failed before an answer). */
+function connection() {
+  let sock, got = null, answer = null, closeAfter = false;
+  const settle = (status) => { const a = answer; answer = null; got = null; a?.(status); };
+  const onData = (d) => {
+    got = got ? Buffer.concat([got, d]) : d;
+    const e = got.indexOf(HEAD_END);
+    if (e < 0) return;
+    const head = got.toString('latin1', 0, e);
+    let end = e + 4; // past the answer's body, once it is all here
+    if (/\\r\\ntransfer-encoding: *chunked/i.test(head)) {
+      for (;;) {
+        const le = got.indexOf(CRLF, end);
+        if (le < 0) return;
+        const size = Number.parseInt(got.toString('latin1', end, le), 16);
+        if (!(size >= 0)) throw new Error('a malformed chunk size in the answer');
+        if (got.length < le + 4 + size) return;
+        end = le + 4 + size;
+        if (size === 0) break;
+      }
+    } else {
+      const len = Number(/\\r\\ncontent-length: *(\\d+)/i.exec(head)?.[1] ?? NaN);
+      if (!(len >= 0)) throw new Error('an answer with neither Content-Length nor chunks: ' + head);
+      if (got.length < end + len) return;
+      end += len;
+    }
+    if (got.length > end) throw new Error('bytes after the answer');
+    closeAfter = /\\r\\nconnection: *close/i.test(head);
+    settle(Number(head.slice(9, 12)));
+  };
+  const open = () => {
+    sock = net.connect(Number(port), hostname);
+    sock.setNoDelay(true);
+    sock.on('data', onData);
+    sock.on('error', () => {});
+    sock.on('close', () => { sock = undefined; settle(0); });
+  };
+  return {
+    post(req) {
+      if (closeAfter) { sock?.destroy(); sock = undefined; closeAfter = false; }
+      if (!sock) open();
+      return new Promise((resolve) => { answer = resolve; sock.write(req); });
+    },
+    close() { sock?.destroy(); },
+  };
+}
 (async () => {
   let sent = 0, failed = 0;
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
   await Promise.all(Array.from({ length: senders }, async (_, w) => {
+    const c = connection();
     let i = w;
     while (performance.now() < deadline) {
-      const res = await post(agent, url, bodies[i++ % bodies.length], { 'content-type': ctype });
-      if (res.status === 200) sent += 512; else { failed++; await new Promise((r) => setTimeout(r, 50)); }
+      const status = await c.post(requests[i++ % requests.length]);
+      if (status === 200) sent += 512; else { failed++; await new Promise((r) => setTimeout(r, 50)); }
     }
+    c.close();
   }));
-  agent.destroy();
   parentPort.postMessage({ sent, failed, ms: performance.now() - t0 });
 })();
 `;
