@@ -165,10 +165,15 @@ class Walker {
 
   walk(end: number, plan: Plan, depth: number): void {
     if (depth > this.limits.maxDepth) throw tooDeep(this.limits.maxDepth, 'protobuf');
+    const buf = this.buf;
     while (this.pos < end) {
-      const tag = this.varint(end);
-      const field = Math.floor(tag / 8);
-      const wt = tag % 8;
+      // one-byte tags and lengths (nearly all) read here, the rest by varint(); tags to 2^31 split with bit
+      // operations (a double division costs more)
+      let tag = buf[this.pos] as number;
+      if (tag < 0x80) this.pos++;
+      else tag = this.varint(end);
+      const field = tag < 0x80000000 ? tag >>> 3 : Math.floor(tag / 8);
+      const wt = tag < 0x80000000 ? tag & 7 : tag % 8;
       if (field === 0) this.fail('(field number 0)');
       switch (wt) {
         case 0:
@@ -181,7 +186,9 @@ class Walker {
           this.pos += 4;
           break;
         case 2: {
-          const len = this.varint(end);
+          let len = buf[this.pos] as number;
+          if (this.pos < end && len < 0x80) this.pos++;
+          else len = this.varint(end);
           const stop = this.pos + len;
           if (stop > end) this.fail(`(length ${len} past the end of its message)`);
           const sub = plan.fields[field];
