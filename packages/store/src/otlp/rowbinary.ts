@@ -4,7 +4,7 @@
 // Two producers write the same bytes: rows built as objects (rows.ts: OTLP/JSON, and any request the
 // wire path hands back) through `encodeTraceRow`, and the protobuf wire path (wire-traces.ts), which never
 // builds the objects. A test checks that both give identical bytes.
-import { constants, mkdirSync, rmSync } from 'node:fs';
+import { constants, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -251,11 +251,53 @@ export interface Scratch {
   release(reusable: boolean): void;
 }
 
+/**
+ * Removes the scratch directories (and their spare files, up to a segment each) of processes that are gone:
+ * a process killed without running its exit handler (kill -9, a test runner stopping its workers) leaves
+ * its own. Only this user's directories named by a pid no longer running are touched (a live pid, another
+ * user's directory or a symlink is left alone; a failure to remove is ignored: the next sweep tries again).
+ */
+export function sweepScratchDirs(parent = tmpdir()): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = /^mp-otel-rowbinary-(\d+)(-[A-Za-z0-9]+)?$/.exec(name);
+    const pid = Number(m?.[1]);
+    if (!m || pid === process.pid || running(pid)) continue;
+    const path = join(parent, name);
+    try {
+      const st = lstatSync(path);
+      if (!st.isDirectory() || st.uid !== process.getuid?.()) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed++;
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+/** Whether a process with this pid exists (EPERM: it does, another user's). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Writes RowBinary chunks, or sorted rows, to a scratch file (a spare one when there is one). */
 export async function writeScratch(chunks: readonly Buffer[] | SortedRows): Promise<Scratch> {
   if (!scratch) {
-    const dir = join(tmpdir(), `mp-otel-rowbinary-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
+    sweepScratchDirs();
+    // a directory of this process's own (mode 0700, a name nobody could create first in a shared /tmp)
+    const dir = mkdtempSync(join(tmpdir(), `mp-otel-rowbinary-${process.pid}-`));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     scratch = dir;
   }

@@ -1,0 +1,71 @@
+// The receiver's scratch files (rowbinary.ts): in a directory of the process's own that nobody else could
+// have made first, and the directories of processes killed before their exit handler ran are swept.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sweepScratchDirs, writeScratch } from '../src/otlp/rowbinary.js';
+
+const made: string[] = [];
+afterEach(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('scratch directories', () => {
+  it("writes into a directory of this process's own: mode 0700, a name with a random part", async () => {
+    const s = await writeScratch([Buffer.from('x')]);
+    try {
+      const dir = dirname(s.file);
+      expect(dirname(dir)).toBe(tmpdir());
+      expect(basename(dir)).toMatch(new RegExp(`^mp-otel-rowbinary-${process.pid}-[A-Za-z0-9]{6}$`));
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+    } finally {
+      s.release(false);
+    }
+  });
+
+  it('removes those of processes that are gone, and leaves the rest alone', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'mp-otel-sweep-'));
+    made.push(parent);
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid as number; // exited: its pid is free
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      const dirs = {
+        goneNew: `mp-otel-rowbinary-${gone}-AbC123`,
+        goneOld: `mp-otel-rowbinary-${gone}`, // the name before the random part
+        live: `mp-otel-rowbinary-${live.pid}-XyZ789`,
+        mine: `mp-otel-rowbinary-${process.pid}-Mine01`,
+        other: `mp-otel-bench-${gone}`,
+      };
+      for (const d of Object.values(dirs)) {
+        mkdirSync(join(parent, d));
+        writeFileSync(join(parent, d, 'scratch-1.bin'), 'rows');
+      }
+      // a symlink named like a dead process's directory: the link is not followed into its target
+      const target = mkdtempSync(join(tmpdir(), 'mp-otel-sweep-target-'));
+      made.push(target);
+      writeFileSync(join(target, 'keep'), 'x');
+      symlinkSync(target, join(parent, `mp-otel-rowbinary-${gone}-Link01`));
+
+      expect(sweepScratchDirs(parent)).toBe(2);
+      const left = (d: string) => {
+        try {
+          statSync(join(parent, d));
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(left(dirs.goneNew)).toBe(false);
+      expect(left(dirs.goneOld)).toBe(false);
+      expect(left(dirs.live)).toBe(true);
+      expect(left(dirs.mine)).toBe(true);
+      expect(left(dirs.other)).toBe(true);
+      expect(statSync(join(target, 'keep')).isFile()).toBe(true);
+      expect(sweepScratchDirs(join(parent, 'missing'))).toBe(0);
+    } finally {
+      live.kill();
+    }
+  });
+});
