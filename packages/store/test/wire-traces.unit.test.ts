@@ -179,6 +179,33 @@ describe('protobuf wire path = object path', () => {
     expect(reused).toBeGreaterThan(30);
   });
 
+  it('agrees when the remembered keys outgrow their first buffer (over 512 bytes together)', () => {
+    // the keys are compared four bytes a step through a view of the remembered bytes: the view must follow
+    // them when they move to a larger buffer. Eight keys fit (480 bytes), twelve do not; the ninth starts
+    // with NULs, as the old buffer's unused bytes are (a view left on it would read on past its end); the
+    // last spans change the last key's last byte
+    const keys = Array.from({ length: 12 }, (_, i) =>
+      (i === 8 ? '\u0000'.repeat(40) : `mp.attribute.with.a.long.name.${i}.`).padEnd(60, 'k'),
+    );
+    const eight = keys.slice(0, 8);
+    const last = [...keys.slice(0, -1), `${(keys.at(-1) as string).slice(0, -1)}q`];
+    const t = NOW - 1_000_000n;
+    const spans = [eight, eight, keys, keys, keys, last, last].map((ks, i) => ({
+      traceId: Buffer.alloc(16, i + 1),
+      spanId: Buffer.alloc(8, i + 1),
+      name: 'GET /x',
+      startTimeUnixNano: String(t),
+      endTimeUnixNano: String(t + 1000n),
+      attributes: ks.map((key, j) => ({ key, value: { stringValue: `v${i}.${j}` } })),
+    }));
+    const T = requestType('traces');
+    const r = both(
+      Buffer.from(T.encode(T.fromObject({ resourceSpans: [{ scopeSpans: [{ spans }] }] })).finish()),
+    );
+    expect(r.wire).toBeDefined();
+    expect(r.wire?.equals(r.object)).toBe(true);
+  });
+
   it('takes the wire path for what SDKs send (and agrees)', () => {
     const T = requestType('traces');
     const t = NOW - 1_000_000n;

@@ -78,6 +78,41 @@ export class Writer {
     b.copy(this.buf, this.pos, start, end);
     this.pos += len;
   }
+  /** bytes() for a body also seen through a DataView (`bv`): short strings copied four bytes a step. */
+  bytesVia(b: Buffer, bv: DataView, start: number, end: number): void {
+    const len = end - start;
+    if (len >= 48) return this.bytes(b, start, end);
+    this.need(len + 1);
+    if (this.viewed !== this.buf) {
+      // buf is replaced when it grows, and by callers that reuse a Writer: the view follows it
+      this.viewed = this.buf;
+      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    }
+    const o = this.buf;
+    const ov = this.view as DataView;
+    let p = this.pos;
+    o[p++] = len;
+    let i = start;
+    for (; i + 4 <= end; i += 4, p += 4) ov.setUint32(p, bv.getUint32(i));
+    for (; i < end; i++) o[p++] = b[i] as number;
+    this.pos = p;
+  }
+  /** Bytes already in RowBinary (a string encoded once, written on many rows). */
+  raw(bin: Uint8Array): void {
+    const n = bin.length;
+    this.need(n);
+    if (n < 64) {
+      const o = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) o[p++] = bin[i] as number;
+      this.pos = p;
+      return;
+    }
+    this.buf.set(bin, this.pos);
+    this.pos += n;
+  }
+  private viewed: Buffer | undefined;
+  private view: DataView | undefined;
   /** `n` bytes of `b` from `start` as a lowercase hex String; '' when start is -1. */
   hexId(b: Buffer, start: number, n: number): void {
     if (start < 0) {

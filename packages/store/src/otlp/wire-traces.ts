@@ -42,7 +42,11 @@ interface Attr {
 
 class Wire {
   pos = 0;
-  constructor(readonly buf: Buffer) {}
+  /** the body's bytes, read several at a time */
+  readonly view: DataView;
+  constructor(readonly buf: Buffer) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
 
   varint(): number {
     const b = this.buf;
@@ -185,6 +189,16 @@ class Wire {
   }
 }
 
+/** SpanKind and StatusCode names as RowBinary Strings, and '' (a number out of range). */
+const encoded = (s: string): Buffer => {
+  const w = new Writer(s.length + 10);
+  w.str(s);
+  return Buffer.from(w.take());
+};
+const KIND_BIN = SPAN_KIND.map(encoded);
+const STATUS_BIN = STATUS_CODE.map(encoded);
+const EMPTY_BIN = encoded('');
+
 /** The KeyValue just read: its key's byte range, its value as a byte range of the body or a rendered string. */
 const kv = { ks: 0, ke: 0, vs: -1, ve: -1, str: '' };
 
@@ -302,6 +316,11 @@ class SpanAttrs {
   // the verdict: for the key bytes `shapeKeys` (attribute i's at shapeOff[i] .. shapeOff[i + 1]) ...
   private shapeN = -1;
   private shapeKeys = Buffer.alloc(512);
+  private shapeView = new DataView(
+    this.shapeKeys.buffer,
+    this.shapeKeys.byteOffset,
+    this.shapeKeys.byteLength,
+  );
   private shapeOff = new Int32Array(33);
   /** ... these attributes are kept (limitAttributes), in this order, ... */
   kept: number[] = [];
@@ -339,24 +358,30 @@ class SpanAttrs {
 
   /** Checks the keys (or finds them unchanged since the last check) and cuts the kept values to `caps`. */
   check(w: Wire, caps: Caps): void {
-    if (!this.sameKeys(w.buf)) this.judge(w, caps);
+    if (!this.sameKeys(w)) this.judge(w, caps);
     for (const i of this.kept) {
       const vs = this.vs[i] as number;
       if (vs >= 0) this.ve[i] = cutValue(w.buf, vs, this.ve[i] as number, caps.valueBytes);
     }
   }
 
-  private sameKeys(b: Buffer): boolean {
+  private sameKeys(w: Wire): boolean {
     const n = this.n;
     if (n !== this.shapeN) return false;
+    const b = w.buf;
+    const bv = w.view;
     const sk = this.shapeKeys;
+    const sv = this.shapeView;
     const off = this.shapeOff;
     for (let i = 0; i < n; i++) {
       const s = this.ks[i] as number;
       const len = (this.ke[i] as number) - s;
       const o = off[i] as number;
       if ((off[i + 1] as number) - o !== len) return false;
-      for (let j = 0; j < len; j++) if (b[s + j] !== sk[o + j]) return false;
+      // four bytes a step (keys are ~10-30 bytes), then the rest
+      let j = 0;
+      for (; j + 4 <= len; j += 4) if (bv.getUint32(s + j) !== sv.getUint32(o + j)) return false;
+      for (; j < len; j++) if (b[s + j] !== sk[o + j]) return false;
     }
     return true;
   }
@@ -381,7 +406,14 @@ class SpanAttrs {
     for (const k of this.extraKeys) this.extraBytes += k.length + (extra[k] as string).length + 6;
     let total = 0;
     for (let i = 0; i < n; i++) total += (this.ke[i] as number) - (this.ks[i] as number);
-    if (this.shapeKeys.length < total) this.shapeKeys = Buffer.alloc(total * 2);
+    if (this.shapeKeys.length < total) {
+      this.shapeKeys = Buffer.alloc(total * 2);
+      this.shapeView = new DataView(
+        this.shapeKeys.buffer,
+        this.shapeKeys.byteOffset,
+        this.shapeKeys.byteLength,
+      );
+    }
     if (this.shapeOff.length < n + 1) this.shapeOff = new Int32Array(n * 2 + 1);
     let o = 0;
     for (let i = 0; i < n; i++) {
@@ -403,12 +435,12 @@ class SpanAttrs {
   }
 
   /** The kept attributes and the enrichment as a Map(String, String), as writeAttrs writes them. */
-  write(out: Writer, b: Buffer): void {
+  write(out: Writer, b: Buffer, bv: DataView): void {
     out.varint(this.kept.length + this.extraKeys.length);
     for (const i of this.kept) {
-      out.bytes(b, this.ks[i] as number, this.ke[i] as number);
+      out.bytesVia(b, bv, this.ks[i] as number, this.ke[i] as number);
       const vs = this.vs[i] as number;
-      if (vs >= 0) out.bytes(b, vs, this.ve[i] as number);
+      if (vs >= 0) out.bytesVia(b, bv, vs, this.ve[i] as number);
       else out.str(this.str[i] as string);
     }
     const extra = this.extra as Record<string, string>;
@@ -568,6 +600,13 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer, marks?
           w.pos += n;
         } else w.skip(wt, se);
       }
+      // what every row of this scope repeats, from ServiceName to ScopeVersion, encoded once
+      const headW = new Writer(resBin.length + 256);
+      headW.str(svc);
+      headW.raw(resBin);
+      headW.str(scopeName);
+      headW.str(scopeVersion);
+      const scopeHead = headW.take();
       for (const [ps, pe] of spans) {
         w.pos = ps;
         let traceId = -1; // ids: their start in the body, -1 for ''
@@ -727,15 +766,10 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer, marks?
         out.bytes(w.buf, tsS, tsE);
         const nameAt = out.pos;
         out.bytes(w.buf, nameS, nameE);
-        out.str(SPAN_KIND[kind] ?? '');
+        out.raw(KIND_BIN[kind] ?? EMPTY_BIN);
         const svcAt = out.pos;
-        out.str(svc);
-        out.need(resBin.length);
-        out.buf.set(resBin, out.pos);
-        out.pos += resBin.length;
-        out.str(scopeName);
-        out.str(scopeVersion);
-        sa.write(out, w.buf);
+        out.raw(scopeHead);
+        sa.write(out, w.buf, w.view);
         if (eHi > sHi || (eHi === sHi && eLo > sLo)) {
           let dLo = eLo - sLo;
           let dHi = eHi - sHi;
@@ -745,7 +779,7 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer, marks?
           }
           out.u64parts(dLo, dHi);
         } else out.u64parts(0, 0);
-        out.str(STATUS_CODE[statusCode] ?? '');
+        out.raw(STATUS_BIN[statusCode] ?? EMPTY_BIN);
         out.bytes(w.buf, msgS, msgE);
         out.varint(events.length);
         for (const ev of events) {
