@@ -405,18 +405,26 @@ async function child() {
       `ingest: ${r.sent} spans in ${(ingestMs / 1000).toFixed(1)} s incl. the final flush (${r.failed} non-200, ${emb.receiver.stats.refusedUnread} of them before the body was read, ${emb.receiver.writer.batches} INSERTs; ${((cpu.user + cpu.system) / 1000 / ingestMs).toFixed(2)} cores busy, ${((cpu.user + cpu.system) / r.sent).toFixed(1)} µs of CPU a span)`,
     );
     // the limit, same run, same store, same rows, every view on: INSERT … SELECT inside chDB, once the
-    // merges the ingest left behind are done (they would take the engine's CPU from the limit)
-    log(`merges left by the ingest finished ${(await mergesDone()).toFixed(1)} s after it`);
-    const t1 = performance.now();
-    await emb.store.query(`INSERT INTO otel.otel_traces SELECT * FROM otel.otel_traces LIMIT ${r.sent}`);
-    const limitRate = r.sent / ((performance.now() - t1) / 1000);
+    // merges the ingest left behind are done (they would take the engine's CPU from the limit). The better
+    // of two: one copy's rate moved between ~190 000 and ~275 000 rows/s from run to run on the same code,
+    // and the ratio with it; the engine's best is the stricter baseline
+    /** @type {number[]} */
+    const limitRates = [];
+    for (let k = 0; k < 2; k++) {
+      log(`waited ${(await mergesDone()).toFixed(1)} s for merges before the limit's copy ${k + 1}`);
+      const t1 = performance.now();
+      await emb.store.query(`INSERT INTO otel.otel_traces SELECT * FROM otel.otel_traces LIMIT ${r.sent}`);
+      limitRates.push(r.sent / ((performance.now() - t1) / 1000));
+    }
+    const limitRate = Math.max(...limitRates);
+    log(`the limit's two copies: ${limitRates.map((x) => Math.round(x)).join(' and ')} rows/s`);
     rows.push({
       suite: SUITE,
       case: `OTLP/HTTP protobuf ingest, 512-span batches, ${senders} senders (until inserted)`,
       value: Math.round(ingestRate),
       unit: 'spans/s',
       baseline: Math.round(limitRate),
-      note: "baseline: INSERT … SELECT of the same number of rows inside chDB, same run, every materialized view on (the engine's limit)",
+      note: "baseline: INSERT … SELECT of the same number of rows inside chDB, same run, every materialized view on (the engine's limit; the better of two copies)",
     });
 
     // ---- 1a. the same spans as OTLP/JSON (what the mini-program SDK sends) ----
