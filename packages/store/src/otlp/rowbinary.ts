@@ -81,7 +81,10 @@ export class Writer {
   /** bytes() for a body also seen through a DataView (`bv`): short strings copied four bytes a step. */
   bytesVia(b: Buffer, bv: DataView, start: number, end: number): void {
     const len = end - start;
-    if (len >= 48) return this.bytes(b, start, end);
+    if (len >= 48) {
+      this.bytes(b, start, end);
+      return;
+    }
     this.need(len + 1);
     if (this.viewed !== this.buf) {
       // buf is replaced when it grows, and by callers that reuse a Writer: the view follows it
