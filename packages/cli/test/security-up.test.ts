@@ -264,7 +264,8 @@ describe('mp-otel demo --data-dir', () => {
       const exited = new Promise<string>((r) => demo.once('exit', (code, signal) => r(`${code} ${signal}`)));
       // the image-service nodes (node … src/server.js) are children of the demo once the simulation runs
       let nodes: number[] = [];
-      const scratch = join(temp, `mp-otel-rowbinary-${demo.pid}`);
+      // (made with mkdtemp: the pid, then a random suffix)
+      const scratch = () => readdirSync(temp).some((f) => f.startsWith(`mp-otel-rowbinary-${demo.pid}-`));
       await waitFor(
         () => {
           nodes = childPids(demo.pid).filter((p) => {
@@ -275,7 +276,7 @@ describe('mp-otel demo --data-dir', () => {
             }
           });
           // and the row writer's scratch folder, which its 'exit' listener removes, exists by then
-          return (nodes.length >= 2 && existsSync(scratch)) || demo.exitCode !== null;
+          return (nodes.length >= 2 && scratch()) || demo.exitCode !== null;
         },
         600_000,
         'the image-service nodes and the first RowBinary insert',
