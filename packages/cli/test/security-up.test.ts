@@ -264,33 +264,48 @@ describe('mp-otel demo --data-dir', () => {
       const exited = new Promise<string>((r) => demo.once('exit', (code, signal) => r(`${code} ${signal}`)));
       // the image-service nodes (node … src/server.js) are children of the demo once the simulation runs
       let nodes: number[] = [];
-      // (made with mkdtemp: the pid, then a random suffix)
-      const scratch = () => readdirSync(temp).some((f) => f.startsWith(`mp-otel-rowbinary-${demo.pid}-`));
-      await waitFor(
-        () => {
-          nodes = childPids(demo.pid).filter((p) => {
-            try {
-              return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('src/server.js');
-            } catch {
-              return false;
-            }
-          });
-          // and the row writer's scratch folder, which its 'exit' listener removes, exists by then
-          return (nodes.length >= 2 && scratch()) || demo.exitCode !== null;
-        },
-        600_000,
-        'the image-service nodes and the first RowBinary insert',
-      );
-      expect(nodes.length, out).toBe(2);
-      demo.kill('SIGTERM');
-      // it dies of the signal after its cleanup (a shell reports 143), not of a crash in exit()
-      expect(await exited, out).toBe('null SIGTERM');
-      expect(out).toContain('SIGTERM: stopping child processes and closing the store');
-      // the exit listeners ran: the row writer's scratch folder and the simulation's work folder are gone
-      expect(readdirSync(temp)).toEqual([]);
-      await waitFor(() => !nodes.some(alive), 30_000, 'the nodes to exit');
-      expect(nodes.filter(alive)).toEqual([]);
-      expect(existsSync(join(work, 'demo', '.mp-otel-demo'))).toBe(true);
+      try {
+        // (made with mkdtemp: the pid, then a random suffix)
+        const scratch = () => readdirSync(temp).some((f) => f.startsWith(`mp-otel-rowbinary-${demo.pid}-`));
+        await waitFor(
+          () => {
+            nodes = childPids(demo.pid).filter((p) => {
+              try {
+                return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('src/server.js');
+              } catch {
+                return false;
+              }
+            });
+            // and the row writer's scratch folder, which its 'exit' listener removes, exists by then
+            return (nodes.length >= 2 && scratch()) || demo.exitCode !== null;
+          },
+          600_000,
+          'the image-service nodes and the first RowBinary insert',
+        );
+        expect(nodes.length, out).toBe(2);
+        demo.kill('SIGTERM');
+        // it dies of the signal after its cleanup (a shell reports 143), not of a crash in exit()
+        expect(await exited, out).toBe('null SIGTERM');
+        expect(out).toContain('SIGTERM: stopping child processes and closing the store');
+        // the exit listeners ran: the row writer's scratch folder and the simulation's work folder are gone
+        expect(readdirSync(temp)).toEqual([]);
+        await waitFor(() => !nodes.some(alive), 30_000, 'the nodes to exit');
+        expect(nodes.filter(alive)).toEqual([]);
+        expect(existsSync(join(work, 'demo', '.mp-otel-demo'))).toBe(true);
+      } finally {
+        // a failed wait or check: stop the demo and the nodes it started, so none outlives the test
+        const left = [
+          ...nodes,
+          ...(demo.exitCode === null && demo.signalCode === null ? childPids(demo.pid) : []),
+        ];
+        if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
+        for (const p of left.filter(alive))
+          try {
+            process.kill(p, 'SIGKILL');
+          } catch {
+            // gone already
+          }
+      }
     });
   }, 700_000);
 });
