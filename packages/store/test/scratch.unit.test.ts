@@ -1,7 +1,7 @@
 // The receiver's scratch files (rowbinary.ts): in a directory of the process's own that nobody else could
 // have made first, and the directories of processes killed before their exit handler ran are swept.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ describe('scratch directories', () => {
     }
   });
 
-  it('removes those of processes that are gone, and leaves the rest alone', async () => {
+  it('removes those of processes that are gone and untouched for an hour, and leaves the rest alone', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'mp-otel-sweep-'));
     made.push(parent);
     const gone = spawnSync(process.execPath, ['-e', '0']).pid as number; // exited: its pid is free
@@ -34,6 +34,7 @@ describe('scratch directories', () => {
       const dirs = {
         goneNew: `mp-otel-rowbinary-${gone}-AbC123`,
         goneOld: `mp-otel-rowbinary-${gone}`, // the name before the random part
+        goneFresh: `mp-otel-rowbinary-${gone}-Fresh1`, // written to within the hour
         live: `mp-otel-rowbinary-${live.pid}-XyZ789`,
         mine: `mp-otel-rowbinary-${process.pid}-Mine01`,
         other: `mp-otel-bench-${gone}`,
@@ -48,7 +49,6 @@ describe('scratch directories', () => {
       writeFileSync(join(target, 'keep'), 'x');
       symlinkSync(target, join(parent, `mp-otel-rowbinary-${gone}-Link01`));
 
-      expect(sweepScratchDirs(parent)).toBe(2);
       const left = (d: string) => {
         try {
           statSync(join(parent, d));
@@ -57,13 +57,24 @@ describe('scratch directories', () => {
           return false;
         }
       };
+      // untouched for less than an hour: kept (a process this one cannot see may still use it)
+      expect(sweepScratchDirs(parent)).toBe(0);
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      for (const d of [dirs.goneNew, dirs.goneOld, dirs.live, dirs.mine, dirs.other]) {
+        utimesSync(join(parent, d, 'scratch-1.bin'), twoHoursAgo, twoHoursAgo);
+        utimesSync(join(parent, d), twoHoursAgo, twoHoursAgo);
+      }
+      expect(sweepScratchDirs(parent)).toBe(2);
+      expect(left(dirs.goneFresh)).toBe(true);
+      expect(sweepScratchDirs(parent, 0)).toBe(1);
+      expect(left(dirs.goneFresh)).toBe(false);
       expect(left(dirs.goneNew)).toBe(false);
       expect(left(dirs.goneOld)).toBe(false);
       expect(left(dirs.live)).toBe(true);
       expect(left(dirs.mine)).toBe(true);
       expect(left(dirs.other)).toBe(true);
       expect(statSync(join(target, 'keep')).isFile()).toBe(true);
-      expect(sweepScratchDirs(join(parent, 'missing'))).toBe(0);
+      expect(sweepScratchDirs(join(parent, 'missing'), 0)).toBe(0);
     } finally {
       live.kill();
     }

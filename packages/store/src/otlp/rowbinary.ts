@@ -292,10 +292,12 @@ export interface Scratch {
 /**
  * Removes the scratch directories (and their spare files, up to a segment each) of processes that are gone:
  * a process killed without running its exit handler (kill -9, a test runner stopping its workers) leaves
- * its own. Only this user's directories named by a pid no longer running are touched (a live pid, another
- * user's directory or a symlink is left alone; a failure to remove is ignored: the next sweep tries again).
+ * its own. Only this user's directories named by a pid no longer running, and untouched for `minAgeMs`, are
+ * removed (a live pid, another user's directory or a symlink is left alone; the age guards a process whose
+ * pid this one cannot see, in another pid namespace sharing /tmp; a failure to remove is ignored: the next
+ * sweep tries again).
  */
-export function sweepScratchDirs(parent = tmpdir()): number {
+export function sweepScratchDirs(parent = tmpdir(), minAgeMs = 60 * 60 * 1000): number {
   let removed = 0;
   let names: string[];
   try {
@@ -311,6 +313,9 @@ export function sweepScratchDirs(parent = tmpdir()): number {
     try {
       const st = lstatSync(path);
       if (!st.isDirectory() || st.uid !== process.getuid?.()) continue;
+      let touched = st.mtimeMs;
+      for (const f of readdirSync(path)) touched = Math.max(touched, lstatSync(join(path, f)).mtimeMs);
+      if (Date.now() - touched < minAgeMs) continue;
       rmSync(path, { recursive: true, force: true });
       removed++;
     } catch {
