@@ -1,5 +1,5 @@
 // Client request spans and trace context, in the bare vm realm over real HTTP.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { launchApp, request, startBusinessServer, startOtlpCapture } from './harness.js';
 
 let capture: Awaited<ReturnType<typeof startOtlpCapture>>;
@@ -209,10 +209,12 @@ describe('request spans', () => {
   });
 
   test('uploadFile and downloadFile: spans with sizes, progress, the original tasks', async () => {
-    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const file = join(mkdtempSync(join(tmpdir(), 'mp-up-')), 'photo.jpg');
+    const dir = mkdtempSync(join(tmpdir(), 'mp-up-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'photo.jpg');
     writeFileSync(file, Buffer.alloc(120_000, 1));
     app = launchApp({ capture });
     const up = await new Promise<any>((resolve) => {

@@ -1,13 +1,24 @@
 // Builds the fixture app as a mini-program build would: one layer (DevTools compiles and minifies the
 // sources into app-service.js with a map) or two (a Taro/uni-app style bundle app.js with its own map,
 // which DevTools then minifies into app-service.js with a map whose only source is app.js).
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import vm from 'node:vm';
 import * as esbuild from 'esbuild';
 
 export const SHOP = new URL('./fixtures/shop/src', import.meta.url).pathname;
+
+const made: string[] = [];
+/** A new directory under the system's temporary one, removed by removeTempDirs (call it in afterAll). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+export function removeTempDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
 
 export interface Build {
   /** the folder to upload (maps only, as DevTools exports them) */
@@ -17,7 +28,7 @@ export interface Build {
 }
 
 export async function buildShop(layers: 1 | 2): Promise<Build> {
-  const root = mkdtempSync(join(tmpdir(), 'mp-sourcemaps-'));
+  const root = tempDir('mp-sourcemaps-');
   const maps = join(root, 'maps');
   mkdirSync(join(maps, '__APP__'), { recursive: true });
   const common = {

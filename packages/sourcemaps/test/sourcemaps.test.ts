@@ -1,13 +1,13 @@
 // Upload and symbolication against real builds (esbuild, as mini-program toolchains minify) and stacks
 // thrown by the minified code in a V8 context, printed in V8 and JavaScriptCore formats.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { directoryStore, openSourceMaps } from '../src/index.js';
-import { buildShop, crash, toJavaScriptCore } from './helpers.js';
+import { buildShop, crash, removeTempDirs, tempDir, toJavaScriptCore } from './helpers.js';
 
-const store = () => directoryStore(mkdtempSync(join(tmpdir(), 'mp-maps-store-')));
+afterAll(removeTempDirs);
+
+const store = () => directoryStore(tempDir('mp-maps-store-'));
 
 describe.each([1, 2] as const)('%s-layer build', (layers) => {
   test('upload, then both stack formats symbolicate to the original function, file, line and column', async () => {
@@ -47,7 +47,7 @@ test('another release, or a file without a map, stays as it was', async () => {
 
 test('subpackages: each file resolves to its own map', async () => {
   const main = await buildShop(1);
-  const root = mkdtempSync(join(tmpdir(), 'mp-maps-sub-'));
+  const root = tempDir('mp-maps-sub-');
   const { cpSync } = await import('node:fs');
   cpSync(main.maps, root, { recursive: true });
   cpSync(join(main.maps, '__APP__'), join(root, 'packageB'), { recursive: true });
@@ -61,7 +61,7 @@ test('subpackages: each file resolves to its own map', async () => {
 
 test('a folder without maps, or a file that is not one, is refused with a message', async () => {
   const maps = openSourceMaps(store());
-  const empty = mkdtempSync(join(tmpdir(), 'mp-maps-empty-'));
+  const empty = tempDir('mp-maps-empty-');
   expect((await maps.upload(empty, '1')).files).toEqual([]);
   const { writeFileSync } = await import('node:fs');
   writeFileSync(join(empty, 'bad.js.map'), '{"not":"a map"}');
