@@ -6,18 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import vm from 'node:vm';
 import * as esbuild from 'esbuild';
+import { onTestFinished } from 'vitest';
 
 export const SHOP = new URL('./fixtures/shop/src', import.meta.url).pathname;
 
-const made: string[] = [];
-/** A new directory under the system's temporary one, removed by removeTempDirs (call it in afterAll). */
+/** A new directory under the system's temporary one, removed when the test that made it finishes. */
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-export function removeTempDirs(): void {
-  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 export interface Build {

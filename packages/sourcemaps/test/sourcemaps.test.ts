@@ -1,11 +1,9 @@
 // Upload and symbolication against real builds (esbuild, as mini-program toolchains minify) and stacks
 // thrown by the minified code in a V8 context, printed in V8 and JavaScriptCore formats.
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { directoryStore, openSourceMaps } from '../src/index.js';
-import { buildShop, crash, removeTempDirs, tempDir, toJavaScriptCore } from './helpers.js';
-
-afterAll(removeTempDirs);
+import { buildShop, crash, tempDir, toJavaScriptCore } from './helpers.js';
 
 const store = () => directoryStore(tempDir('mp-maps-store-'));
 

@@ -4,13 +4,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { sweepScratchDirs, writeScratch } from '../src/otlp/rowbinary.js';
 
-const made: string[] = [];
-afterEach(() => {
-  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+/** A new directory under the system's temporary one, removed when the test finishes. */
+const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
 
 describe('scratch directories', () => {
   it("writes into a directory of this process's own: mode 0700, a name with a random part", async () => {
@@ -26,8 +28,7 @@ describe('scratch directories', () => {
   });
 
   it('removes those of processes that are gone and untouched for an hour, and leaves the rest alone', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'mp-otel-sweep-'));
-    made.push(parent);
+    const parent = tempDir('mp-otel-sweep-');
     const gone = spawnSync(process.execPath, ['-e', '0']).pid as number; // exited: its pid is free
     const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     try {
@@ -44,8 +45,7 @@ describe('scratch directories', () => {
         writeFileSync(join(parent, d, 'scratch-1.bin'), 'rows');
       }
       // a symlink named like a dead process's directory: the link is not followed into its target
-      const target = mkdtempSync(join(tmpdir(), 'mp-otel-sweep-target-'));
-      made.push(target);
+      const target = tempDir('mp-otel-sweep-target-');
       writeFileSync(join(target, 'keep'), 'x');
       symlinkSync(target, join(parent, `mp-otel-rowbinary-${gone}-Link01`));
 

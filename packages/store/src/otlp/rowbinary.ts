@@ -14,6 +14,9 @@ import type { SortedRows } from './sort-rows.js';
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
+/** A DataView of exactly a buffer's bytes (reads and writes several bytes a step). */
+export const viewOf = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
 /** A growable byte buffer with RowBinary primitives. */
 export class Writer {
   buf: Buffer;
@@ -89,7 +92,7 @@ export class Writer {
     if (this.viewed !== this.buf) {
       // buf is replaced when it grows, and by callers that reuse a Writer: the view follows it
       this.viewed = this.buf;
-      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+      this.view = viewOf(this.buf);
     }
     const o = this.buf;
     const ov = this.view as DataView;

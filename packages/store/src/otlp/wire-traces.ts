@@ -6,7 +6,7 @@
 // integer-like attribute key, an unexpected wire type — throws Fallback and the request takes the object
 // path, which gives the same rows or the same 400.
 import { isUtf8 } from 'node:buffer';
-import { Writer } from './rowbinary.js';
+import { viewOf, Writer } from './rowbinary.js';
 import {
   type Caps,
   charge,
@@ -45,7 +45,7 @@ class Wire {
   /** the body's bytes, read several at a time */
   readonly view: DataView;
   constructor(readonly buf: Buffer) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.view = viewOf(buf);
   }
 
   varint(): number {
@@ -316,11 +316,7 @@ class SpanAttrs {
   // the verdict: for the key bytes `shapeKeys` (attribute i's at shapeOff[i] .. shapeOff[i + 1]) ...
   private shapeN = -1;
   private shapeKeys = Buffer.alloc(512);
-  private shapeView = new DataView(
-    this.shapeKeys.buffer,
-    this.shapeKeys.byteOffset,
-    this.shapeKeys.byteLength,
-  );
+  private shapeView = viewOf(this.shapeKeys);
   private shapeOff = new Int32Array(33);
   /** ... these attributes are kept (limitAttributes), in this order, ... */
   kept: number[] = [];
@@ -408,11 +404,7 @@ class SpanAttrs {
     for (let i = 0; i < n; i++) total += (this.ke[i] as number) - (this.ks[i] as number);
     if (this.shapeKeys.length < total) {
       this.shapeKeys = Buffer.alloc(total * 2);
-      this.shapeView = new DataView(
-        this.shapeKeys.buffer,
-        this.shapeKeys.byteOffset,
-        this.shapeKeys.byteLength,
-      );
+      this.shapeView = viewOf(this.shapeKeys);
     }
     if (this.shapeOff.length < n + 1) this.shapeOff = new Int32Array(n * 2 + 1);
     let o = 0;
@@ -435,7 +427,9 @@ class SpanAttrs {
   }
 
   /** The kept attributes and the enrichment as a Map(String, String), as writeAttrs writes them. */
-  write(out: Writer, b: Buffer, bv: DataView): void {
+  write(out: Writer, w: Wire): void {
+    const b = w.buf;
+    const bv = w.view;
     out.varint(this.kept.length + this.extraKeys.length);
     for (const i of this.kept) {
       out.bytesVia(b, bv, this.ks[i] as number, this.ke[i] as number);
@@ -769,7 +763,7 @@ export function wireTraceRows(body: Buffer, ctx: RowContext, out: Writer, marks?
         out.raw(KIND_BIN[kind] ?? EMPTY_BIN);
         const svcAt = out.pos;
         out.raw(scopeHead);
-        sa.write(out, w.buf, w.view);
+        sa.write(out, w);
         if (eHi > sHi || (eHi === sHi && eLo > sLo)) {
           let dLo = eLo - sLo;
           let dHi = eHi - sHi;
