@@ -133,8 +133,8 @@ function cpuByThread(before, after) {
     .join(', ');
 }
 
-/** One POST over a keep-alive agent with node:http; resolves to { status, body }. undici's fetch costs ~0.5 ms
- *  of CPU a request here (~1 µs a span, as much as a tenth of the receiver's budget); node:http ~0.07 ms. */
+/** One POST over a keep-alive agent with node:http; resolves to { status, body }: the query client's (the
+ *  senders write their own HTTP, see SENDER). undici's fetch costs ~0.5 ms of CPU a request here. */
 const POST = `
 const http = require('node:http');
 const post = (agent, url, body, headers) => new Promise((resolve, reject) => {
