@@ -10,7 +10,7 @@ import { startReceiver } from '../src/index.js';
 import { convertTraces } from '../src/otlp/convert.js';
 import { BatchWriter } from '../src/otlp/receiver.js';
 import { rowContext } from '../src/otlp/rows.js';
-import { Wal } from '../src/otlp/wal.js';
+import { type Segment, Wal } from '../src/otlp/wal.js';
 import { embedded, post, protobufTraces, spanCount } from './helpers.js';
 
 let emb: Awaited<ReturnType<typeof embedded>>;
@@ -189,6 +189,51 @@ describe('segments fill between INSERTs run back to back (ack "logged")', () => 
     acks.push(w.enqueue(rowsOf('fill-d', 10)));
     await waitFor(() => w.batches === 3, 20_000, 'the INSERT after a pause');
     expect(await count('fill-d')).toBe(10);
+    wal.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a segment filled while an INSERT runs is sorted and written during that INSERT, not after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mp-otel-stage-test-'));
+    const events: string[] = [];
+    const wal = new (class extends Wal {
+      override chunks(seg: Segment) {
+        events.push(`stage ${seg.rows}`); // stage() reads a segment's chunks to sort them
+        return super.chunks(seg);
+      }
+    })(dir);
+    // B arrives once A's INSERT has been issued (after the drainer looked for a segment to stage), and fills
+    // a segment of its own: maxBatchRows 2 → segments of 20 rows
+    let arrive: (() => void) | undefined;
+    const store = Object.create(emb.store) as typeof emb.store;
+    store.query = async (sql, ...rest) => {
+      const insert = /^INSERT INTO otel\.otel_traces /.test(sql);
+      if (insert) events.push('insert starts');
+      const hook = arrive;
+      arrive = undefined;
+      if (hook) await Promise.resolve().then(hook);
+      try {
+        return await emb.store.query(sql, ...rest);
+      } finally {
+        if (insert) events.push('insert ends');
+      }
+    };
+    const w = new BatchWriter(store, 'otel', 2, 0, 32 * 1024 * 1024, wal, 'logged', () => {}, 600_000);
+    const acks: Promise<void>[] = [];
+    arrive = () => acks.push(w.enqueue(rowsOf('stage-b', 20)));
+    acks.push(w.enqueue(rowsOf('stage-a', 20)));
+    await waitFor(() => w.batches === 2, 20_000, 'both INSERTs');
+    await Promise.all(acks);
+    expect(w.stagedAhead).toBe(1);
+    expect(events).toEqual([
+      'stage 20',
+      'insert starts',
+      'stage 20',
+      'insert ends',
+      'insert starts',
+      'insert ends',
+    ]);
+    expect([await count('stage-a'), await count('stage-b')]).toEqual([20, 20]);
     wal.close();
     rmSync(dir, { recursive: true, force: true });
   });
