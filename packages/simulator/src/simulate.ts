@@ -314,10 +314,14 @@ async function run(scenario: Scenario, options: SimulateOptions): Promise<Simula
     // time warp. Requests that come without trace context (scanners, crawlers) get one here, as an edge that
     // starts traces would, so that their server spans are timed by the model too.
     const balancer = http.createServer((req, res) => {
-      const node = nodes[turn++ % nodes.length]!;
       const headers = { ...req.headers };
       const plan = plans.get(String(headers[SIM_REQUEST_HEADER] ?? ''));
       delete headers[SIM_REQUEST_HEADER];
+      // Round-robin in the order the requests were planned on the simulated clock, not the order they reach
+      // this process: that follows the real machine's scheduling, and on a busy machine it tied which node
+      // served a client's requests to their timing (once 22 of 28 failing uploads went to one node of two,
+      // and the diagnosis blamed the node). Requests without a plan (scanners, crawlers) take the next turn.
+      const node = nodes[(plan ? Number(plan.id) : turn++) % nodes.length]!;
       let traceId = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/i.exec(
         String(headers.traceparent ?? ''),
       )?.[1];
