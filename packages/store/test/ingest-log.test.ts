@@ -12,6 +12,7 @@ import { BatchWriter } from '../src/otlp/receiver.js';
 import { rowContext } from '../src/otlp/rows.js';
 import { type Segment, Wal } from '../src/otlp/wal.js';
 import { embedded, post, protobufTraces, spanCount } from './helpers.js';
+import { tempDir } from './temp-dir.js';
 
 let emb: Awaited<ReturnType<typeof embedded>>;
 beforeAll(async () => {
@@ -150,7 +151,7 @@ describe('segments fill between INSERTs run back to back (ack "logged")', () => 
   };
 
   it('the next INSERT waits for its segment to fill (or a flush); the first after a pause starts at once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mp-otel-fill-test-'));
+    const dir = tempDir('mp-otel-fill-test-');
     // B arrives the moment A's segment is taken for its INSERT, i.e. while A inserts
     let onRotate: (() => void) | undefined;
     const wal = new (class extends Wal {
@@ -190,11 +191,10 @@ describe('segments fill between INSERTs run back to back (ack "logged")', () => 
     await waitFor(() => w.batches === 3, 20_000, 'the INSERT after a pause');
     expect(await count('fill-d')).toBe(10);
     wal.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a segment filled while an INSERT runs is sorted and written during that INSERT, not after it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mp-otel-stage-test-'));
+    const dir = tempDir('mp-otel-stage-test-');
     const events: string[] = [];
     const wal = new (class extends Wal {
       override chunks(seg: Segment) {
@@ -235,6 +235,5 @@ describe('segments fill between INSERTs run back to back (ack "logged")', () => 
     ]);
     expect([await count('stage-a'), await count('stage-b')]).toEqual([20, 20]);
     wal.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 });

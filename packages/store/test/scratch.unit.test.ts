@@ -1,18 +1,12 @@
 // The receiver's scratch files (rowbinary.ts): in a directory of the process's own that nobody else could
 // have made first, and the directories of processes killed before their exit handler ran are swept.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sweepScratchDirs, writeScratch } from '../src/otlp/rowbinary.js';
-
-/** A new directory under the system's temporary one, removed when the test finishes. */
-const tempDir = (prefix: string): string => {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-};
+import { tempDir } from './temp-dir.js';
 
 describe('scratch directories', () => {
   it("writes into a directory of this process's own: mode 0700, a name with a random part", async () => {

@@ -1,23 +1,14 @@
 // The ingest log's segments in memory and on disk: a segment is inserted from the chunks this process
 // still holds (not read back), up to a memory bound; an inserted segment's file is written over by the next
 // one, and neither rotate() nor a restart ever leaves the old bytes past the appends in a segment.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeChunks } from '../src/otlp/rowbinary.js';
 import { Wal } from '../src/otlp/wal.js';
+import { tempDir } from './temp-dir.js';
 
 const bytes = (n: number, fill: number) => Buffer.alloc(n, fill);
-const made: string[] = [];
-const tempDir = (prefix: string) => {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
 
 describe('ingest log segments', () => {
   it('holds the appended chunks for the insert; past the bound it lets go and the file is read', () => {
